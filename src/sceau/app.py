@@ -1,0 +1,114 @@
+"""The FastAPI application: routers, middleware, error handlers, lifespan."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from sceau import __version__
+from sceau.errors import BadRequest, SceauError
+from sceau.http import error_response
+from sceau.modes.routes import router as signing_router
+from sceau.ops.middleware import RequestContextMiddleware
+from sceau.ops.routes import router as ops_router
+from sceau.pki.routes import router as pki_router
+from sceau.runtime import Runtime
+from sceau.settings import Settings, get_settings
+from sceau.signing.routes import router as signatures_router
+from sceau.timestamping.routes import router as tsa_router
+
+logger = logging.getLogger(__name__)
+
+DESCRIPTION = """\
+API B2B de Pixel Sceau : signatures PAdES horodatées (RFC 3161) et ancrées dans
+Bitcoin (OpenTimestamps). Authentification de niveau A par l'en-tête
+`X-Identity-API-Key`. Toutes les erreurs ont la forme
+`{"erreur": {"code": "…", "message": "…"}}`.
+"""
+
+_HTTP_CODES = {
+    404: ("ressource_introuvable", "Aucune ressource à cette adresse."),
+    405: ("methode_non_autorisee", "Cette méthode HTTP n'est pas acceptée ici."),
+}
+
+
+def create_app(
+    settings: Settings | None = None, runtime: Runtime | None = None
+) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if runtime is None:
+            app.state.runtime = Runtime(settings)
+            app.state.runtime.prepare()
+        yield
+        if runtime is None:
+            app.state.runtime.close()
+
+    app = FastAPIOffline(
+        title="Pixel Sceau — API B2B",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    if runtime is not None:
+        app.state.runtime = runtime
+    app.add_middleware(
+        RequestContextMiddleware,  # type: ignore[arg-type]
+        max_body_bytes=settings.max_body_bytes,
+    )
+
+    for router in (
+        signing_router,
+        signatures_router,
+        tsa_router,
+        pki_router,
+        ops_router,
+    ):
+        app.include_router(router)
+
+    _install_error_handlers(app)
+    return app
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(SceauError)
+    async def on_sceau_error(request: Request, exc: SceauError) -> JSONResponse:
+        if exc.status >= 500:
+            logger.warning("request.failed", extra={"code": exc.code})
+        return error_response(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def on_validation_error(
+        request: Request, exc: RequestValidationError
+    ) -> JSONResponse:
+        fields = ", ".join(".".join(str(p) for p in e["loc"]) for e in exc.errors()[:5])
+        return error_response(
+            BadRequest(f"Paramètres invalides : {fields}.", code="parametre_invalide")
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http_error(
+        request: Request, exc: StarletteHTTPException
+    ) -> JSONResponse:
+        code, message = _HTTP_CODES.get(
+            exc.status_code, ("erreur_http", "La requête n'a pas pu être servie.")
+        )
+        error = SceauError(message, code=code)
+        error.status = exc.status_code
+        return error_response(error)
+
+    @app.exception_handler(Exception)
+    async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # A bug, never a client's fault: logged with its trace, answered
+        # without internals.
+        logger.exception("request.unexpected_error")
+        return error_response(SceauError())

@@ -1,0 +1,3 @@
+from sceau.clients.errors import ApiKeyInvalid, ApiKeyMissing
+
+__all__ = ["ApiKeyInvalid", "ApiKeyMissing"]

@@ -1,0 +1,306 @@
+"""The operator's command line: ``sceau …``. Every command takes ``--json``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import click
+
+from sceau.errors import ConfigurationError, SceauError
+from sceau.identities.codes import InvalidCode, parse_code
+from sceau.identities.errors import CodeTaken
+from sceau.runtime import Runtime
+from sceau.settings import get_settings
+
+
+@contextmanager
+def _runtime() -> Iterator[Runtime]:
+    try:
+        runtime = Runtime(get_settings())
+        runtime.prepare()
+    except ConfigurationError as exc:
+        raise click.ClickException(str(exc)) from exc
+    try:
+        yield runtime
+    finally:
+        runtime.close()
+
+
+def _emit(as_json: bool, data: Any, text: Callable[[], str]) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2) if as_json else text())
+
+
+def _fail_on_errors(func: Callable[..., None]) -> Callable[..., None]:
+    def wrapped(*args: Any, **kwargs: Any) -> None:
+        try:
+            func(*args, **kwargs)
+        except (ValueError, CodeTaken, SceauError) as exc:
+            message = exc.message if isinstance(exc, SceauError) else str(exc)
+            raise click.ClickException(message) from exc
+
+    wrapped.__name__ = func.__name__
+    wrapped.__doc__ = func.__doc__
+    return wrapped
+
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Machine output.")
+
+
+@click.group()
+def main() -> None:
+    """Pixel Sceau operator commands."""
+
+
+# -- serve and storage ---------------------------------------------------------
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=1, show_default=True, type=int)
+def serve(host: str, port: int, workers: int) -> None:
+    """Apply migrations, load the PKI, and serve the API."""
+    import uvicorn
+
+    from sceau.ops.logs import configure_logging
+
+    settings = get_settings()
+    configure_logging(settings.log_format, settings.log_level)
+    with _runtime():
+        pass  # migrate and create the PKI once, before any worker starts
+    uvicorn.run(
+        "sceau.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_config=None,
+        access_log=False,
+        server_header=False,
+    )
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply the Alembic migrations."""
+    with _runtime():
+        click.echo("database schema is up to date")
+
+
+@main.group()
+def pki() -> None:
+    """The service's own certification authority."""
+
+
+@pki.command("export-root")
+def pki_export_root() -> None:
+    """Print the root CA certificate (PEM)."""
+    with _runtime() as runtime:
+        click.echo(runtime.pki.root_pem(), nl=False)
+
+
+# -- clients -------------------------------------------------------------------
+
+
+@main.group()
+def client() -> None:
+    """Organisations that call the API."""
+
+
+@client.command("create")
+@click.option("--name", required=True)
+@click.option("--plan", default="pay_as_you_go", show_default=True)
+@json_option
+@_fail_on_errors
+def client_create(name: str, plan: str, as_json: bool) -> None:
+    """Create a client; prints its id."""
+    from sceau.clients.service import create_client
+
+    with _runtime() as runtime, runtime.db.transaction() as session:
+        created = create_client(session, name, plan)
+        data = {"id": created.id, "nom": created.name, "formule": created.plan}
+    _emit(as_json, data, lambda: data["id"])
+
+
+@client.command("list")
+@json_option
+def client_list(as_json: bool) -> None:
+    """List clients."""
+    from sceau.clients.service import list_clients
+
+    with _runtime() as runtime, runtime.db.sessions() as session:
+        rows = [
+            {
+                "id": c.id,
+                "nom": c.name,
+                "formule": c.plan,
+                "cree_le": c.created_at.isoformat(),
+            }
+            for c in list_clients(session)
+        ]
+    _emit(
+        as_json,
+        rows,
+        lambda: "\n".join(f"{r['id']}\t{r['formule']}\t{r['nom']}" for r in rows),
+    )
+
+
+# -- identities ----------------------------------------------------------------
+
+
+@main.group()
+def identity() -> None:
+    """Identities in whose name documents are signed."""
+
+
+@identity.command("create-system")
+@click.option("--client", "client_id", required=True)
+@click.option("--label", required=True, help="Shown in signatures, e.g. the system.")
+@click.option("--code", "code", default=None, help="Body (ATLANTASYS) or full code.")
+@click.option(
+    "--algorithm",
+    type=click.Choice(["rsa3072", "ecdsa-p256"]),
+    default=None,
+    help="Signing key type (default: SCEAU_DEFAULT_KEY_ALGORITHM, rsa3072).",
+)
+@json_option
+@_fail_on_errors
+def identity_create_system(
+    client_id: str, label: str, code: str | None, algorithm: str | None, as_json: bool
+) -> None:
+    """Create a 09S system identity with its signing certificate."""
+    from sceau.identities.service import create_system_identity
+
+    body = _code_body(code)
+    with _runtime() as runtime, runtime.db.transaction() as session:
+        created = create_system_identity(
+            session,
+            runtime.pki,
+            runtime.sealer,
+            client_id=client_id,
+            label=label,
+            body=body,
+            algorithm=algorithm or runtime.settings.default_key_algorithm,  # type: ignore[arg-type]
+        )
+        data = _identity_data(created)
+    _emit(as_json, data, lambda: data["code_09"])
+
+
+def _code_body(code: str | None) -> str | None:
+    if code is None or not code.upper().startswith("09"):
+        return code
+    try:
+        return parse_code(code.upper()).body
+    except InvalidCode as exc:
+        raise ValueError(str(exc)) from exc
+
+
+def _identity_data(row: Any) -> dict[str, Any]:
+    return {
+        "code_09": row.code_09,
+        "client": row.client_id,
+        "libelle": row.label,
+        "organisation": row.organisation,
+        "algorithme": row.key_algorithm,
+        "revoquee": row.revoked_at is not None,
+    }
+
+
+@identity.command("list")
+@click.option("--client", "client_id", default=None)
+@json_option
+def identity_list(client_id: str | None, as_json: bool) -> None:
+    """List identities."""
+    from sceau.identities.service import list_identities
+
+    with _runtime() as runtime, runtime.db.sessions() as session:
+        rows = [_identity_data(i) for i in list_identities(session, client_id)]
+    _emit(
+        as_json,
+        rows,
+        lambda: "\n".join(
+            f"{r['code_09']}\t{r['client']}\t{r['libelle']}" for r in rows
+        ),
+    )
+
+
+# -- API keys ------------------------------------------------------------------
+
+
+@main.group()
+def key() -> None:
+    """Level-A API keys."""
+
+
+@key.command("create")
+@click.option("--client", "client_id", required=True)
+@json_option
+@_fail_on_errors
+def key_create(client_id: str, as_json: bool) -> None:
+    """Issue an API key; it is printed once and stored only as its SHA-256."""
+    from sceau.clients.service import create_api_key
+
+    with _runtime() as runtime, runtime.db.transaction() as session:
+        issued = create_api_key(session, client_id)
+    data = {"id": issued.id, "client": issued.client_id, "cle": issued.secret}
+    _emit(as_json, data, lambda: issued.secret)
+    if not as_json:
+        click.echo(
+            f"key id {issued.id}: store the key now, it cannot be shown again.",
+            err=True,
+        )
+
+
+@key.command("revoke")
+@click.argument("key_id")
+@json_option
+@_fail_on_errors
+def key_revoke(key_id: str, as_json: bool) -> None:
+    """Revoke an API key at once."""
+    from sceau.clients.service import revoke_api_key
+
+    with _runtime() as runtime, runtime.db.transaction() as session:
+        revoked = revoke_api_key(session, key_id)
+        data = {"id": revoked.id, "revoquee_le": str(revoked.revoked_at)}
+    _emit(as_json, data, lambda: f"revoked {data['id']}")
+
+
+@key.command("list")
+@click.option("--client", "client_id", default=None)
+@json_option
+def key_list(client_id: str | None, as_json: bool) -> None:
+    """List API keys (their prefixes, never the keys)."""
+    from sceau.clients.service import list_api_keys
+
+    with _runtime() as runtime, runtime.db.sessions() as session:
+        rows = [
+            {
+                "id": k.id,
+                "client": k.client_id,
+                "prefixe": k.prefix,
+                "revoquee": k.revoked_at is not None,
+            }
+            for k in list_api_keys(session, client_id)
+        ]
+    _emit(
+        as_json,
+        rows,
+        lambda: "\n".join(
+            f"{r['id']}\t{r['client']}\t{r['prefixe']}…\t"
+            f"{'revoked' if r['revoquee'] else 'active'}"
+            for r in rows
+        ),
+    )
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,90 @@
+"""The one error tree: every error a client can meet carries a stable code.
+
+Codes and messages are French, as the API speaks; the message tells the caller
+how to fix the request. HTTP statuses live here so that domain code never
+imports the web framework.
+"""
+
+from __future__ import annotations
+
+
+class SceauError(Exception):
+    """Base of every error the service reports to a caller."""
+
+    code: str = "erreur_interne"
+    status: int = 500
+    message: str = "Erreur interne du service."
+
+    def __init__(self, message: str | None = None, *, code: str | None = None) -> None:
+        if message is not None:
+            self.message = message
+        if code is not None:
+            self.code = code
+        super().__init__(self.message)
+
+    def as_body(self) -> dict[str, dict[str, str]]:
+        return {"erreur": {"code": self.code, "message": self.message}}
+
+
+class ConfigurationError(Exception):
+    """The service cannot start as configured; the message names what to set."""
+
+
+class BadRequest(SceauError):
+    status = 400
+    code = "requete_invalide"
+    message = "La requête est mal formée."
+
+
+class Unauthenticated(SceauError):
+    status = 401
+    code = "authentification_requise"
+    message = "Authentification requise."
+
+
+class Forbidden(SceauError):
+    status = 403
+    code = "acces_refuse"
+    message = "Accès refusé."
+
+
+class NotFound(SceauError):
+    status = 404
+    code = "introuvable"
+    message = "Ressource introuvable."
+
+
+class Gone(SceauError):
+    status = 410
+    code = "expire"
+    message = "La ressource n'est plus conservée."
+
+
+class Conflict(SceauError):
+    status = 409
+    code = "conflit"
+    message = "La requête est en conflit avec une autre en cours."
+
+
+class PayloadTooLarge(SceauError):
+    status = 413
+    code = "corps_trop_volumineux"
+    message = "Le corps de la requête dépasse la taille autorisée."
+
+
+class Unprocessable(SceauError):
+    status = 422
+    code = "requete_non_traitable"
+    message = "La requête ne peut pas être traitée."
+
+
+class ServiceUnavailable(SceauError):
+    status = 503
+    code = "service_indisponible"
+    message = "Le service est momentanément indisponible ; réessayez plus tard."
+
+
+class UnsupportedMediaType(SceauError):
+    status = 415
+    code = "type_contenu_invalide"
+    message = "Le type de contenu de la requête n'est pas celui attendu."

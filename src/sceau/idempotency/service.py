@@ -1,0 +1,154 @@
+"""Idempotent retries, as Stripe and the IETF Idempotency-Key draft define them.
+
+A key is claimed in its own short transaction before the work starts, so that
+a concurrent retry (in this process or another) sees it and gets 409. The work
+then completes the claim in its own transaction; a failure releases it, so a
+failed request leaves nothing behind and can be retried with the same key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from sceau.db import Database, utcnow
+from sceau.idempotency.errors import (
+    IdempotencyKeyMalformed,
+    IdempotencyKeyReused,
+    RequestInProgress,
+)
+from sceau.idempotency.models import IdempotencyKey
+
+_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+STATE_RUNNING = "en_cours"
+STATE_DONE = "termine"
+
+
+@dataclass(frozen=True)
+class Claim:
+    client_id: str
+    key: str
+
+
+@dataclass(frozen=True)
+class Replay:
+    ref_signature: str
+
+
+def validate_key(raw: str) -> str:
+    if not _KEY.match(raw):
+        raise IdempotencyKeyMalformed()
+    return raw
+
+
+def fingerprint(method: str, path: str, body: bytes) -> str:
+    digest = hashlib.sha256()
+    digest.update(f"{method} {path}\n".encode())
+    digest.update(body)
+    return digest.hexdigest()
+
+
+def claim(
+    db: Database,
+    *,
+    client_id: str,
+    key: str,
+    request_fingerprint: str,
+    ttl: timedelta,
+    lock_timeout: timedelta,
+) -> Claim | Replay:
+    """Claim ``key`` for this request, or say what the first request became."""
+    for _ in range(3):
+        try:
+            with db.transaction() as session:
+                return _claim_once(
+                    session, client_id, key, request_fingerprint, ttl, lock_timeout
+                )
+        except IntegrityError:
+            # Another request inserted the same key between our read and our
+            # insert; read again and decide on what it wrote.
+            continue
+    raise RequestInProgress()
+
+
+def _claim_once(
+    session: Session,
+    client_id: str,
+    key: str,
+    request_fingerprint: str,
+    ttl: timedelta,
+    lock_timeout: timedelta,
+) -> Claim | Replay:
+    now = utcnow()
+    row = session.scalar(
+        select(IdempotencyKey).where(
+            IdempotencyKey.client_id == client_id, IdempotencyKey.key == key
+        )
+    )
+    if row is not None and row.expires_at <= now:
+        session.delete(row)
+        session.flush()
+        row = None
+
+    if row is None:
+        session.add(
+            IdempotencyKey(
+                client_id=client_id,
+                key=key,
+                fingerprint=request_fingerprint,
+                state=STATE_RUNNING,
+                locked_at=now,
+                expires_at=now + ttl,
+            )
+        )
+        session.flush()
+        return Claim(client_id, key)
+
+    if row.fingerprint != request_fingerprint:
+        raise IdempotencyKeyReused()
+    if row.state == STATE_DONE and row.ref_signature is not None:
+        return Replay(row.ref_signature)
+    if now - row.locked_at < lock_timeout:
+        raise RequestInProgress()
+
+    # The first attempt died without finishing or releasing: take it over.
+    row.locked_at = now
+    return Claim(client_id, key)
+
+
+def complete(session: Session, claimed: Claim, ref_signature: str) -> None:
+    """Record the outcome, in the same transaction as the signature itself."""
+    row = session.scalar(
+        select(IdempotencyKey).where(
+            IdempotencyKey.client_id == claimed.client_id,
+            IdempotencyKey.key == claimed.key,
+        )
+    )
+    if row is None:  # pragma: no cover - only if the claim was purged meanwhile
+        return
+    row.state = STATE_DONE
+    row.ref_signature = ref_signature
+
+
+def release(db: Database, claimed: Claim) -> None:
+    with db.transaction() as session:
+        session.execute(
+            delete(IdempotencyKey).where(
+                IdempotencyKey.client_id == claimed.client_id,
+                IdempotencyKey.key == claimed.key,
+                IdempotencyKey.state == STATE_RUNNING,
+            )
+        )
+
+
+def purge_expired(session: Session) -> int:
+    result = session.execute(
+        delete(IdempotencyKey).where(IdempotencyKey.expires_at <= utcnow())
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -1,0 +1,26 @@
+"""Identities in whose name documents are signed (system ``09S-…`` for now)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, LargeBinary, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from sceau.db import Base, UTCDateTime, utcnow
+
+
+class Identity(Base):
+    __tablename__ = "identities"
+
+    code_09: Mapped[str] = mapped_column(String(40), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # "systeme" for 09S
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.id"), index=True)
+    label: Mapped[str] = mapped_column(String(200))
+    organisation: Mapped[str] = mapped_column(String(200))
+    key_algorithm: Mapped[str] = mapped_column(String(16))
+    certificate_der: Mapped[bytes] = mapped_column(LargeBinary)
+    # The private key, sealed under the master key (see pki.keystore).
+    sealed_key: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

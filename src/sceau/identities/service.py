@@ -1,0 +1,127 @@
+"""System identities (``09S-…``): a code, a label and a signing certificate."""
+
+from __future__ import annotations
+
+import unicodedata
+
+from cryptography.hazmat.primitives import serialization
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from sceau.clients.service import get_client
+from sceau.identities.codes import (
+    SYSTEM_PREFIX,
+    InvalidCode,
+    generate_body,
+    make_code,
+    parse_code,
+)
+from sceau.identities.errors import (
+    CodeTaken,
+    IdentityOfAnotherClient,
+    IdentityRevoked,
+    MalformedCode,
+    SignerNameMismatch,
+    UnknownIdentity,
+)
+from sceau.identities.models import Identity
+from sceau.pki.keystore import KeyAlgorithm, KeySealer, generate_key
+from sceau.pki.service import ServicePki
+
+KIND_SYSTEM = "systeme"
+_GENERATION_ATTEMPTS = 20
+
+
+def key_purpose(code_09: str) -> str:
+    return f"identity:{code_09}"
+
+
+def create_system_identity(
+    session: Session,
+    pki: ServicePki,
+    sealer: KeySealer,
+    *,
+    client_id: str,
+    label: str,
+    body: str | None = None,
+    algorithm: KeyAlgorithm = "rsa3072",
+) -> Identity:
+    client = get_client(session, client_id)
+    label = normalise_label(label)
+    if not label:
+        raise ValueError("a system identity needs a label")
+
+    code = _choose_code(session, body)
+    key = generate_key(algorithm)
+    certificate = pki.issue_signing_certificate(
+        session,
+        common_name=label,
+        organisation=client.name,
+        serial_number_attr=str(code),
+        public_key=key.public_key(),
+        purpose="identity",
+    )
+    identity = Identity(
+        code_09=str(code),
+        kind=KIND_SYSTEM,
+        client_id=client.id,
+        label=label,
+        organisation=client.name,
+        key_algorithm=algorithm,
+        certificate_der=certificate.public_bytes(serialization.Encoding.DER),
+        sealed_key=sealer.seal(key, key_purpose(str(code))),
+    )
+    session.add(identity)
+    session.flush()
+    return identity
+
+
+def _choose_code(session: Session, body: str | None) -> str:
+    if body is not None:
+        code = str(make_code(SYSTEM_PREFIX, body))
+        if session.get(Identity, code) is not None:
+            raise CodeTaken(f"the code {code} is already in use")
+        return code
+    for _ in range(_GENERATION_ATTEMPTS):
+        code = str(make_code(SYSTEM_PREFIX, generate_body()))
+        if session.get(Identity, code) is None:
+            return code
+    raise CodeTaken("could not generate a free code; try again")
+
+
+def list_identities(session: Session, client_id: str | None = None) -> list[Identity]:
+    query = select(Identity).order_by(Identity.created_at)
+    if client_id is not None:
+        query = query.where(Identity.client_id == client_id)
+    return list(session.scalars(query))
+
+
+def normalise_label(text: str) -> str:
+    """Labels compare in Unicode NFC with outer and repeated spaces folded."""
+    return " ".join(unicodedata.normalize("NFC", text).split())
+
+
+def resolve_signing_identity(
+    session: Session, *, client_id: str, code_09: str, signer_name: str
+) -> Identity:
+    """The identity a request may sign with, checked in the order the API
+    promises: form of the code, existence, ownership, state, then the name."""
+    try:
+        code = parse_code(code_09)
+    except InvalidCode as exc:
+        raise MalformedCode(str(exc)) from exc
+
+    identity = session.get(Identity, str(code))
+    if identity is None:
+        raise UnknownIdentity()
+    if identity.client_id != client_id:
+        raise IdentityOfAnotherClient()
+    if identity.revoked_at is not None:
+        raise IdentityRevoked()
+
+    if normalise_label(signer_name) != identity.label:
+        raise SignerNameMismatch(
+            "nom_signataire ne correspond pas au libellé enregistré de cette "
+            f"identité : attendu « {identity.label} »."
+        )
+    return identity

@@ -1,0 +1,203 @@
+"""``POST /api/v1/sceau/b2b/signer``: parse, call the mode, shape the answer."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import time
+from datetime import timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Request
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from sceau.auth.http import authenticated_client
+from sceau.auth.service import AuthenticatedClient
+from sceau.errors import SceauError, Unprocessable
+from sceau.http import (
+    ERROR_RESPONSES,
+    MalformedBase64,
+    MalformedJson,
+    read_body,
+    runtime_of,
+)
+from sceau.idempotency import service as idempotency
+from sceau.modes.schemas import SHEET_REQUEST_EXAMPLE, SignRequest, SignResponse
+from sceau.modes.system import (
+    SignatureOutcome,
+    SystemSignatureRequest,
+    sign_in_system_mode,
+)
+from sceau.ops.logs import request_id_var
+from sceau.ops.metrics import SIGNATURES, SIGNING_LATENCY
+from sceau.runtime import Runtime
+from sceau.signing.engine import Level
+from sceau.signing.service import get_signature, get_signed_pdf
+
+router = APIRouter(prefix="/api/v1/sceau/b2b", tags=["Signature B2B"])
+
+_REQUEST_SCHEMA = SignRequest.model_json_schema()
+
+
+class InvalidFields(Unprocessable):
+    code = "champ_invalide"
+
+
+@router.post(
+    "/signer",
+    response_model=SignResponse,
+    responses=ERROR_RESPONSES,  # type: ignore[arg-type]
+    summary="Apposer une signature PAdES",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": _REQUEST_SCHEMA,
+                    "examples": {
+                        "fiche": {
+                            "summary": "L'exemple de la fiche d'intégration (§ 7)",
+                            "value": SHEET_REQUEST_EXAMPLE,
+                        }
+                    },
+                }
+            },
+        }
+    },
+)
+async def sign(
+    request: Request,
+    client: Annotated[AuthenticatedClient, Depends(authenticated_client)],
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            description="Clé d'idempotence : la même clé et le même corps dans les "
+            "24 heures renvoient la première réponse sans signer à nouveau.",
+        ),
+    ] = None,
+) -> JSONResponse:
+    """Signe le PDF au nom de l'identité système (mode Système)."""
+    started = request.scope["state"].get("started", time.perf_counter())
+    runtime = runtime_of(request)
+    body = await read_body(request)
+    parsed = _parse(body)
+    level: Level = parsed.niveau or runtime.settings.default_level
+    signature_request = SystemSignatureRequest(
+        code_09=parsed.code_09,
+        signer_name=parsed.nom_signataire,
+        reason=parsed.motif,
+        pdf=_decode_pdf(parsed.pdf_b64),
+        level=level,
+        callback_url=str(parsed.callback_url) if parsed.callback_url else None,
+    )
+
+    claim: idempotency.Claim | None = None
+    if idempotency_key is not None:
+        key = idempotency.validate_key(idempotency_key)
+        settings = runtime.settings
+        outcome = await run_in_threadpool(
+            idempotency.claim,
+            runtime.db,
+            client_id=client.client_id,
+            key=key,
+            request_fingerprint=idempotency.fingerprint("POST", request.url.path, body),
+            ttl=timedelta(hours=settings.idempotency_ttl_hours),
+            lock_timeout=timedelta(seconds=settings.idempotency_lock_seconds),
+        )
+        if isinstance(outcome, idempotency.Replay):
+            replayed = await run_in_threadpool(
+                _replay, runtime, client.client_id, outcome.ref_signature
+            )
+            return _answer(replayed, replayed_header=True)
+        claim = outcome
+
+    try:
+        signed = await run_in_threadpool(
+            sign_in_system_mode,
+            runtime,
+            signature_request,
+            client_id=client.client_id,
+            api_key_id=client.api_key_id,
+            request_id=request_id_var.get() or "",
+            started=started,
+            claim=claim,
+        )
+    except BaseException as exc:
+        if claim is not None:
+            await run_in_threadpool(idempotency.release, runtime.db, claim)
+        outcome_label = exc.code if isinstance(exc, SceauError) else "erreur_interne"
+        SIGNATURES.labels(level, outcome_label).inc()
+        raise
+
+    SIGNATURES.labels(level, "signe").inc()
+    SIGNING_LATENCY.labels(level).observe(time.perf_counter() - started)
+    return _answer(signed, replayed_header=False)
+
+
+def _parse(body: bytes) -> SignRequest:
+    try:
+        return SignRequest.model_validate_json(body)
+    except ValidationError as exc:
+        errors = exc.errors()
+        if any(error["type"] == "json_invalid" for error in errors):
+            raise MalformedJson() from None
+        if any(error["type"] == "model_type" for error in errors):
+            raise MalformedJson(
+                "Le corps de la requête doit être un objet JSON."
+            ) from None
+        raise InvalidFields(_describe(errors)) from None
+
+
+_ERROR_WORDS = {
+    "missing": "champ obligatoire absent",
+    "extra_forbidden": "champ inconnu",
+    "string_type": "doit être une chaîne de caractères",
+    "string_too_short": "ne doit pas être vide",
+    "string_too_long": "trop long",
+    "literal_error": "valeur non admise",
+    "url_parsing": "adresse invalide",
+    "url_scheme": "doit commencer par http:// ou https://",
+}
+
+
+def _describe(errors: list[Any]) -> str:
+    parts = []
+    for error in errors[:5]:
+        field = ".".join(str(part) for part in error["loc"]) or "corps"
+        words = _ERROR_WORDS.get(error["type"], "valeur invalide")
+        if error["type"] == "literal_error" and field == "niveau":
+            words = "valeurs admises : B-B, B-T, B-LT, B-LTA"
+        parts.append(f"{field} : {words}")
+    return "Champs invalides — " + " ; ".join(parts) + "."
+
+
+def _decode_pdf(text: str) -> bytes:
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise MalformedBase64() from None
+
+
+def _replay(runtime: Runtime, client_id: str, ref: str) -> SignatureOutcome:
+    with runtime.db.sessions() as session:
+        record = get_signature(session, client_id, ref)
+        return SignatureOutcome(
+            record=record, signed_pdf=get_signed_pdf(session, record)
+        )
+
+
+def _answer(outcome: SignatureOutcome, *, replayed_header: bool) -> JSONResponse:
+    record = outcome.record
+    body = SignResponse(
+        statut="signe",
+        ref_signature=record.ref,
+        pdf_signe_b64=base64.b64encode(outcome.signed_pdf).decode(),
+        sha256_signe=record.sha256_signed,
+        ref_horodatage=record.ref_horodatage,
+        duree_traitement_ms=record.duration_ms,
+    )
+    headers = {"Idempotent-Replayed": "true"} if replayed_header else None
+    return JSONResponse(body.model_dump(), headers=headers)

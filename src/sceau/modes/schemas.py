@@ -1,0 +1,97 @@
+"""The B2B signing request and answer, with the sheet's field names."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl
+
+SHEET_REQUEST_EXAMPLE = {
+    "code_09": "09S-ATLANTASYS-X",
+    "nom_signataire": "Atlanta Assurances – système de production",
+    "motif": "Attestation de garantie n° 2026-04231",
+    "pdf_b64": "<PDF source encodé en base64>",
+    "callback_url": "https://atlanta.example.ci/sceau/callback",
+}
+
+SHEET_RESPONSE_EXAMPLE = {
+    "statut": "signe",
+    "ref_signature": "SIG-20260524-3F8B7C",
+    "pdf_signe_b64": "<PDF signé encodé en base64>",
+    "sha256_signe": "67f90d29…",
+    "ref_horodatage": "HRD-XXXXXXXX",
+    "duree_traitement_ms": 1842,
+}
+
+
+class SignRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [SHEET_REQUEST_EXAMPLE]}
+    )
+
+    code_09: str = Field(
+        max_length=40, description="Identifiant Pixel de l'identité système (09S-…)."
+    )
+    nom_signataire: str = Field(
+        min_length=1,
+        max_length=200,
+        description="Libellé enregistré de l'identité, tel qu'il figure au certificat.",
+    )
+    motif: str = Field(
+        min_length=1,
+        max_length=500,
+        description="Motif inscrit dans la signature.",
+    )
+    pdf_b64: str = Field(description="Le PDF à signer, encodé en base64 (RFC 4648).")
+    callback_url: HttpUrl | None = Field(
+        default=None,
+        description="Adresse https qui recevra les notifications signées "
+        "(confirmation Bitcoin…).",
+    )
+    niveau: Literal["B-B", "B-T", "B-LT", "B-LTA"] | None = Field(
+        default=None,
+        description="Niveau PAdES (ETSI EN 319 142-1). Par défaut : B-LT.",
+    )
+
+
+class SignResponse(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [SHEET_RESPONSE_EXAMPLE]})
+
+    statut: Literal["signe"]
+    ref_signature: str
+    pdf_signe_b64: str
+    sha256_signe: str
+    ref_horodatage: str
+    duree_traitement_ms: int
+
+
+class SignatureView(BaseModel):
+    """A signature's record, without the document."""
+
+    ref_signature: str
+    statut: Literal["signe"]
+    mode: str
+    niveau: str
+    code_09: str
+    nom_signataire: str
+    motif: str
+    sha256_source: str
+    sha256_signe: str
+    taille_source: int
+    taille_signe: int
+    ref_horodatage: str
+    callback_url: str | None
+    id_requete: str
+    signe_le: datetime
+    conserve_jusqu_au: datetime
+    duree_traitement_ms: int
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    erreur: ErrorDetail

@@ -1,0 +1,160 @@
+"""Mode *système*: a document signed in the name of the client's own system
+identity (``09S-…``), in one pass from the request to the stored record."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from dataclasses import dataclass
+from datetime import timedelta
+
+from pyhanko.pdf_utils.misc import PdfError
+from sqlalchemy.exc import IntegrityError
+
+from sceau.anchoring.service import queue_for_anchoring
+from sceau.db import utcnow
+from sceau.idempotency.service import Claim, complete
+from sceau.identities.service import resolve_signing_identity
+from sceau.runtime import Runtime
+from sceau.signing.engine import Level, PdfRejected, SignedPdf
+from sceau.signing.errors import PdfTooLarge, PdfUnsignable, TsaUnavailable
+from sceau.signing.models import SignatureRecord
+from sceau.signing.service import NewSignature, new_signature_ref, record_signature
+from sceau.timestamping.external import TimestampUnavailable
+
+logger = logging.getLogger(__name__)
+
+MODE_SYSTEM = "systeme"
+
+
+@dataclass(frozen=True)
+class SystemSignatureRequest:
+    code_09: str
+    signer_name: str
+    reason: str
+    pdf: bytes
+    level: Level
+    callback_url: str | None
+
+
+@dataclass(frozen=True)
+class SignatureOutcome:
+    record: SignatureRecord
+    signed_pdf: bytes
+
+
+def sign_in_system_mode(
+    runtime: Runtime,
+    request: SystemSignatureRequest,
+    *,
+    client_id: str,
+    api_key_id: str | None,
+    request_id: str,
+    started: float,
+    claim: Claim | None = None,
+) -> SignatureOutcome:
+    """Check, sign, and record; nothing is stored unless all of it succeeds."""
+    settings = runtime.settings
+    if len(request.pdf) > settings.max_pdf_bytes:
+        raise PdfTooLarge(
+            f"Le PDF dépasse la taille maximale de {settings.max_pdf_bytes} octets."
+        )
+
+    with runtime.db.sessions() as session:
+        identity = resolve_signing_identity(
+            session,
+            client_id=client_id,
+            code_09=request.code_09,
+            signer_name=request.signer_name,
+        )
+    signer = runtime.signer_for(identity)
+    trust = runtime.trust() if request.level in ("B-LT", "B-LTA") else None
+
+    # A reference collision is about one in a billion a day; on the rare
+    # conflict, sign again under a new reference rather than fail.
+    for attempt in range(2):
+        now = utcnow()
+        ref = new_signature_ref(now)
+        signed = _sign(runtime, request, signer, identity.label, ref, trust)
+        try:
+            with runtime.db.transaction() as session:
+                anchor_ref = queue_for_anchoring(
+                    session, client_id=client_id, sha256=signed.sha256
+                )
+                record = record_signature(
+                    session,
+                    NewSignature(
+                        ref=ref,
+                        client_id=client_id,
+                        code_09=identity.code_09,
+                        mode=MODE_SYSTEM,
+                        level=request.level,
+                        reason=request.reason,
+                        signer_name=identity.label,
+                        sha256_source=hashlib.sha256(request.pdf).hexdigest(),
+                        size_source=len(request.pdf),
+                        signed_pdf=signed.pdf,
+                        sha256_signed=signed.sha256,
+                        ref_horodatage=anchor_ref,
+                        callback_url=request.callback_url,
+                        request_id=request_id,
+                        api_key_id=api_key_id,
+                        duration_ms=round((time.perf_counter() - started) * 1000),
+                        signed_at=now,
+                    ),
+                    timedelta(days=settings.retention_days),
+                )
+                if claim is not None:
+                    complete(session, claim, ref)
+        except IntegrityError:
+            if attempt == 0:
+                logger.warning("signature.ref_collision", extra={"ref": ref})
+                continue
+            raise
+        logger.info(
+            "signature.signed",
+            extra={"ref": ref, "level": request.level, "client_id": client_id},
+        )
+        return SignatureOutcome(record=record, signed_pdf=signed.pdf)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _sign(
+    runtime: Runtime,
+    request: SystemSignatureRequest,
+    signer: object,
+    label: str,
+    ref: str,
+    trust: object,
+) -> SignedPdf:
+    try:
+        return runtime.engine.sign(
+            request.pdf,
+            signer=signer,  # type: ignore[arg-type]
+            reason=request.reason,
+            signer_name=label,
+            level=request.level,
+            field_name=f"Sceau-{ref}",
+            trust=trust,  # type: ignore[arg-type]
+        )
+    except PdfRejected as exc:
+        raise PdfUnsignable(exc.message, code=exc.code) from exc
+    except Exception as exc:
+        if _caused_by(exc, TimestampUnavailable):
+            raise TsaUnavailable() from exc
+        if _caused_by(exc, PdfError):
+            raise PdfUnsignable(
+                "Le PDF a une structure que le moteur de signature ne peut pas "
+                "mettre à jour ; régénérez-le (par exemple en l'imprimant en PDF)."
+            ) from exc
+        raise
+
+
+def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, kind):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False

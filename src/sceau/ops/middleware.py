@@ -1,0 +1,138 @@
+"""Request ids, the body-size limit, request logs and HTTP metrics, as one
+pure ASGI middleware (no body buffering, no per-request task)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import secrets
+import time
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from sceau.errors import PayloadTooLarge
+from sceau.ops.logs import mask_ip, request_id_var
+from sceau.ops.metrics import HTTP_LATENCY, HTTP_REQUESTS
+
+logger = logging.getLogger(__name__)
+
+_INCOMING_ID = re.compile(r"^[A-Za-z0-9._:-]{8,64}$")
+
+
+class BodyTooLarge(Exception):
+    """Raised from ``receive`` when a streamed body passes the limit."""
+
+
+def _too_large(limit: int) -> PayloadTooLarge:
+    return PayloadTooLarge(
+        f"Le corps de la requête dépasse la taille autorisée ({limit} octets)."
+    )
+
+
+class RequestContextMiddleware:
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        headers = dict(scope["headers"])
+        incoming = headers.get(b"x-request-id", b"").decode("latin-1")
+        request_id = incoming if _INCOMING_ID.match(incoming) else _new_request_id()
+        token = request_id_var.set(request_id)
+        started = time.perf_counter()
+        scope.setdefault("state", {})["started"] = started
+        status_holder = {"status": 500}
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status_holder["status"] = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [
+                    *message["headers"],
+                    (b"x-request-id", request_id.encode()),
+                ]
+            await send(message)
+
+        try:
+            declared = headers.get(b"content-length")
+            if declared is not None and _declared_too_large(
+                declared, self.max_body_bytes
+            ):
+                await _send_error(send_with_id, _too_large(self.max_body_bytes))
+                return
+            await self.app(scope, _limited(receive, self.max_body_bytes), send_with_id)
+        finally:
+            elapsed = time.perf_counter() - started
+            route = _route_template(scope)
+            method = scope.get("method", "")
+            status = status_holder["status"]
+            HTTP_REQUESTS.labels(method, route, str(status)).inc()
+            HTTP_LATENCY.labels(method, route).observe(elapsed)
+            client = scope.get("client")
+            logger.info(
+                "http.request",
+                extra={
+                    "method": method,
+                    "route": route,
+                    "status": status,
+                    "duration_ms": round(elapsed * 1000, 2),
+                    "client_net": mask_ip(client[0] if client else None),
+                    "client_id": scope["state"].get("client_id"),
+                },
+            )
+            request_id_var.reset(token)
+
+
+def _new_request_id() -> str:
+    return "req_" + secrets.token_hex(12)
+
+
+def _declared_too_large(value: bytes, limit: int) -> bool:
+    try:
+        return int(value) > limit
+    except ValueError:
+        return False
+
+
+def _limited(receive: Receive, limit: int) -> Receive:
+    seen = 0
+
+    async def wrapped() -> Message:
+        nonlocal seen
+        message = await receive()
+        if message["type"] == "http.request":
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                raise BodyTooLarge()
+        return message
+
+    return wrapped
+
+
+def _route_template(scope: Scope) -> str:
+    route: Any = scope.get("route")
+    path = getattr(route, "path", None)
+    # Unmatched paths are folded into one label so scanners cannot grow it.
+    return path if isinstance(path, str) else "<non_routee>"
+
+
+async def _send_error(send: Send, error: PayloadTooLarge) -> None:
+    body = json.dumps(error.as_body(), ensure_ascii=False).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": error.status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

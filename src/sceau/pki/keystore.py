@@ -1,0 +1,67 @@
+"""Private keys at rest: sealed with AES-256-GCM under a key derived from the
+master key, each bound to what it is for (the associated data), so a sealed key
+copied to another slot does not open there."""
+
+from __future__ import annotations
+
+import os
+from typing import Literal
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from sceau.errors import ConfigurationError
+
+SEAL_VERSION = b"SK1"
+NONCE_BYTES = 12
+
+PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+KeyAlgorithm = Literal["rsa3072", "ecdsa-p256"]
+KEY_ALGORITHMS: tuple[KeyAlgorithm, ...] = ("rsa3072", "ecdsa-p256")
+
+
+class KeySealer:
+    def __init__(self, master_key: bytes) -> None:
+        derived = HKDF(
+            algorithm=hashes.SHA256(),
+            length=32,
+            salt=None,
+            info=b"pixel-sceau key sealing v1",
+        ).derive(master_key)
+        self._aead = AESGCM(derived)
+
+    def seal(self, key: PrivateKey, purpose: str) -> bytes:
+        plaintext = key.private_bytes(
+            serialization.Encoding.DER,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        nonce = os.urandom(NONCE_BYTES)
+        sealed = self._aead.encrypt(nonce, plaintext, purpose.encode())
+        return SEAL_VERSION + nonce + sealed
+
+    def unseal(self, blob: bytes, purpose: str) -> PrivateKey:
+        if not blob.startswith(SEAL_VERSION):
+            raise ConfigurationError(f"sealed key for {purpose} has an unknown format")
+        nonce = blob[len(SEAL_VERSION) : len(SEAL_VERSION) + NONCE_BYTES]
+        sealed = blob[len(SEAL_VERSION) + NONCE_BYTES :]
+        try:
+            plaintext = self._aead.decrypt(nonce, sealed, purpose.encode())
+        except InvalidTag as exc:
+            raise ConfigurationError(
+                f"the sealed key for {purpose} does not open with this master key "
+                "(SCEAU_MASTER_KEY differs from the one it was sealed with)"
+            ) from exc
+        key = serialization.load_der_private_key(plaintext, password=None)
+        if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
+            raise ConfigurationError(f"sealed key for {purpose} is not RSA or EC")
+        return key
+
+
+def generate_key(algorithm: KeyAlgorithm) -> PrivateKey:
+    if algorithm == "ecdsa-p256":
+        return ec.generate_private_key(ec.SECP256R1())
+    return rsa.generate_private_key(public_exponent=65537, key_size=3072)

@@ -1,0 +1,110 @@
+"""What one process builds once and shares between requests: settings, the
+database, the PKI, the time-stamper, the PAdES engine and parsed signing keys.
+
+Nothing here is state another process would need; it is all derived from the
+data directory and the database.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from functools import cached_property
+
+from cryptography import x509
+
+from sceau.db import Database
+from sceau.identities.models import Identity
+from sceau.identities.service import key_purpose
+from sceau.pki.keystore import KeySealer
+from sceau.pki.service import PkiUrls, ServicePki
+from sceau.settings import Settings, check_production_ready
+from sceau.signing.engine import KeptKeySigner, PadesEngine, TrustMaterial
+from sceau.timestamping.external import FallbackHTTPTimeStamper
+from sceau.timestamping.tsa import EmbeddedTimeStamper, TimestampAuthority
+
+logger = logging.getLogger(__name__)
+
+SIGNER_CACHE_SIZE = 512
+
+
+class Runtime:
+    def __init__(self, settings: Settings) -> None:
+        check_production_ready(settings)
+        self.settings = settings
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self.db = Database(settings.resolved_database_url)
+        self._signers: OrderedDict[str, KeptKeySigner] = OrderedDict()
+        self._lock = threading.Lock()
+        self._trust: tuple[tuple[bytes, ...], TrustMaterial] | None = None
+
+    def prepare(self) -> None:
+        """Migrate the database and load (or create) the PKI."""
+        self.db.upgrade()
+        _ = self.pki
+
+    @cached_property
+    def sealer(self) -> KeySealer:
+        return KeySealer(self.settings.load_master_key())
+
+    @cached_property
+    def pki(self) -> ServicePki:
+        return ServicePki.load_or_create(
+            self.settings.pki_dir,
+            self.sealer,
+            PkiUrls(self.settings.public_base_url),
+            self.db,
+        )
+
+    @cached_property
+    def tsa(self) -> TimestampAuthority:
+        pki = self.pki
+        return TimestampAuthority(
+            pki.tsa_cert, pki.tsa_key, [pki.issuing_cert, pki.root_cert]
+        )
+
+    @cached_property
+    def engine(self) -> PadesEngine:
+        if self.settings.tsa_urls:
+            timestamper: EmbeddedTimeStamper | FallbackHTTPTimeStamper = (
+                FallbackHTTPTimeStamper(
+                    self.settings.tsa_urls, timeout=self.settings.tsa_timeout_seconds
+                )
+            )
+            return PadesEngine(timestamper, token_bytes=12288)
+        return PadesEngine(EmbeddedTimeStamper(self.tsa))
+
+    def trust(self) -> TrustMaterial:
+        """Root, chain and current CRLs for B-LT, rebuilt when a CRL changes."""
+        with self.db.sessions() as session:
+            crls = tuple(self.pki.crls(session))
+        with self._lock:
+            if self._trust is None or self._trust[0] != crls:
+                material = TrustMaterial(
+                    self.pki.root_cert, [self.pki.issuing_cert], list(crls)
+                )
+                self._trust = (crls, material)
+            return self._trust[1]
+
+    def signer_for(self, identity: Identity) -> KeptKeySigner:
+        """The identity's signer, its key unsealed and parsed once per process."""
+        with self._lock:
+            signer = self._signers.get(identity.code_09)
+            if signer is not None:
+                self._signers.move_to_end(identity.code_09)
+                return signer
+
+        key = self.sealer.unseal(identity.sealed_key, key_purpose(identity.code_09))
+        certificate = x509.load_der_x509_certificate(identity.certificate_der)
+        signer = KeptKeySigner(
+            certificate, key, [self.pki.issuing_cert, self.pki.root_cert]
+        )
+        with self._lock:
+            self._signers[identity.code_09] = signer
+            while len(self._signers) > SIGNER_CACHE_SIZE:
+                self._signers.popitem(last=False)
+        return signer
+
+    def close(self) -> None:
+        self.db.dispose()

@@ -1,0 +1,135 @@
+"""The one typed settings object, read from ``SCEAU_*`` environment variables."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from sceau.errors import ConfigurationError
+
+MASTER_KEY_FILE = "master.key"
+MIN_MASTER_KEY_BYTES = 32
+
+
+class Settings(BaseSettings):
+    """Everything the service can be told, validated once at start."""
+
+    model_config = SettingsConfigDict(env_prefix="SCEAU_", extra="ignore")
+
+    environment: Literal["development", "production"] = "development"
+    data_dir: Path = Path("./var")
+    database_url: str | None = None
+    public_base_url: str = "http://127.0.0.1:8000"
+    master_key: SecretStr | None = None
+
+    # Limits.
+    max_body_bytes: int = Field(default=40 * 1024 * 1024, ge=1024)
+    max_pdf_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
+    idempotency_ttl_hours: int = Field(default=24, ge=1)
+    idempotency_lock_seconds: int = Field(default=120, ge=1)
+    retention_days: int = Field(default=365, ge=1)
+
+    # Keys and levels.
+    default_key_algorithm: Literal["rsa3072", "ecdsa-p256"] = "rsa3072"
+    default_level: Literal["B-B", "B-T", "B-LT", "B-LTA"] = "B-LT"
+
+    # Time-stamping: empty means the embedded TSA, in-process.
+    tsa_urls: list[str] = Field(default_factory=list)
+    tsa_timeout_seconds: float = Field(default=5.0, gt=0)
+
+    log_format: Literal["json", "text"] = "json"
+    log_level: str = "INFO"
+
+    @field_validator("tsa_urls", mode="before")
+    @classmethod
+    def _split_urls(cls, value: object) -> object:
+        # A comma-separated list reads better in an environment variable than JSON.
+        if isinstance(value, str) and not value.strip().startswith("["):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'sceau.db').resolve()}"
+
+    @property
+    def pki_dir(self) -> Path:
+        return self.data_dir / "pki"
+
+    def load_master_key(self) -> bytes:
+        """The master key's bytes; in development, created on first use.
+
+        Production refuses to start without an explicit, strong key, and names
+        the variable to set.
+        """
+        if self.master_key is not None:
+            return _decode_master_key(self.master_key.get_secret_value())
+
+        if self.environment == "production":
+            raise ConfigurationError(
+                "SCEAU_MASTER_KEY is required in production: set it to 32 random "
+                "bytes in base64 (for example `openssl rand -base64 32`)."
+            )
+
+        return _development_master_key(self.data_dir / MASTER_KEY_FILE)
+
+
+def _decode_master_key(text: str) -> bytes:
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ConfigurationError(
+            "SCEAU_MASTER_KEY must be base64 (for example `openssl rand -base64 32`)."
+        ) from exc
+    if len(raw) < MIN_MASTER_KEY_BYTES or len(set(raw)) < 8:
+        raise ConfigurationError(
+            "SCEAU_MASTER_KEY is too weak: use at least 32 random bytes in base64."
+        )
+    return raw
+
+
+def _development_master_key(path: Path) -> bytes:
+    if path.exists():
+        return _decode_master_key(path.read_text().strip())
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = base64.b64encode(secrets.token_bytes(MIN_MASTER_KEY_BYTES)).decode()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text + "\n")
+    return base64.b64decode(text)
+
+
+def check_production_ready(settings: Settings) -> None:
+    """Refuse a production start that still runs on development defaults."""
+    if settings.environment != "production":
+        return
+    settings.load_master_key()
+    dev_key = settings.data_dir / MASTER_KEY_FILE
+    if settings.master_key is not None and dev_key.exists():
+        generated = dev_key.read_text().strip()
+        if generated == settings.master_key.get_secret_value().strip():
+            raise ConfigurationError(
+                "SCEAU_MASTER_KEY is the generated development key: set a new "
+                "production key."
+            )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,201 @@
+"""The PAdES engine: one pyHanko signature, with the work that can be done once
+done once.
+
+Two costs of stock pyHanko are avoided (see docs/benchmarks.md): the private key
+is parsed once and kept (``KeptKeySigner``), and the size of the signature is
+reserved from what the chain weighs, so pyHanko does not sign twice to measure.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from io import BytesIO
+from typing import Literal
+
+from asn1crypto import crl as asn1_crl
+from asn1crypto import x509 as asn1_x509
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+from pyhanko.sign import fields, signers
+from pyhanko.sign.timestamps.api import TimeStamper
+from pyhanko_certvalidator import ValidationContext
+from pyhanko_certvalidator.registry import SimpleCertificateStore
+from pyhanko_certvalidator.util import get_pyca_cryptography_hash
+
+from sceau.pki.keystore import PrivateKey
+
+logger = logging.getLogger(__name__)
+
+Level = Literal["B-B", "B-T", "B-LT", "B-LTA"]
+LEVELS: tuple[Level, ...] = ("B-B", "B-T", "B-LT", "B-LTA")
+
+# Room for the CMS structure around certificates, signature and token.
+_CMS_OVERHEAD = 3072
+
+
+def to_asn1(certificate: x509.Certificate) -> asn1_x509.Certificate:
+    return asn1_x509.Certificate.load(
+        certificate.public_bytes(serialization.Encoding.DER)
+    )
+
+
+class KeptKeySigner(signers.Signer):
+    """A pyHanko signer around an already-parsed ``cryptography`` key."""
+
+    def __init__(
+        self,
+        certificate: x509.Certificate,
+        key: PrivateKey,
+        chain: list[x509.Certificate],
+    ) -> None:
+        self._key = key
+        signing_cert = to_asn1(certificate)
+        chain_asn1 = [to_asn1(c) for c in chain]
+        super().__init__(
+            signing_cert=signing_cert,
+            cert_registry=SimpleCertificateStore.from_certs(
+                [signing_cert, *chain_asn1]
+            ),
+            embed_roots=True,
+        )
+        self.chain_bytes = len(signing_cert.dump()) + sum(
+            len(c.dump()) for c in chain_asn1
+        )
+        self.signature_bytes = (
+            key.key_size // 8 if isinstance(key, rsa.RSAPrivateKey) else 72
+        )
+
+    async def async_sign_raw(
+        self, data: bytes, digest_algorithm: str, dry_run: bool = False
+    ) -> bytes:
+        hash_algorithm = get_pyca_cryptography_hash(digest_algorithm)
+        if isinstance(self._key, rsa.RSAPrivateKey):
+            return self._key.sign(data, padding.PKCS1v15(), hash_algorithm)
+        return self._key.sign(data, ec.ECDSA(hash_algorithm))
+
+
+class PdfRejected(ValueError):
+    """The bytes are not a PDF we can sign; ``code`` says why, in the API's words."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class SignedPdf:
+    pdf: bytes
+    sha256: str
+
+
+class TrustMaterial:
+    """What B-LT needs to embed: the trust anchor, the CA chain and fresh CRLs."""
+
+    def __init__(
+        self,
+        root: x509.Certificate,
+        intermediates: list[x509.Certificate],
+        crls_der: list[bytes],
+    ) -> None:
+        self.root = to_asn1(root)
+        self.intermediates = [to_asn1(c) for c in intermediates]
+        self.crls = [asn1_crl.CertificateList.load(der) for der in crls_der]
+
+    def validation_context(self) -> ValidationContext:
+        return ValidationContext(
+            trust_roots=[self.root],
+            other_certs=self.intermediates,
+            crls=self.crls,
+            allow_fetching=False,
+            revocation_mode="hard-fail",
+        )
+
+
+class PadesEngine:
+    def __init__(self, timestamper: TimeStamper, token_bytes: int = 6144) -> None:
+        self.timestamper = timestamper
+        # A token carries the TSA certificate and its chain: about 5 KB here.
+        self.token_bytes = token_bytes
+
+    def sign(
+        self,
+        pdf: bytes,
+        *,
+        signer: KeptKeySigner,
+        reason: str,
+        signer_name: str,
+        level: Level,
+        field_name: str,
+        trust: TrustMaterial | None,
+    ) -> SignedPdf:
+        writer = open_pdf(pdf)
+
+        with_timestamp = level != "B-B"
+        long_term = level in ("B-LT", "B-LTA")
+        if long_term and trust is None:
+            raise ValueError("B-LT and B-LTA need trust material")
+        metadata = signers.PdfSignatureMetadata(
+            field_name=field_name,
+            reason=reason,
+            name=signer_name,
+            md_algorithm="sha256",
+            subfilter=fields.SigSeedSubFilter.PADES,
+            embed_validation_info=long_term,
+            use_pades_lta=level == "B-LTA",
+            validation_context=trust.validation_context() if trust else None,
+        )
+
+        reserved = signer.chain_bytes + signer.signature_bytes + _CMS_OVERHEAD
+        if with_timestamp:
+            reserved += self.token_bytes
+        output = signers.sign_pdf(
+            writer,
+            metadata,
+            signer=signer,
+            timestamper=self.timestamper if with_timestamp else None,
+            bytes_reserved=2 * reserved,
+        )
+        data = output.getvalue()
+        return SignedPdf(pdf=data, sha256=hashlib.sha256(data).hexdigest())
+
+
+def open_pdf(pdf: bytes) -> IncrementalPdfFileWriter:
+    """Parse a PDF for an incremental update, or say why it cannot be signed."""
+    if not pdf:
+        raise PdfRejected("pdf_vide", "Le document est vide (0 octet).")
+    if b"%PDF-" not in pdf[:1024]:
+        raise PdfRejected(
+            "pdf_invalide", "Le document n'est pas un PDF (en-tête %PDF- absent)."
+        )
+    if b"%%EOF" not in pdf[-2048:]:
+        raise PdfRejected(
+            "pdf_tronque",
+            "Le PDF est tronqué (marqueur de fin %%EOF absent) : renvoyez le "
+            "fichier complet.",
+        )
+
+    try:
+        writer = IncrementalPdfFileWriter(BytesIO(pdf))
+        encrypted = writer.prev.encrypted
+        # Touch the page tree now, so a broken document fails here, not mid-way.
+        writer.root["/Pages"]
+    except Exception as exc:
+        # pyHanko raises many types (PdfReadError, KeyError, ValueError, …) on
+        # malformed input; any of them means "this PDF cannot be read".
+        logger.info("pdf.unreadable", extra={"reason": type(exc).__name__})
+        raise PdfRejected(
+            "pdf_invalide", "Le PDF est illisible ou corrompu et ne peut être signé."
+        ) from exc
+
+    if encrypted:
+        raise PdfRejected(
+            "pdf_chiffre",
+            "Le PDF est chiffré : envoyez une version sans mot de passe ni "
+            "chiffrement.",
+        )
+    return writer

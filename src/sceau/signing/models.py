@@ -1,0 +1,42 @@
+"""The record of every signature, and the signed file kept for its retention."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from sceau.db import Base, UTCDateTime, utcnow
+
+
+class SignatureRecord(Base):
+    __tablename__ = "signatures"
+
+    ref: Mapped[str] = mapped_column(String(24), primary_key=True)
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.id"), index=True)
+    code_09: Mapped[str] = mapped_column(ForeignKey("identities.code_09"))
+    mode: Mapped[str] = mapped_column(String(16))  # "systeme"
+    level: Mapped[str] = mapped_column(String(8))
+    reason: Mapped[str] = mapped_column(Text)
+    signer_name: Mapped[str] = mapped_column(String(200))
+    sha256_source: Mapped[str] = mapped_column(String(64))
+    sha256_signed: Mapped[str] = mapped_column(String(64), index=True)
+    size_source: Mapped[int] = mapped_column(Integer)
+    size_signed: Mapped[int] = mapped_column(Integer)
+    ref_horodatage: Mapped[str] = mapped_column(String(16))
+    callback_url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    request_id: Mapped[str] = mapped_column(String(64))
+    api_key_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    duration_ms: Mapped[int] = mapped_column(Integer)
+    signed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    keep_until: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class SignedDocument(Base):
+    """The signed bytes, apart from the record so listings stay light."""
+
+    __tablename__ = "signed_documents"
+
+    ref: Mapped[str] = mapped_column(ForeignKey("signatures.ref"), primary_key=True)
+    pdf: Mapped[bytes] = mapped_column(LargeBinary)
