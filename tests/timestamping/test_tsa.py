@@ -510,6 +510,19 @@ def test_request_extensions_are_rejected(authority: TimestampAuthority) -> None:
     _assert_rejected(authority.respond(request.dump()), "unaccepted_extensions")
 
 
+def test_internal_failure_is_a_system_failure_rejection(
+    pki: Pki, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A naive clock is a server bug; the client still gets a protocol answer.
+    authority = pki.authority(clock=lambda: datetime(2030, 1, 1))  # noqa: DTZ001
+
+    with caplog.at_level(logging.ERROR, logger="sceau.timestamping.tsa"):
+        response = authority.respond(_request(os.urandom(32)))
+
+    _assert_rejected(response, "system_failure")
+    assert [r.getMessage() for r in caplog.records] == ["tsa.issue_failed"]
+
+
 def test_mutated_requests_never_raise(authority: TimestampAuthority) -> None:
     rng = random.Random(3161)
     request = bytearray(_request(os.urandom(32)))
@@ -702,7 +715,7 @@ def test_fallback_skips_a_closed_port(
 
     failures = [r for r in caplog.records if r.getMessage() == "tsa.external_failed"]
     assert len(failures) == 1
-    assert failures[0].tsa_url == f"http://127.0.0.1:{closed_port}/tsa"
+    assert failures[0].__dict__["tsa_url"] == f"http://127.0.0.1:{closed_port}/tsa"
     # Credentials in the URL are used for basic auth, just never shown.
     assert server.seen_authorization == ["Basic dHNhOnB3"]  # type: ignore[attr-defined]
 
@@ -725,7 +738,7 @@ def test_fallback_skips_a_misbehaving_server(
 
     assert len(bad_server.seen_authorization) == 1  # type: ignore[attr-defined]
     failures = [r for r in caplog.records if r.getMessage() == "tsa.external_failed"]
-    assert [r.tsa_url for r in failures] == [f"http://{bad}/"]
+    assert [r.__dict__["tsa_url"] for r in failures] == [f"http://{bad}/"]
 
 
 def test_all_failing_raises_without_leaking_credentials(
@@ -777,5 +790,5 @@ def test_slow_server_times_out() -> None:
         port = sock.getsockname()[1]
         stamper = FallbackHTTPTimeStamper([f"http://127.0.0.1:{port}/"], timeout=0.5)
 
-        with pytest.raises(TimestampUnavailable, match="within 0.5 s|Timeout"):
+        with pytest.raises(TimestampUnavailable, match=r"within 0\.5 s|Timeout"):
             asyncio.run(stamper.async_timestamp(os.urandom(32), "sha256"))

@@ -157,7 +157,8 @@ class TimestampAuthority:
     ) -> None:
         tsa_der = certificate.public_bytes(Encoding.DER)
         tsa_cert = asn1_x509.Certificate.load(tsa_der)
-        chain_certs = [_to_asn1(cert) for cert in chain]
+        # A chain that repeats the TSA certificate would embed it twice.
+        chain_certs = [_to_asn1(cert) for cert in chain if cert != certificate]
 
         # Only DER bytes are kept: each response loads fresh (lazy, cheap) objects
         # from them, so concurrent requests never share mutable asn1crypto state.
@@ -254,19 +255,11 @@ class TimestampAuthority:
 
         try:
             request = tsp.TimeStampReq.load(bytes(request_der), strict=True)
-            # asn1crypto parses lazily; walking the whole structure here makes
+            # asn1crypto parses lazily; converting the whole structure here makes
             # any malformed inner field fail inside this guard.
-            request.native
-            version = request["version"].native
+            fields = request.native
             imprint = request["message_imprint"]
-            algorithm = imprint["hash_algorithm"]["algorithm"].native
             parameters = imprint["hash_algorithm"]["parameters"]
-            hashed_message = imprint["hashed_message"].native
-            req_policy = request["req_policy"]
-            policy = None if isinstance(req_policy, core.Void) else req_policy.dotted
-            nonce = request["nonce"].native
-            cert_req = bool(request["cert_req"].native)
-            has_extensions = bool(request["extensions"].native)
             imprint_der = imprint.dump()
         except Exception as exc:
             # asn1crypto signals malformed input with ValueError, TypeError,
@@ -275,6 +268,13 @@ class TimestampAuthority:
             raise _RequestRejected(
                 "bad_data_format", "The request is not a valid DER TimeStampReq"
             ) from exc
+
+        version = fields["version"]
+        algorithm = fields["message_imprint"]["hash_algorithm"]["algorithm"]
+        hashed_message = fields["message_imprint"]["hashed_message"]
+        policy = fields["req_policy"]
+        nonce = fields["nonce"]
+        cert_req = bool(fields["cert_req"])
 
         if version != "v1":
             raise _RequestRejected("bad_request", "Only version 1 requests are served")
@@ -300,7 +300,7 @@ class TimestampAuthority:
                 "unaccepted_policy", "The requested policy is not served"
             )
 
-        if has_extensions:
+        if fields["extensions"]:
             raise _RequestRejected(
                 "unaccepted_extensions", "Request extensions are not supported"
             )
@@ -310,7 +310,11 @@ class TimestampAuthority:
         )
 
     def _issue(self, request: _AcceptedRequest) -> cms.ContentInfo:
-        gen_time = self._clock().astimezone(UTC).replace(microsecond=0)
+        now = self._clock()
+        if now.tzinfo is None:
+            # astimezone() would read a naive value as local time and shift it.
+            raise ValueError("the TSA clock returned a naive datetime")
+        gen_time = now.astimezone(UTC).replace(microsecond=0)
         serial_number = _new_serial_number()
 
         tst_info_fields: dict[str, object] = {

@@ -1,0 +1,52 @@
+# Pixel Sceau: `make serve` runs the service, `make test` runs every check.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+# Debian packages the tests use as independent checkers.
+TEST_TOOLS := pdfsig:poppler-utils qpdf:qpdf certutil:libnss3-tools openssl:openssl
+
+.PHONY: serve test lint typecheck unit install test-tools bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ needed"'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+serve: $(STAMP)
+	$(BIN)/sceau serve --host $(HOST) --port $(PORT)
+
+test-tools:
+	@missing=""; for pair in $(TEST_TOOLS); do \
+	  command -v $${pair%%:*} >/dev/null 2>&1 || missing="$$missing $${pair#*:}"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing test tools:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+lint: $(STAMP)
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+unit: $(STAMP) test-tools
+	$(BIN)/pytest -q
+
+test: lint typecheck unit
+
+bench: $(STAMP) test-tools
+	$(BIN)/python -m bench.signing
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
