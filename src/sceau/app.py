@@ -62,7 +62,7 @@ def create_app(
     if runtime is not None:
         app.state.runtime = runtime
     app.add_middleware(
-        RequestContextMiddleware,  # type: ignore[arg-type]
+        RequestContextMiddleware,
         max_body_bytes=settings.max_body_bytes,
     )
 

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import json
+import shlex
+import shutil
+import subprocess
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import click
@@ -108,6 +113,42 @@ def pki_export_root() -> None:
         click.echo(runtime.pki.root_pem(), nl=False)
 
 
+@pki.command("nss-db")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+def pki_nss_db(directory: Path) -> None:
+    """Create an NSS database that trusts the root (for pdfsig, Firefox…)."""
+    if shutil.which("certutil") is None:
+        raise click.ClickException(
+            "certutil is missing: install it (Debian: apt-get install libnss3-tools)."
+        )
+    with _runtime() as runtime:
+        pem = runtime.pki.root_pem()
+    directory.mkdir(parents=True, exist_ok=True)
+    if not (directory / "cert9.db").exists():
+        subprocess.run(
+            ["certutil", "-N", "-d", f"sql:{directory}", "--empty-password"], check=True
+        )
+    with tempfile.NamedTemporaryFile("w", suffix=".pem") as handle:
+        handle.write(pem)
+        handle.flush()
+        subprocess.run(
+            [
+                "certutil",
+                "-A",
+                "-d",
+                f"sql:{directory}",
+                "-n",
+                "Pixel Sceau Root CA",
+                "-t",
+                "CT,C,C",
+                "-i",
+                handle.name,
+            ],
+            check=True,
+        )
+    click.echo(f"sql:{directory}")
+
+
 # -- clients -------------------------------------------------------------------
 
 
@@ -151,6 +192,57 @@ def client_list(as_json: bool) -> None:
         as_json,
         rows,
         lambda: "\n".join(f"{r['id']}\t{r['formule']}\t{r['nom']}" for r in rows),
+    )
+
+
+@client.command("provision")
+@click.option("--name", required=True, help="The organisation's name.")
+@click.option("--label", required=True, help="The system identity's label.")
+@click.option("--code", "code", default=None, help="Body (ATLANTASYS) or full code.")
+@click.option("--plan", default="pay_as_you_go", show_default=True)
+@click.option("--env", "as_env", is_flag=True, help="Print shell `export` lines.")
+@json_option
+@_fail_on_errors
+def client_provision(
+    name: str, label: str, code: str | None, plan: str, as_env: bool, as_json: bool
+) -> None:
+    """Create a client, its system identity and an API key in one step."""
+    from sceau.clients.service import create_api_key, create_client
+    from sceau.identities.service import create_system_identity
+
+    body = _code_body(code)
+    with _runtime() as runtime, runtime.db.transaction() as session:
+        created = create_client(session, name, plan)
+        identity_row = create_system_identity(
+            session,
+            runtime.pki,
+            runtime.sealer,
+            client_id=created.id,
+            label=label,
+            body=body,
+            algorithm=runtime.settings.default_key_algorithm,
+        )
+        issued = create_api_key(session, created.id)
+        data = {
+            "client": created.id,
+            "code_09": identity_row.code_09,
+            "nom_signataire": identity_row.label,
+            "cle_id": issued.id,
+            "cle": issued.secret,
+        }
+    if as_env:
+        for variable, field in (
+            ("PIXEL_CLIENT_ID", "client"),
+            ("PIXEL_CODE_09", "code_09"),
+            ("PIXEL_NOM_SIGNATAIRE", "nom_signataire"),
+            ("PIXEL_API_KEY", "cle"),
+        ):
+            click.echo(f"export {variable}={shlex.quote(data[field])}")
+        return
+    _emit(
+        as_json,
+        data,
+        lambda: "\n".join(f"{k}\t{v}" for k, v in data.items()),
     )
 
 

@@ -8,10 +8,10 @@ import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from sceau.errors import ConfigurationError
 
@@ -42,7 +42,7 @@ class Settings(BaseSettings):
     default_level: Literal["B-B", "B-T", "B-LT", "B-LTA"] = "B-LT"
 
     # Time-stamping: empty means the embedded TSA, in-process.
-    tsa_urls: list[str] = Field(default_factory=list)
+    tsa_urls: Annotated[list[str], NoDecode] = Field(default_factory=list)
     tsa_timeout_seconds: float = Field(default=5.0, gt=0)
 
     log_format: Literal["json", "text"] = "json"

@@ -165,13 +165,6 @@ def pki(
     chain_pem.write_bytes(_pem(issuing_ca))
     tsa_pem = directory / "tsa.pem"
     tsa_pem.write_bytes(_pem(tsa_cert, issuing_ca))
-    (directory / "tsa.key").write_bytes(
-        tsa_key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
 
     return Pki(
         key_type=key_type,
@@ -514,7 +507,7 @@ def test_internal_failure_is_a_system_failure_rejection(
     pki: Pki, caplog: pytest.LogCaptureFixture
 ) -> None:
     # A naive clock is a server bug; the client still gets a protocol answer.
-    authority = pki.authority(clock=lambda: datetime(2030, 1, 1))  # noqa: DTZ001
+    authority = pki.authority(clock=lambda: datetime(2030, 1, 1))
 
     with caplog.at_level(logging.ERROR, logger="sceau.timestamping.tsa"):
         response = authority.respond(_request(os.urandom(32)))
@@ -547,9 +540,7 @@ def test_mismatched_key_is_refused(pki: Pki) -> None:
 
 def test_certificate_without_critical_time_stamping_eku_is_refused(pki: Pki) -> None:
     key = _new_key(pki.key_type)
-    cert = _certificate(
-        "Lax TSA", key, pki.root, pki.tsa_key, ca=False, eku_critical=False
-    )
+    cert = _certificate("Lax TSA", key, None, key, ca=False, eku_critical=False)
 
     with pytest.raises(ValueError, match="critical"):
         TimestampAuthority(cert, key)

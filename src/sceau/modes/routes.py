@@ -48,7 +48,7 @@ class InvalidFields(Unprocessable):
 @router.post(
     "/signer",
     response_model=SignResponse,
-    responses=ERROR_RESPONSES,  # type: ignore[arg-type]
+    responses=ERROR_RESPONSES,
     summary="Apposer une signature PAdES",
     openapi_extra={
         "requestBody": {

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
-SHEET_REQUEST_EXAMPLE = {
+SHEET_REQUEST_EXAMPLE: dict[str, Any] = {
     "code_09": "09S-ATLANTASYS-X",
     "nom_signataire": "Atlanta Assurances – système de production",
     "motif": "Attestation de garantie n° 2026-04231",
@@ -15,7 +15,7 @@ SHEET_REQUEST_EXAMPLE = {
     "callback_url": "https://atlanta.example.ci/sceau/callback",
 }
 
-SHEET_RESPONSE_EXAMPLE = {
+SHEET_RESPONSE_EXAMPLE: dict[str, Any] = {
     "statut": "signe",
     "ref_signature": "SIG-20260524-3F8B7C",
     "pdf_signe_b64": "<PDF signé encodé en base64>",

@@ -17,7 +17,13 @@ from sceau.db import utcnow
 from sceau.idempotency.service import Claim, complete
 from sceau.identities.service import resolve_signing_identity
 from sceau.runtime import Runtime
-from sceau.signing.engine import Level, PdfRejected, SignedPdf
+from sceau.signing.engine import (
+    KeptKeySigner,
+    Level,
+    PdfRejected,
+    SignedPdf,
+    TrustMaterial,
+)
 from sceau.signing.errors import PdfTooLarge, PdfUnsignable, TsaUnavailable
 from sceau.signing.models import SignatureRecord
 from sceau.signing.service import NewSignature, new_signature_ref, record_signature
@@ -123,20 +129,20 @@ def sign_in_system_mode(
 def _sign(
     runtime: Runtime,
     request: SystemSignatureRequest,
-    signer: object,
+    signer: KeptKeySigner,
     label: str,
     ref: str,
-    trust: object,
+    trust: TrustMaterial | None,
 ) -> SignedPdf:
     try:
         return runtime.engine.sign(
             request.pdf,
-            signer=signer,  # type: ignore[arg-type]
+            signer=signer,
             reason=request.reason,
             signer_name=label,
             level=request.level,
             field_name=f"Sceau-{ref}",
-            trust=trust,  # type: ignore[arg-type]
+            trust=trust,
         )
     except PdfRejected as exc:
         raise PdfUnsignable(exc.message, code=exc.code) from exc

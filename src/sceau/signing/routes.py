@@ -22,8 +22,7 @@ router = APIRouter(prefix="/api/v1/sceau/b2b/signatures", tags=["Signature B2B"]
 @router.get(
     "/{ref}",
     response_model=SignatureView,
-    responses={k: ERROR_RESPONSES[k] for k in (401,)}
-    | {404: {"description": "Inconnue."}},
+    responses={401: ERROR_RESPONSES[401], 404: {"description": "Inconnue."}},
     summary="Consulter l'enregistrement d'une signature",
 )
 async def read_signature(
@@ -60,6 +59,7 @@ async def read_signature(
     response_class=Response,
     responses={
         200: {"content": {"application/pdf": {}}, "description": "Le PDF signé."},
+        401: ERROR_RESPONSES[401],
         404: {"description": "Inconnue."},
         410: {"description": "Durée de conservation écoulée."},
     },
