@@ -56,7 +56,11 @@ def test_production_without_master_key_refuses_to_start(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "value",
-    ["changeme", base64.b64encode(b"short").decode(), base64.b64encode(bytes(32)).decode()],
+    [
+        "changeme",
+        base64.b64encode(b"short").decode(),
+        base64.b64encode(bytes(32)).decode(),
+    ],
 )
 def test_production_with_weak_master_key_refuses_to_start(
     tmp_path: Path, value: str

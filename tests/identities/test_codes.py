@@ -62,7 +62,9 @@ def test_every_single_substitution_is_detected(body: str, data: st.DataObject) -
     position = data.draw(st.integers(min_value=4, max_value=len(code) - 1))
     if code[position] == "-":
         return
-    replacement = data.draw(st.sampled_from(ALPHABET).filter(lambda c: c != code[position]))
+    replacement = data.draw(
+        st.sampled_from(ALPHABET).filter(lambda c: c != code[position])
+    )
     typo = code[:position] + replacement + code[position + 1 :]
 
     with pytest.raises(InvalidCode):
@@ -70,12 +72,16 @@ def test_every_single_substitution_is_detected(body: str, data: st.DataObject) -
 
 
 @given(bodies, st.data())
-def test_every_adjacent_transposition_is_detected(body: str, data: st.DataObject) -> None:
+def test_every_adjacent_transposition_is_detected(
+    body: str, data: st.DataObject
+) -> None:
     payload = body + check_character(body)
     index = data.draw(st.integers(min_value=0, max_value=len(payload) - 2))
     if payload[index] == payload[index + 1]:
         return
-    swapped = payload[:index] + payload[index + 1] + payload[index] + payload[index + 2 :]
+    swapped = (
+        payload[:index] + payload[index + 1] + payload[index] + payload[index + 2 :]
+    )
     typo = f"09S-{swapped[:-1]}-{swapped[-1]}"
 
     with pytest.raises(InvalidCode):

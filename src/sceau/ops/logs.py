@@ -12,11 +12,25 @@ from typing import Any
 
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
 
+_base_factory = logging.getLogRecordFactory()
+
+
+def _record_with_request_id(*args: Any, **kwargs: Any) -> logging.LogRecord:
+    # Stamp the request id when the record is made, in the request's context:
+    # handlers may format it later, elsewhere (queues, test capture).
+    record = _base_factory(*args, **kwargs)
+    record.request_id = request_id_var.get()
+    return record
+
+
+logging.setLogRecordFactory(_record_with_request_id)
+
 # Attributes every LogRecord has; anything else came from ``extra=`` and is a field.
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
     "message",
     "asctime",
     "taskName",
+    "request_id",
 }
 
 # Field names that must never be logged, whatever a caller passes.
@@ -33,7 +47,7 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "event": record.getMessage(),
         }
-        request_id = request_id_var.get()
+        request_id = getattr(record, "request_id", None)
         if request_id is not None:
             entry["request_id"] = request_id
         for key, value in record.__dict__.items():
@@ -48,7 +62,7 @@ class JsonFormatter(logging.Formatter):
 class TextFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         base = super().format(record)
-        request_id = request_id_var.get()
+        request_id = getattr(record, "request_id", None)
         fields = {
             k: ("[masqué]" if k in _FORBIDDEN else v)
             for k, v in record.__dict__.items()

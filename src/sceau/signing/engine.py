@@ -37,6 +37,17 @@ LEVELS: tuple[Level, ...] = ("B-B", "B-T", "B-LT", "B-LTA")
 _CMS_OVERHEAD = 3072
 
 
+class _NoFetchingNotice(logging.Filter):
+    """pyHanko warns on every B-LT signature that fetching is off. It is off on
+    purpose: the service hands it its own CRLs, so the notice is only noise."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "fetching is not allowed" not in record.getMessage()
+
+
+logging.getLogger("pyhanko.sign.signers.pdf_signer").addFilter(_NoFetchingNotice())
+
+
 def to_asn1(certificate: x509.Certificate) -> asn1_x509.Certificate:
     return asn1_x509.Certificate.load(
         certificate.public_bytes(serialization.Encoding.DER)
