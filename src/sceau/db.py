@@ -15,6 +15,8 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
+WRITE_OPTION = "sceau_write"
+
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -77,9 +79,13 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_begin_immediate(connection: Any) -> None:
-    # Take the write lock at BEGIN so two writers queue on busy_timeout instead
-    # of failing with "database is locked" when a read upgrades to a write.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # A unit of work takes the write lock at BEGIN, so two writers queue on
+    # busy_timeout instead of failing with "database is locked" when a read
+    # upgrades to a write; plain reads stay deferred and run beside them.
+    if connection.get_execution_options().get(WRITE_OPTION):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    else:
+        connection.exec_driver_sql("BEGIN")
 
 
 class Database:
@@ -94,6 +100,7 @@ class Database:
     def transaction(self) -> Iterator[Session]:
         """One unit of work: committed whole, or rolled back whole."""
         with self.sessions() as session, session.begin():
+            session.connection(execution_options={WRITE_OPTION: True})
             yield session
 
     def upgrade(self) -> None:
