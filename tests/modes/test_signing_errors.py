@@ -4,7 +4,6 @@ the stable French error, and nothing written anywhere."""
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import os
 import re
@@ -248,7 +247,7 @@ def test_sign_with_unknown_api_key_is_refused(
 
     response = api.post(
         SIGN,
-        headers={"X-Identity-API-Key": secret.encode().decode("latin-1")},
+        headers={"X-Identity-API-Key": secret.encode()},
         json=sign_body(atlanta, pdf),
     )
 
