@@ -8,8 +8,10 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import timedelta
+from types import UnionType
 
 from pyhanko.pdf_utils.misc import PdfError
+from pyhanko.sign.timestamps.common_utils import TimestampRequestError
 from sqlalchemy.exc import IntegrityError
 
 from sceau.anchoring.service import queue_for_anchoring
@@ -147,17 +149,27 @@ def _sign(
     except PdfRejected as exc:
         raise PdfUnsignable(exc.message, code=exc.code) from exc
     except Exception as exc:
-        if _caused_by(exc, TimestampUnavailable):
+        if _caused_by(exc, TimestampUnavailable | TimestampRequestError):
             raise TsaUnavailable() from exc
-        if _caused_by(exc, PdfError):
-            raise PdfUnsignable(
-                "Le PDF a une structure que le moteur de signature ne peut pas "
-                "mettre à jour ; régénérez-le (par exemple en l'imprimant en PDF)."
-            ) from exc
-        raise
+        # Identity, key and TSA are ours and already loaded: what is left to
+        # fail inside pyHanko is the client's document (a page tree without
+        # /Kids, a broken object…), which pyHanko reports with many exception
+        # types. The trace is logged so a genuine bug can still be found.
+        logger.warning(
+            "signature.pdf_unsignable",
+            extra={
+                "reason": type(exc).__name__,
+                "is_pdf_error": isinstance(exc, PdfError),
+            },
+            exc_info=True,
+        )
+        raise PdfUnsignable(
+            "Le PDF a une structure que le moteur de signature ne peut pas "
+            "mettre à jour ; régénérez-le (par exemple en l'imprimant en PDF)."
+        ) from exc
 
 
-def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
+def _caused_by(exc: BaseException, kind: type[BaseException] | UnionType) -> bool:
     seen: BaseException | None = exc
     while seen is not None:
         if isinstance(seen, kind):
