@@ -58,6 +58,9 @@ def create_app(
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        # An integrator's trailing slash is a wrong address, not a redirect to
+        # follow with a POST body.
+        redirect_slashes=False,
     )
     if runtime is not None:
         app.state.runtime = runtime
@@ -104,7 +107,8 @@ def _install_error_handlers(app: FastAPI) -> None:
         )
         error = SceauError(message, code=code)
         error.status = exc.status_code
-        return error_response(error)
+        # Keep what the framework said, such as Allow on a 405.
+        return error_response(error, headers=dict(exc.headers or {}))
 
     @app.exception_handler(Exception)
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:

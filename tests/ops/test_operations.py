@@ -140,3 +140,16 @@ def test_signing_duration_is_reported_in_the_answer(
 
     assert 0 < response.json()["duree_traitement_ms"] < 60_000
     assert base64.b64decode(response.json()["pdf_signe_b64"]).startswith(b"%PDF-")
+
+
+def test_wrong_method_names_the_allowed_ones(api: TestClient) -> None:
+    response = api.get("/api/v1/sceau/b2b/signer")
+
+    assert response.headers["allow"] == "POST"
+
+
+def test_trailing_slash_is_not_redirected(api: TestClient) -> None:
+    response = api.post("/api/v1/sceau/b2b/signer/", json={}, follow_redirects=False)
+
+    assert response.status_code == 404
+    assert response.json()["erreur"]["code"] == "ressource_introuvable"

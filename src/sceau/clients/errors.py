@@ -5,7 +5,10 @@ from sceau.errors import NotFound, Unauthenticated
 
 class ApiKeyMissing(Unauthenticated):
     code = "cle_api_manquante"
-    message = "L'en-tête X-Identity-API-Key est absent : joignez la clé d'API délivrée."
+    message = (
+        "L'en-tête X-Identity-API-Key est absent ou vide : joignez la clé d'API "
+        "délivrée."
+    )
 
 
 class ApiKeyInvalid(Unauthenticated):

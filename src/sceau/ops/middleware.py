@@ -123,7 +123,9 @@ def _route_template(scope: Scope) -> str:
 
 
 async def _send_error(send: Send, error: PayloadTooLarge) -> None:
-    body = json.dumps(error.as_body(), ensure_ascii=False).encode()
+    body = json.dumps(
+        error.as_body(), ensure_ascii=False, separators=(",", ":")
+    ).encode()
     await send(
         {
             "type": "http.response.start",
