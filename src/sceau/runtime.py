@@ -15,6 +15,7 @@ from functools import cached_property
 from cryptography import x509
 
 from sceau.db import Database
+from sceau.errors import ConfigurationError
 from sceau.identities.models import Identity
 from sceau.identities.service import key_purpose
 from sceau.pki.keystore import KeySealer
@@ -75,6 +76,18 @@ class Runtime:
             return PadesEngine(timestamper, token_bytes=12288)
         return PadesEngine(EmbeddedTimeStamper(self.tsa))
 
+    @cached_property
+    def _external_tsa_roots(self) -> list[x509.Certificate]:
+        roots: list[x509.Certificate] = []
+        for path in self.settings.tsa_trust_roots:
+            try:
+                roots.extend(x509.load_pem_x509_certificates(path.read_bytes()))
+            except (OSError, ValueError) as exc:
+                raise ConfigurationError(
+                    f"SCEAU_TSA_TRUST_ROOTS: cannot read a PEM certificate from {path}"
+                ) from exc
+        return roots
+
     def trust(self) -> TrustMaterial:
         """Root, chain and current CRLs for B-LT, rebuilt when a CRL changes."""
         with self.db.sessions() as session:
@@ -82,7 +95,10 @@ class Runtime:
         with self._lock:
             if self._trust is None or self._trust[0] != crls:
                 material = TrustMaterial(
-                    self.pki.root_cert, [self.pki.issuing_cert], list(crls)
+                    self.pki.root_cert,
+                    [self.pki.issuing_cert],
+                    list(crls),
+                    external_roots=self._external_tsa_roots,
                 )
                 self._trust = (crls, material)
             return self._trust[1]

@@ -44,11 +44,14 @@ class Settings(BaseSettings):
     # Time-stamping: empty means the embedded TSA, in-process.
     tsa_urls: Annotated[list[str], NoDecode] = Field(default_factory=list)
     tsa_timeout_seconds: float = Field(default=5.0, gt=0)
+    # PEM files of the roots the external TSAs chain to: B-LT and B-LTA must
+    # validate the TSA's certificate to embed its revocation data.
+    tsa_trust_roots: Annotated[list[Path], NoDecode] = Field(default_factory=list)
 
     log_format: Literal["json", "text"] = "json"
     log_level: str = "INFO"
 
-    @field_validator("tsa_urls", mode="before")
+    @field_validator("tsa_urls", "tsa_trust_roots", mode="before")
     @classmethod
     def _split_urls(cls, value: object) -> object:
         # A comma-separated list reads better in an environment variable than JSON.

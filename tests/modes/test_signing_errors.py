@@ -211,6 +211,25 @@ def test_sign_rejects_unknown_level(
     assert row_counts(runtime) == before == NOTHING
 
 
+@pytest.mark.parametrize(
+    "motif", ["\x00", "\x00Attestation", "Attestation\x00", "Attes\x00tation"]
+)
+def test_sign_rejects_nul_character_in_motif(
+    api: TestClient, runtime: Runtime, atlanta: Provisioned, pdf: bytes, motif: str
+) -> None:
+    # PostgreSQL cannot store NUL in text: it must be a 422 there as on SQLite.
+    before = row_counts(runtime)
+    headers = {**atlanta.headers, "Idempotency-Key": "motif-nul-0001"}
+
+    response = api.post(
+        SIGN, headers=headers, json=sign_body(atlanta, pdf, motif=motif)
+    )
+
+    assert_french_error(response, 422, "champ_invalide")
+    assert "motif" in response.json()["erreur"]["message"]
+    assert row_counts(runtime) == before == NOTHING
+
+
 # --- The API key --------------------------------------------------------------
 
 
@@ -453,6 +472,7 @@ def test_sign_rejects_body_over_limit_with_content_length(
 
     assert_french_error(response, 413, "corps_trop_volumineux")
     assert "4096" in response.json()["erreur"]["message"]
+    assert response.headers["x-request-id"].startswith("req_")
     assert row_counts(runtime) == before == NOTHING
     # The limit is on size, not on signing: a small body still passes.
     assert post_sign(small_limits, atlanta, sign_body(atlanta, pdf)).status_code == 200

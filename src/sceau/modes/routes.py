@@ -139,7 +139,7 @@ async def sign(
 
 def _parse(body: bytes) -> SignRequest:
     try:
-        return SignRequest.model_validate_json(body)
+        parsed = SignRequest.model_validate_json(body)
     except ValidationError as exc:
         errors = exc.errors()
         if any(error["type"] == "json_invalid" for error in errors):
@@ -149,6 +149,12 @@ def _parse(body: bytes) -> SignRequest:
                 "Le corps de la requête doit être un objet JSON."
             ) from None
         raise InvalidFields(_describe(errors)) from None
+    # The motif is stored as sent: PostgreSQL text cannot hold NUL (the insert
+    # would fail after signing, as a 500) while SQLite would keep it, so it is
+    # refused up front on every backend.
+    if "\x00" in parsed.motif:
+        raise InvalidFields("Champs invalides — motif : caractère NUL interdit.")
+    return parsed
 
 
 _ERROR_WORDS = {

@@ -12,6 +12,7 @@ from types import UnionType
 
 from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.sign.timestamps.common_utils import TimestampRequestError
+from pyhanko_certvalidator.errors import CRLValidationError, PathError, ValidationError
 from sqlalchemy.exc import IntegrityError
 
 from sceau.anchoring.service import queue_for_anchoring
@@ -26,7 +27,12 @@ from sceau.signing.engine import (
     SignedPdf,
     TrustMaterial,
 )
-from sceau.signing.errors import PdfTooLarge, PdfUnsignable, TsaUnavailable
+from sceau.signing.errors import (
+    PdfTooLarge,
+    PdfUnsignable,
+    TsaUnavailable,
+    ValidationDataUnavailable,
+)
 from sceau.signing.models import SignatureRecord
 from sceau.signing.service import NewSignature, new_signature_ref, record_signature
 from sceau.timestamping.external import TimestampUnavailable
@@ -151,6 +157,12 @@ def _sign(
     except Exception as exc:
         if _caused_by(exc, TimestampUnavailable | TimestampRequestError):
             raise TsaUnavailable() from exc
+        if _caused_by(exc, PathError | ValidationError | CRLValidationError):
+            # B-LT could not validate a certificate it must embed data for:
+            # our configuration (an external TSA's roots, its CRLs), not the
+            # client's document.
+            logger.error("signature.validation_data_unavailable", exc_info=True)
+            raise ValidationDataUnavailable() from exc
         # Identity, key and TSA are ours and already loaded: what is left to
         # fail inside pyHanko is the client's document (a page tree without
         # /Kids, a broken object…), which pyHanko reports with many exception

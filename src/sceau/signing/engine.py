@@ -68,9 +68,10 @@ class KeptKeySigner(signers.Signer):
         chain_asn1 = [to_asn1(c) for c in chain]
         super().__init__(
             signing_cert=signing_cert,
-            cert_registry=SimpleCertificateStore.from_certs(
-                [signing_cert, *chain_asn1]
-            ),
+            # pyHanko adds signing_cert to the CMS itself, and its set of
+            # asn1crypto objects does not merge equal certificates: listed here
+            # too, the signer's certificate was embedded twice in every CMS.
+            cert_registry=SimpleCertificateStore.from_certs(chain_asn1),
             embed_roots=True,
         )
         self.chain_bytes = len(signing_cert.dump()) + sum(
@@ -112,17 +113,22 @@ class TrustMaterial:
         root: x509.Certificate,
         intermediates: list[x509.Certificate],
         crls_der: list[bytes],
+        *,
+        external_roots: list[x509.Certificate] | None = None,
     ) -> None:
         self.root = to_asn1(root)
         self.intermediates = [to_asn1(c) for c in intermediates]
         self.crls = [asn1_crl.CertificateList.load(der) for der in crls_der]
+        self.external_roots = [to_asn1(c) for c in external_roots or ()]
 
     def validation_context(self) -> ValidationContext:
+        # Our own CRLs are handed over; only an external TSA's chain needs its
+        # revocation data fetched, from the URLs in its certificates.
         return ValidationContext(
-            trust_roots=[self.root],
+            trust_roots=[self.root, *self.external_roots],
             other_certs=self.intermediates,
             crls=self.crls,
-            allow_fetching=False,
+            allow_fetching=bool(self.external_roots),
             revocation_mode="hard-fail",
         )
 

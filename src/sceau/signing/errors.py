@@ -36,3 +36,12 @@ class SignedDocumentExpired(Gone):
         "Le document signé n'est plus conservé (durée de conservation écoulée) ; "
         "l'enregistrement de la signature reste consultable."
     )
+
+
+class ValidationDataUnavailable(ServiceUnavailable):
+    code = "validation_indisponible"
+    message = (
+        "Les données de validation à long terme (chaîne de certificats, listes de "
+        "révocation) n'ont pas pu être réunies : la signature n'a pas été apposée "
+        "et rien n'a été enregistré. Réessayez plus tard ou demandez le niveau B-T."
+    )
