@@ -590,3 +590,52 @@ def test_request_to_unknown_path_answers_json_error(
     response = api.request(method, path, headers=atlanta.headers)
 
     assert_french_error(response, 404, "ressource_introuvable")
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [None, "text/plain", "application/x-www-form-urlencoded", "multipart/form-data"],
+)
+def test_sign_without_json_content_type_is_refused(
+    api: TestClient,
+    runtime: Runtime,
+    atlanta: Provisioned,
+    pdf: bytes,
+    content_type: str | None,
+) -> None:
+    headers = dict(atlanta.headers)
+    if content_type is not None:
+        headers["Content-Type"] = content_type
+
+    response = api.post(
+        SIGN, headers=headers, content=json.dumps(sign_body(atlanta, pdf)).encode()
+    )
+
+    assert_french_error(response, 415, "type_contenu_invalide")
+    assert "application/json" in response.json()["erreur"]["message"]
+    assert row_counts(runtime) == NOTHING
+
+
+def test_sign_with_json_charset_is_accepted(
+    api: TestClient, atlanta: Provisioned, pdf: bytes
+) -> None:
+    response = api.post(
+        SIGN,
+        headers={**atlanta.headers, "Content-Type": "application/json; charset=utf-8"},
+        content=json.dumps(sign_body(atlanta, pdf)).encode(),
+    )
+
+    assert response.status_code == 200, response.text
+
+
+def test_sign_with_malformed_idempotency_key_and_bad_body_names_the_key(
+    api: TestClient, runtime: Runtime, atlanta: Provisioned
+) -> None:
+    response = api.post(
+        SIGN,
+        headers={**atlanta.headers, "Idempotency-Key": "deux mots"},
+        json={"code_09": 42},
+    )
+
+    assert_french_error(response, 400, "cle_idempotence_invalide")
+    assert row_counts(runtime) == NOTHING

@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from sceau.auth.http import authenticated_client
 from sceau.auth.service import AuthenticatedClient
-from sceau.errors import SceauError, Unprocessable
+from sceau.errors import SceauError, Unprocessable, UnsupportedMediaType
 from sceau.http import (
     ERROR_RESPONSES,
     MalformedBase64,
@@ -82,6 +82,8 @@ async def sign(
     """Signe le PDF au nom de l'identité système (mode Système)."""
     started = request.scope["state"].get("started", time.perf_counter())
     runtime = runtime_of(request)
+    _require_json(request)
+    key = None if idempotency_key is None else idempotency.validate_key(idempotency_key)
     body = await read_body(request)
     parsed = _parse(body)
     level: Level = parsed.niveau or runtime.settings.default_level
@@ -95,8 +97,7 @@ async def sign(
     )
 
     claim: idempotency.Claim | None = None
-    if idempotency_key is not None:
-        key = idempotency.validate_key(idempotency_key)
+    if key is not None:
         settings = runtime.settings
         outcome = await run_in_threadpool(
             idempotency.claim,
@@ -135,6 +136,14 @@ async def sign(
     SIGNATURES.labels(level, "signe").inc()
     SIGNING_LATENCY.labels(level).observe(time.perf_counter() - started)
     return _answer(signed, replayed_header=False)
+
+
+def _require_json(request: Request) -> None:
+    media_type = request.headers.get("content-type", "").split(";")[0].strip()
+    if media_type.lower() != "application/json":
+        raise UnsupportedMediaType(
+            "Envoyez le corps en JSON avec l'en-tête Content-Type: application/json."
+        )
 
 
 def _parse(body: bytes) -> SignRequest:

@@ -31,7 +31,7 @@ class SignRequest(BaseModel):
     )
 
     code_09: str = Field(
-        max_length=40, description="Identifiant Pixel de l'identité système (09S-…)."
+        max_length=100, description="Identifiant Pixel de l'identité système (09S-…)."
     )
     nom_signataire: str = Field(
         min_length=1,
