@@ -7,13 +7,22 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from fastapi.testclient import TestClient
+from sqlalchemy import update
 
+from sceau.app import create_app
 from sceau.cli import main
+from sceau.runtime import Runtime
 from sceau.settings import get_settings
+from sceau.signing.models import SignatureRecord
+from tests.conftest import Provisioned, sign_body
+
+SIGN = "/api/v1/sceau/b2b/signer"
 
 
 @pytest.fixture
@@ -178,3 +187,33 @@ def test_db_upgrade_runs_from_the_installed_console_script(data_dir: Path) -> No
 
     assert result.returncode == 0, result.stderr
     assert (data_dir / "sceau.db").exists()
+
+
+def test_purge_removes_expired_pdfs_and_keeps_records(
+    cli: CliRunner, runtime: Runtime, atlanta: Provisioned, pdf: bytes
+) -> None:
+    with TestClient(create_app(runtime.settings, runtime)) as api:
+        old = api.post(SIGN, headers=atlanta.headers, json=sign_body(atlanta, pdf))
+        fresh = api.post(SIGN, headers=atlanta.headers, json=sign_body(atlanta, pdf))
+        old_ref = old.json()["ref_signature"]
+        with runtime.db.transaction() as session:
+            session.execute(
+                update(SignatureRecord)
+                .where(SignatureRecord.ref == old_ref)
+                .values(keep_until=datetime.now(UTC) - timedelta(days=1))
+            )
+
+        purged = run_json(cli, "purge")
+
+        assert purged == {"documents_supprimes": 1, "cles_idempotence_supprimees": 0}
+        signatures = "/api/v1/sceau/b2b/signatures"
+        assert (
+            api.get(f"{signatures}/{old_ref}", headers=atlanta.headers).status_code
+            == 200
+        )
+        gone = api.get(f"{signatures}/{old_ref}/pdf", headers=atlanta.headers)
+        assert gone.status_code == 410
+        kept = api.get(
+            f"{signatures}/{fresh.json()['ref_signature']}/pdf", headers=atlanta.headers
+        )
+        assert kept.status_code == 200

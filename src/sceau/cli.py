@@ -149,6 +149,28 @@ def pki_nss_db(directory: Path) -> None:
     click.echo(f"sql:{directory}")
 
 
+@main.command()
+@json_option
+def purge(as_json: bool) -> None:
+    """Delete signed PDFs past retention and expired idempotency keys."""
+    from sceau.idempotency.service import purge_expired
+    from sceau.signing.service import purge_expired_documents
+
+    with _runtime() as runtime, runtime.db.transaction() as session:
+        data = {
+            "documents_supprimes": purge_expired_documents(session),
+            "cles_idempotence_supprimees": purge_expired(session),
+        }
+    _emit(
+        as_json,
+        data,
+        lambda: (
+            f"{data['documents_supprimes']} signed PDFs and "
+            f"{data['cles_idempotence_supprimees']} idempotency keys purged"
+        ),
+    )
+
+
 # -- clients -------------------------------------------------------------------
 
 

@@ -8,7 +8,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from sceau.db import utcnow
@@ -93,3 +93,12 @@ def get_signed_pdf(session: Session, record: SignatureRecord) -> bytes:
     if pdf is None:
         raise SignedDocumentExpired()
     return pdf
+
+
+def purge_expired_documents(session: Session) -> int:
+    """Delete signed files whose retention is over; their records stay."""
+    expired = select(SignatureRecord.ref).where(SignatureRecord.keep_until <= utcnow())
+    result = session.execute(
+        delete(SignedDocument).where(SignedDocument.ref.in_(expired))
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
