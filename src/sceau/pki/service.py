@@ -176,20 +176,7 @@ class ServicePki:
                 min(_years(now, SIGNING_YEARS), self.issuing_cert.not_valid_after_utc)
             )
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), True)
-            .add_extension(
-                x509.KeyUsage(
-                    digital_signature=True,
-                    content_commitment=True,
-                    key_encipherment=False,
-                    data_encipherment=False,
-                    key_agreement=False,
-                    key_cert_sign=False,
-                    crl_sign=False,
-                    encipher_only=False,
-                    decipher_only=False,
-                ),
-                True,
-            )
+            .add_extension(_signer_key_usage(), True)
         )
         builder = _end_entity_extensions(
             builder, public_key, self.issuing_cert, self.urls
@@ -315,6 +302,22 @@ def _authority_info(url: str) -> x509.AuthorityInformationAccess:
     )
 
 
+def _signer_key_usage() -> x509.KeyUsage:
+    # digitalSignature and nonRepudiation (contentCommitment): what document
+    # signatures and timestamps need, and nothing else.
+    return x509.KeyUsage(
+        digital_signature=True,
+        content_commitment=True,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=False,
+        crl_sign=False,
+        encipher_only=False,
+        decipher_only=False,
+    )
+
+
 def _ca_key_usage() -> x509.KeyUsage:
     return x509.KeyUsage(
         digital_signature=False,
@@ -402,17 +405,7 @@ def _create(directory: Path, sealer: KeySealer, urls: PkiUrls, db: Database) -> 
         .not_valid_after(_years(now, TSA_YEARS))
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), True)
         .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=True,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=False,
-                crl_sign=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
+            _signer_key_usage(),
             True,
         )
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), True)

@@ -1,3 +1,0 @@
-from sceau.clients.errors import ApiKeyInvalid, ApiKeyMissing
-
-__all__ = ["ApiKeyInvalid", "ApiKeyMissing"]
