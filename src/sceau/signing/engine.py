@@ -27,6 +27,7 @@ from pyhanko_certvalidator.registry import SimpleCertificateStore
 from pyhanko_certvalidator.util import get_pyca_cryptography_hash
 
 from sceau.pki.keystore import PrivateKey
+from sceau.signing.asn1_encoding import encode_built_values_once
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +47,7 @@ class _NoFetchingNotice(logging.Filter):
 
 
 logging.getLogger("pyhanko.sign.signers.pdf_signer").addFilter(_NoFetchingNotice())
+encode_built_values_once()
 
 
 def to_asn1(certificate: x509.Certificate) -> asn1_x509.Certificate:
