@@ -57,6 +57,7 @@ from types import TracebackType
 import httpx
 from asn1crypto import keys
 from asn1crypto import x509 as asn1_x509
+from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign import fields, signers
@@ -76,11 +77,10 @@ from sceau.runtime import Runtime
 from sceau.settings import Settings
 from sceau.signing.engine import (
     LEVELS,
-    KeptKeySigner,
     Level,
     SignedPdf,
+    SigningKey,
     TrustMaterial,
-    to_asn1,
 )
 from sceau.signing.models import SignatureRecord
 from sceau.signing.service import NewSignature, record_signature
@@ -301,6 +301,12 @@ class StockPyHanko:
     timestamper: DummyTimeStamper
 
 
+def to_asn1(certificate: x509.Certificate) -> asn1_x509.Certificate:
+    return asn1_x509.Certificate.load(
+        certificate.public_bytes(serialization.Encoding.DER)
+    )
+
+
 def stock_pyhanko(fixture: Fixture) -> StockPyHanko:
     """pyHanko's own signer and test TSA, on the same keys as the service."""
     runtime, identity = fixture.runtime, fixture.identity
@@ -345,14 +351,14 @@ def sign_stock(
 
 def sign_floor(
     fixture: Fixture,
-    signer: KeptKeySigner,
+    signer: SigningKey,
     pdf: bytes,
     level: Level,
     trust: TrustMaterial,
 ) -> bytes:
     signed = fixture.runtime.engine.sign(
         pdf,
-        signer=signer,
+        key=signer,
         reason=REASON,
         signer_name=LABEL,
         level=level,
@@ -828,9 +834,9 @@ def _step(name: str, steps: list[Step]) -> Iterator[None]:
 def trace_request_path(fixture: Fixture, pdf: bytes, result: HugeResult) -> None:
     """Replay the route's steps in-process and see what each one costs.
 
-    The route keeps the body, the parsed model, the decoded PDF and the signed
-    PDF alive to the end of the request, so the replay does too. Tracing starts
-    when the request would start: everything traced belongs to the server.
+    The route drops the body and its parsed text once the PDF is decoded, and
+    keeps the decoded and the signed PDF to the end; the replay does the same.
+    Tracing starts when the request would start: all it traces is the server's.
     """
     runtime = fixture.runtime
     sent = request_body(fixture, pdf, "B-LT")
@@ -842,17 +848,17 @@ def trace_request_path(fixture: Fixture, pdf: bytes, result: HugeResult) -> None
             body = b"".join(chunks)
             del chunks
         del sent
-        with _step("parse: `SignRequest.model_validate_json`", steps):
-            parsed = routes._parse(body)
-        with _step("decode: `base64.b64decode(pdf_b64)`", steps):
-            source = routes._decode_pdf(parsed.pdf_b64)
-        signer = runtime.signer_for(fixture.identity)
+        with _step("parse and decode: `_prepare` (JSON, strict base64)", steps):
+            prepared = routes._prepare(body, "B-LT")
+        del body
+        source = prepared.pdf
+        signer = runtime.signing_key(fixture.identity)
         trust = runtime.trust()
         with _step("sign: `runtime.engine.sign` (pyHanko, B-LT)", steps):
             signed = runtime.engine.sign(
                 source,
-                signer=signer,
-                reason=parsed.motif,
+                key=signer,
+                reason=prepared.reason,
                 signer_name=LABEL,
                 level="B-LT",
                 field_name=f"Sceau-{BENCH_REF}",
@@ -860,14 +866,14 @@ def trace_request_path(fixture: Fixture, pdf: bytes, result: HugeResult) -> None
             )
         with _step("store: sha256 + `record_signature` + commit (SQLite)", steps):
             record = _store(fixture, source, signed)
-        with _step("answer: base64 + `JSONResponse` render (`_answer`)", steps):
+        with _step("answer: base64 written into the JSON bytes (`_answer`)", steps):
             response = routes._answer(
                 SignatureOutcome(record=record, signed_pdf=signed.pdf),
                 replayed_header=False,
             )
-        assert len(response.body) > len(body)
+        assert len(response.body) > len(source)
         result.steps = steps
-        del response, record, signed, body, parsed
+        del response, record, signed, prepared
         result.engine_peak_mib, result.engine_kept_mib, result.sites = _engine_sites(
             fixture, source
         )
@@ -915,7 +921,7 @@ def _engine_sites(fixture: Fixture, pdf: bytes) -> tuple[float, float, list[Site
     the largest snapshot is reported by allocating line.
     """
     runtime = fixture.runtime
-    signer = runtime.signer_for(fixture.identity)
+    signer = runtime.signing_key(fixture.identity)
     trust = runtime.trust()
     timestamper = runtime.engine.timestamper
     snapshots: list[tracemalloc.Snapshot] = []
@@ -1197,52 +1203,30 @@ def findings(huge: HugeResult) -> list[str]:
 
     peak = max(step.traced_peak_mib for step in huge.steps)
     store_rss = by_name["store"].rss_peak_growth_mib
-    at_answer = sum(by_name[n].kept_mib for n in ("receive", "parse", "decode", "sign"))
     return [
         "Findings:",
         "",
-        f"- The peak comes while answering: {times(peak)} the PDF on the Python "
-        f"heap alone. At that moment the route still holds the received body "
-        f"({times(by_name['receive'].kept_mib)}, also kept for the idempotency "
-        f"fingerprint), the `pdf_b64` string inside the parsed model "
-        f"({times(by_name['parse'].kept_mib)}), the source PDF "
-        f"({times(by_name['decode'].kept_mib)}) and the signed PDF "
-        f"({times(by_name['sign'].kept_mib)}), {times(at_answer)} in all, while "
-        "`_answer` builds the base64 `bytes`, then its `str`, then "
-        "`JSONResponse.render` builds the JSON `str` and then its UTF-8 `bytes` "
-        f"(transient {times(transient('answer'))}).",
-        "- Receiving: Starlette's `Request.body()` keeps every chunk until "
-        f"`b''.join`, so the body exists twice for a moment "
-        f"(transient {times(transient('receive'))}).",
-        "- Decoding: `base64.b64decode` of a `str` first encodes it to ASCII "
-        "`bytes` (`stdlib/base64.py:83`, `_bytes_from_decode_data`), one more "
-        f"body-sized copy (transient {times(transient('decode'))}).",
+        f"- The Python-heap peak is {times(peak)} the PDF. The route keeps the "
+        "received body only until the PDF is decoded (the idempotency "
+        "fingerprint is taken first), decodes base64 straight from the parsed "
+        "text (no ASCII copy), and writes the answer's base64 directly into the "
+        f"JSON bytes (transient {times(transient('answer'))} while answering).",
+        "- Receiving: the chunks exist twice for a moment while they are "
+        f"joined (transient {times(transient('receive'))}).",
         "- pyHanko is not where the memory goes: one output `BytesIO` the size "
-        "of the document (`pyhanko/pdf_utils/misc.py:476`, `chunked_write` of the "
-        "previous revision), to which the signature and DSS revisions are "
-        "appended; `getvalue()` shares that buffer rather than copying it.",
+        "of the document, to which the signature and DSS revisions are appended.",
         "- Storing adds nothing to the Python heap, but "
         + (
             f"{store_rss:.0f} MiB ({times(store_rss)}) of RSS: "
             if store_rss is not None
             else "RSS: "
         )
-        + "consistent with `sqlite3` binding the blob with `SQLITE_TRANSIENT` "
-        "(a private copy) and SQLite building the row record (another) in its "
-        "own heap.",
-        "- Sending is not replayed: on Python 3.11, asyncio's selector transport "
-        "copies the part of the response the socket did not take at once into "
-        "its `bytearray` buffer (`asyncio/selector_events.py:1073`), up to "
-        f"{times(by_name['answer'].kept_mib)} more; together with SQLite's copies "
-        "and pages the allocator keeps, this is why the server's VmHWM growth "
+        + "`sqlite3` binds the blob with a private copy and SQLite builds the "
+        "row record in its own heap.",
+        "- Sending is not replayed: asyncio's selector transport copies the part "
+        "of the response the socket did not take at once into its buffer, which "
+        "with SQLite's copies is why the server's VmHWM growth "
         f"({huge.multiple:.1f}×) is above the replay's Python-heap peak.",
-        "- Ways down, for the lead to weigh (`src/` was not changed): release "
-        "the body and the parsed string once the PDF is decoded (and decode "
-        "from `bytes`, not `str`), release the source once signed, and write "
-        "the answer as bytes (or stream it) instead of str → JSON str → bytes. "
-        f"Together that removes roughly {times(at_answer - by_name['sign'].kept_mib)}"
-        f" of live copies and most of the {times(transient('answer'))} "
-        "transient at the peak.",
     ]
 
 
@@ -1359,7 +1343,7 @@ def run_default_server(
     """In-process cells and the one-worker server, level by level, side by side."""
     runtime = fixture.runtime
     stock = stock_pyhanko(fixture)
-    signer = runtime.signer_for(fixture.identity)
+    signer = runtime.signing_key(fixture.identity)
     trust = runtime.trust()
     cells: list[Cell] = []
     with Server(fixture, workers=1, log_path=log_path) as server:

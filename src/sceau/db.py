@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -95,11 +96,18 @@ class Database:
         self.url = url
         self.engine = make_engine(url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # SQLite has one writer at a time. Threads of this process queue on a
+        # lock, woken the moment it is free, rather than on SQLite's busy
+        # handler, which sleeps in steps of up to 100 ms; other processes still
+        # wait on busy_timeout.
+        self._writer: threading.RLock | nullcontext[None] = (
+            threading.RLock() if url.startswith("sqlite") else nullcontext()
+        )
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         """One unit of work: committed whole, or rolled back whole."""
-        with self.sessions() as session, session.begin():
+        with self._writer, self.sessions() as session, session.begin():
             session.connection(execution_options={WRITE_OPTION: True})
             yield session
 

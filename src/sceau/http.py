@@ -28,8 +28,10 @@ def runtime_of(request: Request) -> Runtime:
 
 
 async def read_body(request: Request) -> bytes:
+    """The whole body, read from the stream so that the request object does not
+    keep a second reference to it (``request.body()`` caches it)."""
     try:
-        return await request.body()
+        return b"".join([chunk async for chunk in request.stream()])
     except BodyTooLarge as exc:
         limit = runtime_of(request).settings.max_body_bytes
         raise PayloadTooLarge(

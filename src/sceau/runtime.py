@@ -21,7 +21,7 @@ from sceau.identities.service import key_purpose
 from sceau.pki.keystore import KeySealer
 from sceau.pki.service import PkiUrls, ServicePki
 from sceau.settings import Settings, check_production_ready
-from sceau.signing.engine import KeptKeySigner, PadesEngine, TrustMaterial
+from sceau.signing.engine import PadesEngine, SigningKey, TrustMaterial
 from sceau.timestamping.external import FallbackHTTPTimeStamper
 from sceau.timestamping.tsa import EmbeddedTimeStamper, TimestampAuthority
 
@@ -36,7 +36,7 @@ class Runtime:
         self.settings = settings
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.db = Database(settings.resolved_database_url)
-        self._signers: OrderedDict[str, KeptKeySigner] = OrderedDict()
+        self._keys: OrderedDict[str, SigningKey] = OrderedDict()
         self._lock = threading.Lock()
         self._trust: tuple[tuple[bytes, ...], TrustMaterial] | None = None
 
@@ -103,24 +103,24 @@ class Runtime:
                 self._trust = (crls, material)
             return self._trust[1]
 
-    def signer_for(self, identity: Identity) -> KeptKeySigner:
-        """The identity's signer, its key unsealed and parsed once per process."""
+    def signing_key(self, identity: Identity) -> SigningKey:
+        """The identity's key, unsealed and parsed once per process."""
         with self._lock:
-            signer = self._signers.get(identity.code_09)
-            if signer is not None:
-                self._signers.move_to_end(identity.code_09)
-                return signer
+            cached = self._keys.get(identity.code_09)
+            if cached is not None:
+                self._keys.move_to_end(identity.code_09)
+                return cached
 
         key = self.sealer.unseal(identity.sealed_key, key_purpose(identity.code_09))
         certificate = x509.load_der_x509_certificate(identity.certificate_der)
-        signer = KeptKeySigner(
+        signing_key = SigningKey.of(
             certificate, key, [self.pki.issuing_cert, self.pki.root_cert]
         )
         with self._lock:
-            self._signers[identity.code_09] = signer
-            while len(self._signers) > SIGNER_CACHE_SIZE:
-                self._signers.popitem(last=False)
-        return signer
+            self._keys[identity.code_09] = signing_key
+            while len(self._keys) > SIGNER_CACHE_SIZE:
+                self._keys.popitem(last=False)
+        return signing_key
 
     def close(self) -> None:
         self.db.dispose()

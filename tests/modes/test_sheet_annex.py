@@ -7,7 +7,8 @@ import hashlib
 
 from fastapi.testclient import TestClient
 
-from tests.conftest import Provisioned
+from tests.conftest import Provisioned, sign_body
+from tests.support.pdfs import large_pdf
 
 
 def test_sheet_annex_request_is_signed(
@@ -43,3 +44,21 @@ def test_sheet_annex_request_is_signed(
     assert hashlib.sha256(signed).hexdigest() == body["sha256_signe"]
     assert isinstance(body["duree_traitement_ms"], int)
     assert response.headers["x-request-id"].startswith("req_")
+
+
+def test_large_answer_is_whole_json_of_the_declared_length(
+    api: TestClient, atlanta: Provisioned
+) -> None:
+    source = large_pdf(1_000_001)  # several base64 slices, not a multiple of 3
+
+    response = api.post(
+        "/api/v1/sceau/b2b/signer",
+        headers=atlanta.headers,
+        json=sign_body(atlanta, source, niveau="B-B"),
+    )
+
+    assert response.status_code == 200
+    assert int(response.headers["content-length"]) == len(response.content)
+    signed = base64.b64decode(response.json()["pdf_signe_b64"], validate=True)
+    assert hashlib.sha256(signed).hexdigest() == response.json()["sha256_signe"]
+    assert signed.startswith(source[:1024])

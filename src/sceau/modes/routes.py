@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import time
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response, StreamingResponse
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
@@ -78,23 +80,21 @@ async def sign(
             "24 heures renvoient la première réponse sans signer à nouveau.",
         ),
     ] = None,
-) -> JSONResponse:
+) -> Response:
     """Signe le PDF au nom de l'identité système (mode Système)."""
     started = request.scope["state"].get("started", time.perf_counter())
     runtime = runtime_of(request)
     _require_json(request)
     key = None if idempotency_key is None else idempotency.validate_key(idempotency_key)
     body = await read_body(request)
-    parsed = _parse(body)
-    level: Level = parsed.niveau or runtime.settings.default_level
-    signature_request = SystemSignatureRequest(
-        code_09=parsed.code_09,
-        signer_name=parsed.nom_signataire,
-        reason=parsed.motif,
-        pdf=_decode_pdf(parsed.pdf_b64),
-        level=level,
-        callback_url=str(parsed.callback_url) if parsed.callback_url else None,
+    request_fingerprint = idempotency.fingerprint("POST", request.url.path, body)
+    # Parsing and decoding a large body is CPU work: off the event loop. The
+    # body and its base64 text are dropped as soon as the PDF is decoded.
+    signature_request = await run_in_threadpool(
+        _prepare, body, runtime.settings.default_level
     )
+    del body
+    level = signature_request.level
 
     claim: idempotency.Claim | None = None
     if key is not None:
@@ -104,7 +104,7 @@ async def sign(
             runtime.db,
             client_id=client.client_id,
             key=key,
-            request_fingerprint=idempotency.fingerprint("POST", request.url.path, body),
+            request_fingerprint=request_fingerprint,
             ttl=timedelta(hours=settings.idempotency_ttl_hours),
             lock_timeout=timedelta(seconds=settings.idempotency_lock_seconds),
         )
@@ -144,6 +144,18 @@ def _require_json(request: Request) -> None:
         raise UnsupportedMediaType(
             "Envoyez le corps en JSON avec l'en-tête Content-Type: application/json."
         )
+
+
+def _prepare(body: bytes, default_level: Level) -> SystemSignatureRequest:
+    parsed = _parse(body)
+    return SystemSignatureRequest(
+        code_09=parsed.code_09,
+        signer_name=parsed.nom_signataire,
+        reason=parsed.motif,
+        pdf=_decode_pdf(parsed.pdf_b64),
+        level=parsed.niveau or default_level,
+        callback_url=str(parsed.callback_url) if parsed.callback_url else None,
+    )
 
 
 def _parse(body: bytes) -> SignRequest:
@@ -190,8 +202,10 @@ def _describe(errors: list[Any]) -> str:
 
 
 def _decode_pdf(text: str) -> bytes:
+    # Strict RFC 4648: standard alphabet, exact padding, nothing else. Unlike
+    # b64decode(validate=True), no ASCII copy of the text is made first.
     try:
-        return base64.b64decode(text, validate=True)
+        return binascii.a2b_base64(text, strict_mode=True)
     except (binascii.Error, ValueError):
         raise MalformedBase64() from None
 
@@ -204,15 +218,48 @@ def _replay(runtime: Runtime, client_id: str, ref: str) -> SignatureOutcome:
         )
 
 
-def _answer(outcome: SignatureOutcome, *, replayed_header: bool) -> JSONResponse:
+# Base64 of 3-byte-aligned slices concatenates into the base64 of the whole.
+_ANSWER_SLICE = 3 * 64 * 1024
+
+
+def _answer(outcome: SignatureOutcome, *, replayed_header: bool) -> Response:
+    """The sheet's answer, streamed: the signed PDF's base64 is written into the
+    JSON slice by slice, so that neither the whole base64 text nor a copy of it
+    in the socket's send buffer ever exists, for documents that may weigh tens
+    of megabytes. Base64 needs no JSON escaping."""
     record = outcome.record
-    body = SignResponse(
-        statut="signe",
-        ref_signature=record.ref,
-        pdf_signe_b64=base64.b64encode(outcome.signed_pdf).decode(),
-        sha256_signe=record.sha256_signed,
-        ref_horodatage=record.ref_horodatage,
-        duree_traitement_ms=record.duration_ms,
+    pdf = outcome.signed_pdf
+
+    def field(name: str, value: object) -> bytes:
+        return json.dumps(name).encode() + b":" + json.dumps(value).encode()
+
+    head = (
+        b"".join(
+            [b"{", field("statut", "signe"), b",", field("ref_signature", record.ref)]
+        )
+        + b',"pdf_signe_b64":"'
     )
-    headers = {"Idempotent-Replayed": "true"} if replayed_header else None
-    return JSONResponse(body.model_dump(), headers=headers)
+    tail = b"".join(
+        [
+            b'",',
+            field("sha256_signe", record.sha256_signed),
+            b",",
+            field("ref_horodatage", record.ref_horodatage),
+            b",",
+            field("duree_traitement_ms", record.duration_ms),
+            b"}",
+        ]
+    )
+
+    def chunks() -> Iterator[bytes]:
+        yield head
+        view = memoryview(pdf)
+        for start in range(0, len(pdf), _ANSWER_SLICE):
+            yield base64.b64encode(view[start : start + _ANSWER_SLICE])
+        yield tail
+
+    length = len(head) + 4 * ((len(pdf) + 2) // 3) + len(tail)
+    headers = {"Content-Length": str(length)}
+    if replayed_header:
+        headers["Idempotent-Replayed"] = "true"
+    return StreamingResponse(chunks(), media_type="application/json", headers=headers)

@@ -21,10 +21,10 @@ from sceau.idempotency.service import Claim, complete
 from sceau.identities.service import resolve_signing_identity
 from sceau.runtime import Runtime
 from sceau.signing.engine import (
-    KeptKeySigner,
     Level,
     PdfRejected,
     SignedPdf,
+    SigningKey,
     TrustMaterial,
 )
 from sceau.signing.errors import (
@@ -82,7 +82,7 @@ def sign_in_system_mode(
             code_09=request.code_09,
             signer_name=request.signer_name,
         )
-    signer = runtime.signer_for(identity)
+    signing_key = runtime.signing_key(identity)
     trust = runtime.trust() if request.level in ("B-LT", "B-LTA") else None
 
     # A reference collision is about one in a billion a day; on the rare
@@ -90,7 +90,7 @@ def sign_in_system_mode(
     for attempt in range(2):
         now = utcnow()
         ref = new_signature_ref(now)
-        signed = _sign(runtime, request, signer, identity.label, ref, trust)
+        signed = _sign(runtime, request, signing_key, identity.label, ref, trust)
         try:
             with runtime.db.transaction() as session:
                 anchor_ref = queue_for_anchoring(
@@ -137,7 +137,7 @@ def sign_in_system_mode(
 def _sign(
     runtime: Runtime,
     request: SystemSignatureRequest,
-    signer: KeptKeySigner,
+    signing_key: SigningKey,
     label: str,
     ref: str,
     trust: TrustMaterial | None,
@@ -145,7 +145,7 @@ def _sign(
     try:
         return runtime.engine.sign(
             request.pdf,
-            signer=signer,
+            key=signing_key,
             reason=request.reason,
             signer_name=label,
             level=request.level,

@@ -8,8 +8,10 @@ reserved from what the chain weighs, so pyHanko does not sign twice to measure.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
+import threading
 from dataclasses import dataclass
 from io import BytesIO
 from typing import Literal
@@ -50,37 +52,55 @@ logging.getLogger("pyhanko.sign.signers.pdf_signer").addFilter(_NoFetchingNotice
 encode_built_values_once()
 
 
-def to_asn1(certificate: x509.Certificate) -> asn1_x509.Certificate:
-    return asn1_x509.Certificate.load(
-        certificate.public_bytes(serialization.Encoding.DER)
-    )
+@dataclass(frozen=True)
+class SigningKey:
+    """An identity's parsed key and its certificates as DER: safe to share
+    between threads, unlike asn1crypto objects, which parse themselves lazily
+    on first use and break when two threads do it at once."""
+
+    key: PrivateKey
+    certificate_der: bytes
+    chain_der: tuple[bytes, ...]
+
+    @classmethod
+    def of(
+        cls,
+        certificate: x509.Certificate,
+        key: PrivateKey,
+        chain: list[x509.Certificate],
+    ) -> SigningKey:
+        der = serialization.Encoding.DER
+        return cls(
+            key,
+            certificate.public_bytes(der),
+            tuple(c.public_bytes(der) for c in chain),
+        )
+
+    def signer(self) -> KeptKeySigner:
+        """A signer of its own for one signature."""
+        return KeptKeySigner(self)
 
 
 class KeptKeySigner(signers.Signer):
     """A pyHanko signer around an already-parsed ``cryptography`` key."""
 
-    def __init__(
-        self,
-        certificate: x509.Certificate,
-        key: PrivateKey,
-        chain: list[x509.Certificate],
-    ) -> None:
-        self._key = key
-        signing_cert = to_asn1(certificate)
-        chain_asn1 = [to_asn1(c) for c in chain]
+    def __init__(self, signing_key: SigningKey) -> None:
+        self._key = signing_key.key
+        signing_cert = asn1_x509.Certificate.load(signing_key.certificate_der)
+        chain = [asn1_x509.Certificate.load(der) for der in signing_key.chain_der]
         super().__init__(
             signing_cert=signing_cert,
             # pyHanko adds signing_cert to the CMS itself, and its set of
             # asn1crypto objects does not merge equal certificates: listed here
             # too, the signer's certificate was embedded twice in every CMS.
-            cert_registry=SimpleCertificateStore.from_certs(chain_asn1),
+            cert_registry=SimpleCertificateStore.from_certs(chain),
             embed_roots=True,
         )
-        self.chain_bytes = len(signing_cert.dump()) + sum(
-            len(c.dump()) for c in chain_asn1
+        self.chain_bytes = len(signing_key.certificate_der) + sum(
+            len(der) for der in signing_key.chain_der
         )
         self.signature_bytes = (
-            key.key_size // 8 if isinstance(key, rsa.RSAPrivateKey) else 72
+            self._key.key_size // 8 if isinstance(self._key, rsa.RSAPrivateKey) else 72
         )
 
     async def async_sign_raw(
@@ -118,19 +138,21 @@ class TrustMaterial:
         *,
         external_roots: list[x509.Certificate] | None = None,
     ) -> None:
-        self.root = to_asn1(root)
-        self.intermediates = [to_asn1(c) for c in intermediates]
-        self.crls = [asn1_crl.CertificateList.load(der) for der in crls_der]
-        self.external_roots = [to_asn1(c) for c in external_roots or ()]
+        der = serialization.Encoding.DER
+        # Kept as DER, and parsed for each signature (see SigningKey).
+        self.roots_der = [c.public_bytes(der) for c in [root, *(external_roots or ())]]
+        self.intermediates_der = [c.public_bytes(der) for c in intermediates]
+        self.crls_der = list(crls_der)
+        self.fetch_revocation = bool(external_roots)
 
     def validation_context(self) -> ValidationContext:
         # Our own CRLs are handed over; only an external TSA's chain needs its
         # revocation data fetched, from the URLs in its certificates.
         return ValidationContext(
-            trust_roots=[self.root, *self.external_roots],
-            other_certs=self.intermediates,
-            crls=self.crls,
-            allow_fetching=bool(self.external_roots),
+            trust_roots=[asn1_x509.Certificate.load(d) for d in self.roots_der],
+            other_certs=[asn1_x509.Certificate.load(d) for d in self.intermediates_der],
+            crls=[asn1_crl.CertificateList.load(d) for d in self.crls_der],
+            allow_fetching=self.fetch_revocation,
             revocation_mode="hard-fail",
         )
 
@@ -138,6 +160,8 @@ class TrustMaterial:
 class PadesEngine:
     def __init__(self, timestamper: TimeStamper, token_bytes: int = 6144) -> None:
         self.timestamper = timestamper
+        self._probe_lock = threading.Lock()
+        self._probed = False
         # A token carries the TSA certificate and its chain: about 5 KB here.
         self.token_bytes = token_bytes
 
@@ -145,7 +169,7 @@ class PadesEngine:
         self,
         pdf: bytes,
         *,
-        signer: KeptKeySigner,
+        key: SigningKey,
         reason: str,
         signer_name: str,
         level: Level,
@@ -153,6 +177,7 @@ class PadesEngine:
         trust: TrustMaterial | None,
     ) -> SignedPdf:
         writer = open_pdf(pdf)
+        signer = key.signer()
 
         with_timestamp = level != "B-B"
         long_term = level in ("B-LT", "B-LTA")
@@ -171,6 +196,7 @@ class PadesEngine:
 
         reserved = signer.chain_bytes + signer.signature_bytes + _CMS_OVERHEAD
         if with_timestamp:
+            self._probe_timestamper()
             reserved += self.token_bytes
         output = signers.sign_pdf(
             writer,
@@ -181,6 +207,19 @@ class PadesEngine:
         )
         data = output.getvalue()
         return SignedPdf(pdf=data, sha256=hashlib.sha256(data).hexdigest())
+
+    def _probe_timestamper(self) -> None:
+        """pyHanko keeps one probe token per time-stamper and reads it in every
+        signature (for the TSA's chain). Fetch it once, under a lock, and parse
+        it through so that threads only ever read it."""
+        if self._probed:
+            return
+        with self._probe_lock:
+            if self._probed:
+                return
+            probe = asyncio.run(self.timestamper.async_dummy_response("sha256"))
+            _ = probe.native
+            self._probed = True
 
 
 def open_pdf(pdf: bytes) -> IncrementalPdfFileWriter:
