@@ -45,7 +45,7 @@ import tempfile
 import time
 import tracemalloc
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -831,6 +831,14 @@ def _step(name: str, steps: list[Step]) -> Iterator[None]:
     steps.append(Step(name, (current - current_before) / MIB, peak / MIB, rss_growth))
 
 
+async def _drain(chunks: AsyncIterator[bytes | str | memoryview]) -> int:
+    """Consume a streamed answer as the server would send it; its length."""
+    total = 0
+    async for chunk in chunks:
+        total += len(chunk)
+    return total
+
+
 def trace_request_path(fixture: Fixture, pdf: bytes, result: HugeResult) -> None:
     """Replay the route's steps in-process and see what each one costs.
 
@@ -866,12 +874,13 @@ def trace_request_path(fixture: Fixture, pdf: bytes, result: HugeResult) -> None
             )
         with _step("store: sha256 + `record_signature` + commit (SQLite)", steps):
             record = _store(fixture, source, signed)
-        with _step("answer: base64 written into the JSON bytes (`_answer`)", steps):
+        with _step("answer: streamed base64 slices in JSON (`_answer`)", steps):
             response = routes._answer(
                 SignatureOutcome(record=record, signed_pdf=signed.pdf),
                 replayed_header=False,
             )
-        assert len(response.body) > len(source)
+            sent_bytes = asyncio.run(_drain(response.body_iterator))
+        assert sent_bytes == int(response.headers["content-length"]) > len(source)
         result.steps = steps
         del response, record, signed, prepared
         result.engine_peak_mib, result.engine_kept_mib, result.sites = _engine_sites(

@@ -12,7 +12,7 @@ import asyncio
 import hashlib
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from io import BytesIO
 from typing import Literal
 
@@ -61,6 +61,9 @@ class SigningKey:
     key: PrivateKey
     certificate_der: bytes
     chain_der: tuple[bytes, ...]
+    _per_thread: threading.local = field(
+        default_factory=threading.local, compare=False, repr=False
+    )
 
     @classmethod
     def of(
@@ -77,8 +80,13 @@ class SigningKey:
         )
 
     def signer(self) -> KeptKeySigner:
-        """A signer of its own for one signature."""
-        return KeptKeySigner(self)
+        """This thread's signer: never shared with another thread, and built
+        once per thread (registering the chain costs a few milliseconds)."""
+        signer: KeptKeySigner | None = getattr(self._per_thread, "signer", None)
+        if signer is None:
+            signer = KeptKeySigner(self)
+            self._per_thread.signer = signer
+        return signer
 
 
 class KeptKeySigner(signers.Signer):
