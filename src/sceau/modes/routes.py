@@ -86,21 +86,42 @@ async def sign(
     runtime = runtime_of(request)
     _require_json(request)
     key = None if idempotency_key is None else idempotency.validate_key(idempotency_key)
-    body = await read_body(request)
-    request_fingerprint = idempotency.fingerprint("POST", request.url.path, body)
-    # Parsing and decoding a large body is CPU work: off the event loop. The
-    # body and its base64 text are dropped as soon as the PDF is decoded.
-    signature_request = await run_in_threadpool(
-        _prepare, body, runtime.settings.default_level
+    # One hand-off to a worker thread for everything after the body is read:
+    # parsing, idempotency, signing and the answer are CPU or database work.
+    # The body travels in a list the worker empties, so that it can be freed
+    # once the PDF is decoded rather than when the request ends.
+    body = [await read_body(request)]
+    return await run_in_threadpool(
+        _sign_request,
+        runtime,
+        client,
+        body,
+        key,
+        request.url.path,
+        request_id_var.get() or "",
+        started,
     )
+
+
+def _sign_request(
+    runtime: Runtime,
+    client: AuthenticatedClient,
+    body_holder: list[bytes],
+    key: str | None,
+    path: str,
+    request_id: str,
+    started: float,
+) -> Response:
+    body = body_holder.pop()
+    request_fingerprint = idempotency.fingerprint("POST", path, body)
+    signature_request = _prepare(body, runtime.settings.default_level)
     del body
     level = signature_request.level
 
     claim: idempotency.Claim | None = None
     if key is not None:
         settings = runtime.settings
-        outcome = await run_in_threadpool(
-            idempotency.claim,
+        outcome = idempotency.claim(
             runtime.db,
             client_id=client.client_id,
             key=key,
@@ -109,26 +130,23 @@ async def sign(
             lock_timeout=timedelta(seconds=settings.idempotency_lock_seconds),
         )
         if isinstance(outcome, idempotency.Replay):
-            replayed = await run_in_threadpool(
-                _replay, runtime, client.client_id, outcome.ref_signature
-            )
+            replayed = _replay(runtime, client.client_id, outcome.ref_signature)
             return _answer(replayed, replayed_header=True)
         claim = outcome
 
     try:
-        signed = await run_in_threadpool(
-            sign_in_system_mode,
+        signed = sign_in_system_mode(
             runtime,
             signature_request,
             client_id=client.client_id,
             api_key_id=client.api_key_id,
-            request_id=request_id_var.get() or "",
+            request_id=request_id,
             started=started,
             claim=claim,
         )
     except BaseException as exc:
         if claim is not None:
-            await run_in_threadpool(idempotency.release, runtime.db, claim)
+            idempotency.release(runtime.db, claim)
         outcome_label = exc.code if isinstance(exc, SceauError) else "erreur_interne"
         SIGNATURES.labels(level, outcome_label).inc()
         raise
@@ -251,6 +269,12 @@ def _answer(outcome: SignatureOutcome, *, replayed_header: bool) -> Response:
         ]
     )
 
+    headers = {"Idempotent-Replayed": "true"} if replayed_header else {}
+    if len(pdf) <= _ANSWER_SLICE:
+        # Small enough to answer in one buffer, without streaming's hand-offs.
+        body = head + base64.b64encode(pdf) + tail
+        return Response(body, media_type="application/json", headers=headers)
+
     def chunks() -> Iterator[bytes]:
         yield head
         view = memoryview(pdf)
@@ -259,7 +283,5 @@ def _answer(outcome: SignatureOutcome, *, replayed_header: bool) -> Response:
         yield tail
 
     length = len(head) + 4 * ((len(pdf) + 2) // 3) + len(tail)
-    headers = {"Content-Length": str(length)}
-    if replayed_header:
-        headers["Idempotent-Replayed"] = "true"
+    headers["Content-Length"] = str(length)
     return StreamingResponse(chunks(), media_type="application/json", headers=headers)

@@ -217,16 +217,15 @@ class PadesEngine:
         return SignedPdf(pdf=data, sha256=hashlib.sha256(data).hexdigest())
 
     def _probe_timestamper(self) -> None:
-        """pyHanko keeps one probe token per time-stamper and reads it in every
-        signature (for the TSA's chain). Fetch it once, under a lock, and parse
-        it through so that threads only ever read it."""
+        """pyHanko sizes and validates the TSA from one probe token per
+        time-stamper (see timestamping/probe.py). Fetch it once, under a lock,
+        so that a burst of first requests does not each fetch one."""
         if self._probed:
             return
         with self._probe_lock:
             if self._probed:
                 return
-            probe = asyncio.run(self.timestamper.async_dummy_response("sha256"))
-            _ = probe.native
+            asyncio.run(self.timestamper.async_dummy_response("sha256"))
             self._probed = True
 
 

@@ -16,8 +16,8 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 import httpx
 from asn1crypto import cms, tsp
-from pyhanko.sign.timestamps.api import TimeStamper
 
+from sceau.timestamping.probe import ThreadSafeProbe
 from sceau.timestamping.tsa import TimeStampResponse
 
 logger = logging.getLogger(__name__)
@@ -147,7 +147,7 @@ def _check_response(
     return response
 
 
-class FallbackHTTPTimeStamper(TimeStamper):
+class FallbackHTTPTimeStamper(ThreadSafeProbe):
     """pyHanko ``TimeStamper`` that tries each TSA URL in order until one answers.
 
     URLs may carry ``user:password@`` for HTTP basic authentication; the

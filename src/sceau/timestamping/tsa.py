@@ -24,7 +24,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtendedKeyUsageOID
-from pyhanko.sign.timestamps.api import TimeStamper
+
+from sceau.timestamping.probe import ThreadSafeProbe
 
 logger = logging.getLogger(__name__)
 
@@ -415,7 +416,7 @@ def _rejection(fail_info: str, status_text: str) -> bytes:
     ).dump()
 
 
-class EmbeddedTimeStamper(TimeStamper):
+class EmbeddedTimeStamper(ThreadSafeProbe):
     """pyHanko ``TimeStamper`` backed by an in-process ``TimestampAuthority``."""
 
     def __init__(
