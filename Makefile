@@ -46,7 +46,7 @@ unit: $(STAMP) test-tools
 test: lint typecheck unit
 
 bench: $(STAMP) test-tools
-	$(BIN)/python -m bench.signing
+	$(BIN)/python -m bench.signing --out docs/benchmarks.md
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -86,6 +86,7 @@ from sceau.signing.models import SignatureRecord
 from sceau.signing.service import NewSignature, record_signature
 
 MIB = 1024 * 1024
+REPO_ROOT = Path(__file__).resolve().parents[1]
 BENCH_REF = "SIG-20260101-BENCH0"
 SIGN_PATH = "/api/v1/sceau/b2b/signer"
 LABEL = "Atlanta Assurances – système de production"
@@ -964,7 +965,7 @@ def _engine_sites(fixture: Fixture, pdf: bytes) -> tuple[float, float, list[Site
 
 def _short_path(frame: tracemalloc.Frame) -> str:
     path = frame.filename
-    for anchor in ("site-packages/", "/work/main/"):
+    for anchor in ("site-packages/", f"{REPO_ROOT}/"):
         if anchor in path:
             path = path.split(anchor, 1)[1]
     if "/lib/python3" in path:
