@@ -66,10 +66,10 @@ from pyhanko_certvalidator.registry import SimpleCertificateStore
 from tests.support.pdfs import large_pdf, one_page_pdf
 
 from sceau.anchoring.service import queue_for_anchoring
-from sceau.clients.service import create_api_key, create_client
+from sceau.clients.provisioning import provision_system_client
 from sceau.db import utcnow
 from sceau.identities.models import Identity
-from sceau.identities.service import create_system_identity, key_purpose
+from sceau.identities.service import key_purpose
 from sceau.modes import routes
 from sceau.modes.system import MODE_SYSTEM, SignatureOutcome
 from sceau.pki.keystore import PrivateKey
@@ -257,20 +257,17 @@ def make_fixture(data_dir: Path) -> Fixture:
     settings = Settings(data_dir=data_dir, database_url=database_url, log_format="text")
     runtime = Runtime(settings)
     runtime.prepare()
-    # The same lines as tests/conftest.py's provision().
     with runtime.db.transaction() as session:
-        client = create_client(session, "Atlanta Assurances")
-        key = create_api_key(session, client.id)
-        created = create_system_identity(
+        made = provision_system_client(
             session,
             runtime.pki,
             runtime.sealer,
-            client_id=client.id,
+            name="Atlanta Assurances",
             label=LABEL,
             body="ATLANTASYS",
             algorithm="rsa3072",
         )
-        code_09 = created.code_09
+        client, key, code_09 = made.client, made.key, made.identity.code_09
     with runtime.db.sessions() as session:
         identity = session.get(Identity, code_09)
     assert identity is not None

@@ -16,8 +16,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
 from sceau.app import create_app
-from sceau.clients.service import create_api_key, create_client
-from sceau.identities.service import create_system_identity
+from sceau.clients.provisioning import provision_system_client
 from sceau.runtime import Runtime
 from sceau.settings import Settings
 from tests.support.pdfs import one_page_pdf
@@ -109,18 +108,18 @@ def provision(
     algorithm: str = "rsa3072",
 ) -> Provisioned:
     with runtime.db.transaction() as session:
-        client = create_client(session, name)
-        key = create_api_key(session, client.id)
-        identity = create_system_identity(
+        made = provision_system_client(
             session,
             runtime.pki,
             runtime.sealer,
-            client_id=client.id,
+            name=name,
             label=label,
             body=body,
             algorithm=algorithm,  # type: ignore[arg-type]
         )
-        return Provisioned(client.id, key.secret, key.id, identity.code_09, label)
+        return Provisioned(
+            made.client.id, made.key.secret, made.key.id, made.identity.code_09, label
+        )
 
 
 @pytest.fixture

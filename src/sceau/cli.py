@@ -229,28 +229,26 @@ def client_provision(
     name: str, label: str, code: str | None, plan: str, as_env: bool, as_json: bool
 ) -> None:
     """Create a client, its system identity and an API key in one step."""
-    from sceau.clients.service import create_api_key, create_client
-    from sceau.identities.service import create_system_identity
+    from sceau.clients.provisioning import provision_system_client
 
     body = _code_body(code)
     with _runtime() as runtime, runtime.db.transaction() as session:
-        created = create_client(session, name, plan)
-        identity_row = create_system_identity(
+        made = provision_system_client(
             session,
             runtime.pki,
             runtime.sealer,
-            client_id=created.id,
+            name=name,
             label=label,
             body=body,
             algorithm=runtime.settings.default_key_algorithm,
+            plan=plan,
         )
-        issued = create_api_key(session, created.id)
         data = {
-            "client": created.id,
-            "code_09": identity_row.code_09,
-            "nom_signataire": identity_row.label,
-            "cle_id": issued.id,
-            "cle": issued.secret,
+            "client": made.client.id,
+            "code_09": made.identity.code_09,
+            "nom_signataire": made.identity.label,
+            "cle_id": made.key.id,
+            "cle": made.key.secret,
         }
     if as_env:
         for variable, field in (

@@ -1,0 +1,46 @@
+"""Technical provisioning (the sheet's step 4) in one unit of work: a client,
+its system identity with a signing certificate, and a level-A API key."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from sceau.clients.models import Client
+from sceau.clients.service import IssuedKey, create_api_key, create_client
+from sceau.identities.models import Identity
+from sceau.identities.service import create_system_identity
+from sceau.pki.keystore import KeyAlgorithm, KeySealer
+from sceau.pki.service import ServicePki
+
+
+@dataclass(frozen=True)
+class Provisioning:
+    client: Client
+    identity: Identity
+    key: IssuedKey
+
+
+def provision_system_client(
+    session: Session,
+    pki: ServicePki,
+    sealer: KeySealer,
+    *,
+    name: str,
+    label: str,
+    body: str | None = None,
+    algorithm: KeyAlgorithm = "rsa3072",
+    plan: str = "pay_as_you_go",
+) -> Provisioning:
+    client = create_client(session, name, plan)
+    identity = create_system_identity(
+        session,
+        pki,
+        sealer,
+        client_id=client.id,
+        label=label,
+        body=body,
+        algorithm=algorithm,
+    )
+    return Provisioning(client, identity, create_api_key(session, client.id))
