@@ -93,7 +93,7 @@ def test_identity_code_can_be_generated_or_given_in_full(cli: CliRunner) -> None
         "ecdsa-p256",
     ).stdout.strip()
 
-    assert generated.startswith("09S-") and len(generated) == len("09S-XXXXXXXX-X")
+    assert generated.startswith("09S-") and len(generated) == len("09S-") + 8 + 2
     assert full == "09S-ATLANTASYS-X"
 
 

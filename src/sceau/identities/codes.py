@@ -82,8 +82,9 @@ def parse_code(text: str) -> Code09:
     match = _CODE.match(text.strip())
     if match is None:
         raise InvalidCode(
-            "L'identifiant doit avoir la forme 09S-XXXXXXXX-X (système) ou "
-            "09-XXXXXXXX-X (personne), en majuscules et chiffres."
+            "L'identifiant doit avoir la forme 09S-<corps>-<contrôle> (système) ou "
+            "09-<corps>-<contrôle> (personne), en majuscules et chiffres, par "
+            "exemple 09S-ATLANTASYS-X."
         )
     prefix, body, check = match.groups()
     if not is_valid_payload(body + check):

@@ -20,7 +20,7 @@ SHEET_RESPONSE_EXAMPLE: dict[str, Any] = {
     "ref_signature": "SIG-20260524-3F8B7C",
     "pdf_signe_b64": "<PDF signé encodé en base64>",
     "sha256_signe": "67f90d29…",
-    "ref_horodatage": "HRD-XXXXXXXX",
+    "ref_horodatage": "HRD-MQNNT8VR",
     "duree_traitement_ms": 1842,
 }
 
