@@ -1,7 +1,8 @@
 """Imports every table so that the metadata (and Alembic) sees them all."""
 
 from sceau.anchoring.models import AnchorRecord
-from sceau.clients.models import ApiKey, Client
+from sceau.auth.models import AuthFailure, HmacNonce
+from sceau.clients.models import ApiKey, Client, ClientCertificate, HmacSecret
 from sceau.db import Base
 from sceau.idempotency.models import IdempotencyKey
 from sceau.identities.models import Identity
@@ -11,8 +12,12 @@ from sceau.signing.models import SignatureRecord, SignedDocument
 __all__ = [
     "AnchorRecord",
     "ApiKey",
+    "AuthFailure",
     "Base",
     "Client",
+    "ClientCertificate",
+    "HmacNonce",
+    "HmacSecret",
     "IdempotencyKey",
     "Identity",
     "IssuedCertificate",
