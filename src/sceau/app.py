@@ -67,6 +67,7 @@ def create_app(
     app.add_middleware(
         RequestContextMiddleware,
         max_body_bytes=settings.max_body_bytes,
+        trust_front=settings.front_socket is not None,
     )
 
     for router in (
@@ -87,7 +88,7 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def on_sceau_error(request: Request, exc: SceauError) -> JSONResponse:
         if exc.status >= 500:
             logger.warning("request.failed", extra={"code": exc.code})
-        return error_response(exc)
+        return error_response(exc, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def on_validation_error(

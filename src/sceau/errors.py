@@ -14,6 +14,8 @@ class SceauError(Exception):
     code: str = "erreur_interne"
     status: int = 500
     message: str = "Erreur interne du service."
+    # Extra response headers, such as Retry-After on a 429.
+    headers: dict[str, str] | None = None
 
     def __init__(self, message: str | None = None, *, code: str | None = None) -> None:
         if message is not None:
@@ -76,6 +78,16 @@ class Unprocessable(SceauError):
     status = 422
     code = "requete_non_traitable"
     message = "La requête ne peut pas être traitée."
+
+
+class TooManyRequests(SceauError):
+    status = 429
+    code = "trop_de_requetes"
+    message = "Trop de requêtes ; réessayez plus tard."
+
+    def __init__(self, message: str | None = None, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.headers = {"Retry-After": str(retry_after)}
 
 
 class ServiceUnavailable(SceauError):

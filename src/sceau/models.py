@@ -23,4 +23,5 @@ __all__ = [
     "IssuedCertificate",
     "SignatureRecord",
     "SignedDocument",
+    "WebhookEndpoint",
 ]

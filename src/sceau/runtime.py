@@ -10,14 +10,17 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
+from datetime import timedelta
 from functools import cached_property
 
 from cryptography import x509
 
+from sceau.auth.service import Authenticator, AuthPolicy
 from sceau.db import Database
 from sceau.errors import ConfigurationError
 from sceau.identities.models import Identity
 from sceau.identities.service import key_purpose
+from sceau.pki.access import AccessCa
 from sceau.pki.keystore import KeySealer
 from sceau.pki.service import PkiUrls, ServicePki
 from sceau.settings import Settings, check_production_ready
@@ -44,6 +47,7 @@ class Runtime:
         """Migrate the database and load (or create) the PKI."""
         self.db.upgrade()
         _ = self.pki
+        _ = self.access_ca
 
     @cached_property
     def sealer(self) -> KeySealer:
@@ -53,6 +57,28 @@ class Runtime:
     def pki(self) -> ServicePki:
         return ServicePki.load_or_create(
             self.settings.pki_dir,
+            self.sealer,
+            PkiUrls(self.settings.public_base_url),
+            self.db,
+        )
+
+    @cached_property
+    def authenticator(self) -> Authenticator:
+        settings = self.settings
+        return Authenticator(
+            self.db,
+            self.sealer,
+            AuthPolicy(
+                hmac_window=timedelta(seconds=settings.hmac_window_seconds),
+                failure_limit=settings.auth_failure_limit,
+                failure_window=timedelta(seconds=settings.auth_failure_window_seconds),
+            ),
+        )
+
+    @cached_property
+    def access_ca(self) -> AccessCa:
+        return AccessCa.load_or_create(
+            self.settings.pki_dir / "access",
             self.sealer,
             PkiUrls(self.settings.public_base_url),
             self.db,

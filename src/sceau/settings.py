@@ -48,6 +48,38 @@ class Settings(BaseSettings):
     # validate the TSA's certificate to embed its revocation data.
     tsa_trust_roots: Annotated[list[Path], NoDecode] = Field(default_factory=list)
 
+    # Events: delivery workers, webhooks and e-mail notices.
+    worker_in_serve: bool = True
+    worker_poll_seconds: float = Field(default=1.0, gt=0)
+    worker_lease_seconds: int = Field(default=120, ge=10)
+    worker_batch_size: int = Field(default=50, ge=1)
+    webhook_timeout_seconds: float = Field(default=15.0, gt=0)
+    # Seconds to wait before each retry: about three days in all.
+    webhook_retry_schedule: Annotated[list[float], NoDecode] = Field(
+        default_factory=lambda: [5, 300, 1800, 7200, 18000, 36000, 36000, 86400, 86400]
+    )
+    webhook_disable_after_days: float = Field(default=5.0, gt=0)
+    webhook_secret_overlap_hours: float = Field(default=24.0, ge=0)
+    # Development only: lets callback URLs reach loopback, over plain http too.
+    allow_http_loopback_callbacks: bool = False
+    smtp_host: str | None = None
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_security: Literal["none", "starttls", "tls"] = "starttls"
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: str = "Pixel Sceau <notifications@cipixel.com>"
+    smtp_timeout_seconds: float = Field(default=15.0, gt=0)
+    # A PEM bundle to trust for the SMTP server's certificate (else the system's).
+    smtp_ca_file: Path | None = None
+
+    # Authentication levels B and C.
+    hmac_window_seconds: int = Field(default=300, ge=5, le=3600)
+    auth_failure_limit: int = Field(default=20, ge=1)
+    auth_failure_window_seconds: int = Field(default=300, ge=1)
+    # Set when the service runs behind its mutual-TLS front: the Unix socket
+    # the front connects to, the only place whose forwarded headers are read.
+    front_socket: Path | None = None
+
     log_format: Literal["json", "text"] = "json"
     log_level: str = "INFO"
 
@@ -57,6 +89,13 @@ class Settings(BaseSettings):
         # A comma-separated list reads better in an environment variable than JSON.
         if isinstance(value, str) and not value.strip().startswith("["):
             return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("webhook_retry_schedule", mode="before")
+    @classmethod
+    def _split_schedule(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip().startswith("["):
+            return [float(part) for part in value.split(",") if part.strip()]
         return value
 
     @field_validator("public_base_url")
@@ -123,6 +162,10 @@ def check_production_ready(settings: Settings) -> None:
     if settings.environment != "production":
         return
     settings.load_master_key()
+    if settings.allow_http_loopback_callbacks:
+        raise ConfigurationError(
+            "SCEAU_ALLOW_HTTP_LOOPBACK_CALLBACKS is for development only: unset it."
+        )
     dev_key = settings.data_dir / MASTER_KEY_FILE
     if settings.master_key is not None and dev_key.exists():
         generated = dev_key.read_text().strip()

@@ -1,6 +1,6 @@
 """What can go wrong with clients and their keys."""
 
-from sceau.errors import NotFound, Unauthenticated
+from sceau.errors import NotFound, Unauthenticated, Unprocessable
 
 
 class ApiKeyMissing(Unauthenticated):
@@ -24,3 +24,18 @@ class ClientNotFound(NotFound):
 class ApiKeyNotFound(NotFound):
     code = "cle_api_inconnue"
     message = "Cette clé d'API n'existe pas."
+
+
+class HmacSecretNotFound(NotFound):
+    code = "cle_hmac_inconnue"
+    message = "Cette clé HMAC n'existe pas."
+
+
+class AllowlistInvalid(Unprocessable):
+    code = "liste_adresses_invalide"
+    message = "La liste d'adresses autorisées contient une entrée invalide."
+
+
+class ClientCertificateNotFound(NotFound):
+    code = "certificat_client_inconnu"
+    message = "Aucun certificat client n'a cette empreinte ou ce numéro de série."

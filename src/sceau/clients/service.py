@@ -1,22 +1,36 @@
-"""Clients (organisations) and their level-A API keys."""
+"""Clients (organisations), their level, and their rotating credentials:
+API keys (kept as SHA-256) and HMAC secrets (sealed under the master key)."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import secrets
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from sceau.clients.errors import ApiKeyInvalid, ApiKeyNotFound, ClientNotFound
-from sceau.clients.models import ApiKey, Client
+from sceau.auth.hmac_scheme import SECRET_PREFIX
+from sceau.clients.errors import (
+    AllowlistInvalid,
+    ApiKeyInvalid,
+    ApiKeyNotFound,
+    ClientNotFound,
+    HmacSecretNotFound,
+)
+from sceau.clients.models import ApiKey, Client, HmacSecret
 from sceau.db import utcnow
+from sceau.pki.keystore import KeySealer
 
 PLANS = ("gratuit_notaire", "pay_as_you_go", "forfait", "enterprise")
+LEVELS = ("A", "B", "C")
 KEY_PREFIX = "psk_"
 KEY_BYTES = 32  # 256 bits, as the sheet says
+DEFAULT_GRACE = timedelta(hours=24)
+MAX_GRACE = timedelta(days=30)
 
 
 @dataclass(frozen=True)
@@ -32,13 +46,16 @@ def _new_id(prefix: str) -> str:
     return prefix + secrets.token_hex(6)
 
 
-def create_client(session: Session, name: str, plan: str = "pay_as_you_go") -> Client:
+def create_client(
+    session: Session, name: str, plan: str = "pay_as_you_go", level: str = "A"
+) -> Client:
     if plan not in PLANS:
         raise ValueError(f"unknown plan {plan!r}; choose one of {', '.join(PLANS)}")
+    _check_level(level)
     name = name.strip()
     if not name:
         raise ValueError("a client needs a name")
-    client = Client(id=_new_id("cli_"), name=name, plan=plan)
+    client = Client(id=_new_id("cli_"), name=name, plan=plan, auth_level=level)
     session.add(client)
     session.flush()
     return client
@@ -55,12 +72,95 @@ def list_clients(session: Session) -> list[Client]:
     return list(session.scalars(select(Client).order_by(Client.created_at)))
 
 
+def _check_level(level: str) -> None:
+    if level not in LEVELS:
+        raise ValueError(f"unknown level {level!r}; choose one of A, B, C")
+
+
+def set_level(session: Session, client_id: str, level: str) -> Client:
+    _check_level(level)
+    client = get_client(session, client_id)
+    client.auth_level = level
+    return client
+
+
+def parse_allowlist(entries: list[str]) -> list[str]:
+    """Normalised CIDRs; a bare address is its own /32 or /128."""
+    networks = []
+    for entry in entries:
+        for part in entry.replace(",", " ").split():
+            try:
+                networks.append(str(ipaddress.ip_network(part, strict=False)))
+            except ValueError as exc:
+                raise AllowlistInvalid(
+                    f"« {part} » n'est pas une adresse ou un réseau IP (CIDR)."
+                ) from exc
+    return sorted(set(networks))
+
+
+def set_allowlist(session: Session, client_id: str, entries: list[str]) -> Client:
+    client = get_client(session, client_id)
+    client.ip_allowlist = " ".join(parse_allowlist(entries))
+    return client
+
+
+def allowlist_of(client: Client) -> list[str]:
+    return client.ip_allowlist.split()
+
+
+def address_allowed(client: Client, address: str | None) -> bool:
+    if address is None:
+        return False
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return any(ip in ipaddress.ip_network(network) for network in allowlist_of(client))
+
+
+# -- rotation --------------------------------------------------------------------
+
+
+def is_active(credential: ApiKey | HmacSecret, now: datetime) -> bool:
+    if credential.revoked_at is not None:
+        return False
+    return credential.expires_at is None or credential.expires_at > now
+
+
+def _retire_previous(
+    credentials: list[ApiKey] | list[HmacSecret], grace: timedelta
+) -> None:
+    """Before a new credential is added: the newest live one stays valid for
+    ``grace``, any older one ends now, so at most two are ever live."""
+    if grace < timedelta(0) or grace > MAX_GRACE:
+        raise ValueError("the grace period must be between 0 and 30 days")
+    now = utcnow()
+    live = sorted(
+        (c for c in credentials if is_active(c, now)),
+        key=lambda c: c.created_at,
+        reverse=True,
+    )
+    for index, credential in enumerate(live):
+        if index == 0 and grace > timedelta(0):
+            end = now + grace
+            if credential.expires_at is None or credential.expires_at > end:
+                credential.expires_at = end
+        else:
+            credential.revoked_at = now
+
+
 def hash_key(secret: str) -> bytes:
     return hashlib.sha256(secret.encode()).digest()
 
 
-def create_api_key(session: Session, client_id: str) -> IssuedKey:
+def create_api_key(
+    session: Session, client_id: str, grace: timedelta = DEFAULT_GRACE
+) -> IssuedKey:
+    """A new key; the client's previous key stays valid for ``grace``."""
     get_client(session, client_id)
+    _retire_previous(list_api_keys(session, client_id), grace)
     key_id = _new_id("key_")
     # The key id is inside the secret so a leaked key names itself in logs and
     # in revocation, without the secret part ever being shown again.
@@ -101,6 +201,54 @@ def authenticate_api_key(session: Session, secret: str) -> ApiKey:
     # keeps the final decision free of any data-dependent early exit.
     if key is None or not hmac.compare_digest(key.sha256, digest):
         raise ApiKeyInvalid()
-    if key.revoked_at is not None:
+    if not is_active(key, utcnow()):
         raise ApiKeyInvalid()
     return key
+
+
+# -- HMAC secrets (level B) --------------------------------------------------------
+
+
+def hmac_purpose(secret_id: str) -> str:
+    return f"hmac:{secret_id}"
+
+
+def create_hmac_secret(
+    session: Session,
+    sealer: KeySealer,
+    client_id: str,
+    grace: timedelta = DEFAULT_GRACE,
+) -> IssuedKey:
+    """A new level-B secret, shown once; the previous one overlaps for ``grace``."""
+    get_client(session, client_id)
+    _retire_previous(list_hmac_secrets(session, client_id), grace)
+    body = secrets.token_hex(6)
+    secret_id = f"hmk_{body}"
+    secret = f"{SECRET_PREFIX}{body}_{secrets.token_urlsafe(KEY_BYTES)}"
+    session.add(
+        HmacSecret(
+            id=secret_id,
+            client_id=client_id,
+            sealed_secret=sealer.seal_bytes(secret.encode(), hmac_purpose(secret_id)),
+        )
+    )
+    session.flush()
+    return IssuedKey(id=secret_id, client_id=client_id, secret=secret)
+
+
+def list_hmac_secrets(
+    session: Session, client_id: str | None = None
+) -> list[HmacSecret]:
+    query = select(HmacSecret).order_by(HmacSecret.created_at)
+    if client_id is not None:
+        query = query.where(HmacSecret.client_id == client_id)
+    return list(session.scalars(query))
+
+
+def revoke_hmac_secret(session: Session, secret_id: str) -> HmacSecret:
+    secret = session.get(HmacSecret, secret_id)
+    if secret is None:
+        raise HmacSecretNotFound()
+    if secret.revoked_at is None:
+        secret.revoked_at = utcnow()
+    return secret

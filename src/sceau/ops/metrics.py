@@ -32,3 +32,9 @@ SIGNING_LATENCY = Histogram(
     buckets=(0.01, 0.02, 0.03, 0.05, 0.075, 0.1, 0.2, 0.5, 1, 3, 10),
     registry=REGISTRY,
 )
+AUTH_REFUSALS = Counter(
+    "sceau_auth_refusals_total",
+    "Requests refused by authentication, by client (or inconnu) and error code.",
+    ["client_id", "reason"],
+    registry=REGISTRY,
+)

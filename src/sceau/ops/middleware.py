@@ -12,6 +12,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from sceau.auth.front import peer_of
 from sceau.errors import PayloadTooLarge
 from sceau.ops.logs import mask_ip, request_id_var
 from sceau.ops.metrics import HTTP_LATENCY, HTTP_REQUESTS
@@ -32,9 +33,12 @@ def _too_large(limit: int) -> PayloadTooLarge:
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, *, max_body_bytes: int, trust_front: bool = False
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.trust_front = trust_front
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -46,7 +50,10 @@ class RequestContextMiddleware:
         request_id = incoming if _INCOMING_ID.match(incoming) else _new_request_id()
         token = request_id_var.set(request_id)
         started = time.perf_counter()
-        scope.setdefault("state", {})["started"] = started
+        state = scope.setdefault("state", {})
+        state["started"] = started
+        peer = peer_of(scope, trust_front=self.trust_front)
+        state["peer"] = peer
         status_holder = {"status": 500}
 
         async def send_with_id(message: Message) -> None:
@@ -74,7 +81,6 @@ class RequestContextMiddleware:
             status = status_holder["status"]
             HTTP_REQUESTS.labels(method, route, str(status)).inc()
             HTTP_LATENCY.labels(method, route).observe(elapsed)
-            client = scope.get("client")
             logger.info(
                 "http.request",
                 extra={
@@ -82,7 +88,7 @@ class RequestContextMiddleware:
                     "route": route,
                     "status": status,
                     "duration_ms": round(elapsed * 1000, 2),
-                    "client_net": mask_ip(client[0] if client else None),
+                    "client_net": mask_ip(peer.address),
                     "client_id": scope["state"].get("client_id"),
                 },
             )

@@ -39,26 +39,33 @@ class KeySealer:
             serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption(),
         )
+        return self.seal_bytes(plaintext, purpose)
+
+    def unseal(self, blob: bytes, purpose: str) -> PrivateKey:
+        plaintext = self.unseal_bytes(blob, purpose)
+        key = serialization.load_der_private_key(plaintext, password=None)
+        if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
+            raise ConfigurationError(f"sealed key for {purpose} is not RSA or EC")
+        return key
+
+    def seal_bytes(self, plaintext: bytes, purpose: str) -> bytes:
+        """Any secret the service must read back (HMAC secrets, for example)."""
         nonce = os.urandom(NONCE_BYTES)
         sealed = self._aead.encrypt(nonce, plaintext, purpose.encode())
         return SEAL_VERSION + nonce + sealed
 
-    def unseal(self, blob: bytes, purpose: str) -> PrivateKey:
+    def unseal_bytes(self, blob: bytes, purpose: str) -> bytes:
         if not blob.startswith(SEAL_VERSION):
             raise ConfigurationError(f"sealed key for {purpose} has an unknown format")
         nonce = blob[len(SEAL_VERSION) : len(SEAL_VERSION) + NONCE_BYTES]
         sealed = blob[len(SEAL_VERSION) + NONCE_BYTES :]
         try:
-            plaintext = self._aead.decrypt(nonce, sealed, purpose.encode())
+            return self._aead.decrypt(nonce, sealed, purpose.encode())
         except InvalidTag as exc:
             raise ConfigurationError(
                 f"the sealed key for {purpose} does not open with this master key "
                 "(SCEAU_MASTER_KEY differs from the one it was sealed with)"
             ) from exc
-        key = serialization.load_der_private_key(plaintext, password=None)
-        if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
-            raise ConfigurationError(f"sealed key for {purpose} is not RSA or EC")
-        return key
 
 
 def generate_key(algorithm: KeyAlgorithm) -> PrivateKey:

@@ -15,7 +15,7 @@ class IssuedCertificate(Base):
 
     # Serial numbers are 159-bit random integers, stored as hex text.
     serial_hex: Mapped[str] = mapped_column(String(48), primary_key=True)
-    issuer: Mapped[str] = mapped_column(String(16))  # "root" or "issuing"
+    issuer: Mapped[str] = mapped_column(String(16))  # "root", "issuing" or "access"
     subject: Mapped[str] = mapped_column(String(400))
     purpose: Mapped[str] = mapped_column(String(32))
     not_after: Mapped[datetime] = mapped_column(UTCDateTime())

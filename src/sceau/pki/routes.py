@@ -46,3 +46,28 @@ async def issuing_crl(request: Request) -> Response:
 def _crl(runtime: Runtime, which: str) -> bytes:
     with runtime.db.sessions() as session:
         return runtime.pki.crl_der(which, session)
+
+
+@router.get(
+    "/access.crt", response_class=Response, summary="AC d'accès (TLS mutuel, PEM)"
+)
+async def access_certificate(request: Request) -> Response:
+    return Response(
+        runtime_of(request).access_ca.certificate_pem,
+        media_type="application/x-pem-file",
+        headers=_CACHE,
+    )
+
+
+@router.get("/access.crl", response_class=Response, summary="LCR de l'AC d'accès")
+async def access_crl(request: Request) -> Response:
+    der = await run_in_threadpool(_access_crl, runtime_of(request))
+    # Revocations of client certificates show at once: no caching.
+    return Response(
+        der, media_type="application/pkix-crl", headers={"Cache-Control": "no-cache"}
+    )
+
+
+def _access_crl(runtime: Runtime) -> bytes:
+    with runtime.db.sessions() as session:
+        return runtime.access_ca.crl(session).public_bytes(Encoding.DER)

@@ -65,6 +65,14 @@ class PkiUrls:
     def issuing_crl(self) -> str:
         return f"{self.base}/pki/issuing.crl"
 
+    @property
+    def access_cert(self) -> str:
+        return f"{self.base}/pki/access.crt"
+
+    @property
+    def access_crl(self) -> str:
+        return f"{self.base}/pki/access.crl"
+
 
 def _name(common_name: str, organisation: str = ORGANISATION) -> x509.Name:
     return x509.Name(

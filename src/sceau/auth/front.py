@@ -1,0 +1,68 @@
+"""Who is really on the other end: the peer address and the verified client
+certificate, as the TLS front reports them.
+
+No Python ASGI server hands the verified client certificate to the
+application, so mutual TLS ends in the front (nginx, ``ssl_verify_client on``)
+and the front forwards what it verified in the headers below. Those headers
+are believed only when the application was started behind the front
+(``SCEAU_FRONT_SOCKET``) *and* the request arrived over that Unix socket,
+which only the front can reach; from anywhere else they are ignored, so a
+client sending them straight to the application gains nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from urllib.parse import unquote
+
+from cryptography import x509
+from starlette.types import Scope
+
+from sceau.pki.access import fingerprint
+
+logger = logging.getLogger(__name__)
+
+PEER_HEADER = b"x-pixel-front-peer"
+VERIFY_HEADER = b"x-pixel-front-verify"
+CERT_HEADER = b"x-pixel-front-cert"
+FRONT_HEADERS = (PEER_HEADER, VERIFY_HEADER, CERT_HEADER)
+MAX_CERT_HEADER = 16384
+
+
+@dataclass(frozen=True)
+class Peer:
+    address: str | None
+    # SHA-256 of the certificate the front verified, when there was one.
+    certificate_fingerprint: str | None = None
+    via_front: bool = False
+
+
+def peer_of(scope: Scope, *, trust_front: bool) -> Peer:
+    headers = dict(scope.get("headers", []))
+    client = scope.get("client")
+
+    # A Unix-socket connection has no peer address of its own: that is how the
+    # front's connections are told from direct ones.
+    if not trust_front or client is not None:
+        if any(name in headers for name in FRONT_HEADERS):
+            logger.warning("auth.front_headers_ignored")
+        return Peer(address=client[0] if client else None)
+
+    address = headers.get(PEER_HEADER, b"").decode("latin-1").strip() or None
+    verified = headers.get(VERIFY_HEADER, b"") == b"SUCCESS"
+    escaped = headers.get(CERT_HEADER, b"")
+    if not verified or not escaped or len(escaped) > MAX_CERT_HEADER:
+        return Peer(address=address, via_front=True)
+    try:
+        certificate = x509.load_pem_x509_certificate(
+            unquote(escaped.decode("latin-1")).encode()
+        )
+    except ValueError:
+        logger.warning("auth.front_certificate_unreadable")
+        return Peer(address=address, via_front=True)
+    return Peer(
+        address=address,
+        certificate_fingerprint=fingerprint(certificate),
+        via_front=True,
+    )
