@@ -122,14 +122,17 @@ def test_key_revoke_marks_the_key_revoked(cli: CliRunner) -> None:
     listed = run_json(cli, "key", "list", "--client", client)
 
     assert isinstance(revoked, dict) and revoked["id"] == key["id"]
-    assert listed == [
-        {
-            "id": key["id"],
-            "client": client,
-            "prefixe": key["cle"][:16],
-            "revoquee": True,
-        }
-    ]
+    assert isinstance(listed, list) and len(listed) == 1
+    assert {
+        k: listed[0][k] for k in ("id", "client", "prefixe", "revoquee", "etat")
+    } == {
+        "id": key["id"],
+        "client": client,
+        "prefixe": key["cle"][:16],
+        "revoquee": True,
+        "etat": "revoquee",
+    }
+    assert listed[0]["revoquee_le"] is not None
 
 
 def test_unknown_plan_is_refused(cli: CliRunner) -> None:

@@ -67,7 +67,34 @@ def main() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--workers", default=1, show_default=True, type=int)
-def serve(host: str, port: int, workers: int) -> None:
+@click.option(
+    "--mtls",
+    default=None,
+    metavar="HOST:PORT",
+    help="Also start the mutual-TLS front (HAProxy) for level C here.",
+)
+@click.option(
+    "--server-name",
+    "server_names",
+    multiple=True,
+    default=["localhost", "127.0.0.1"],
+    show_default=True,
+    help="With --mtls: names of the development server certificate.",
+)
+@click.option(
+    "--server-pem",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="With --mtls: your server certificate, chain and key in one PEM.",
+)
+def serve(
+    host: str,
+    port: int,
+    workers: int,
+    mtls: str | None,
+    server_names: tuple[str, ...],
+    server_pem: Path | None,
+) -> None:
     """Apply migrations, load the PKI, and serve the API."""
     import uvicorn
 
@@ -75,6 +102,21 @@ def serve(host: str, port: int, workers: int) -> None:
 
     settings = get_settings()
     configure_logging(settings.log_format, settings.log_level)
+    if mtls is not None:
+        from sceau.tls.serve import serve_behind_front
+
+        try:
+            serve_behind_front(
+                host=host,
+                port=port,
+                mtls=mtls,
+                server_names=list(server_names),
+                server_pem=server_pem,
+                workers=workers,
+            )
+        except (ConfigurationError, ValueError, OSError) as exc:
+            raise click.ClickException(str(exc)) from exc
+        return
     with _runtime():
         pass  # migrate and create the PKI once, before any worker starts
     uvicorn.run(
@@ -182,15 +224,21 @@ def client() -> None:
 @client.command("create")
 @click.option("--name", required=True)
 @click.option("--plan", default="pay_as_you_go", show_default=True)
+@click.option("--level", type=click.Choice(["A", "B", "C"]), default="A")
 @json_option
 @_fail_on_errors
-def client_create(name: str, plan: str, as_json: bool) -> None:
+def client_create(name: str, plan: str, level: str, as_json: bool) -> None:
     """Create a client; prints its id."""
     from sceau.clients.service import create_client
 
     with _runtime() as runtime, runtime.db.transaction() as session:
-        created = create_client(session, name, plan)
-        data = {"id": created.id, "nom": created.name, "formule": created.plan}
+        created = create_client(session, name, plan, level)
+        data = {
+            "id": created.id,
+            "nom": created.name,
+            "formule": created.plan,
+            "niveau": created.auth_level,
+        }
     _emit(as_json, data, lambda: data["id"])
 
 
@@ -206,6 +254,8 @@ def client_list(as_json: bool) -> None:
                 "id": c.id,
                 "nom": c.name,
                 "formule": c.plan,
+                "niveau": c.auth_level,
+                "adresses_autorisees": c.ip_allowlist.split(),
                 "cree_le": c.created_at.isoformat(),
             }
             for c in list_clients(session)
@@ -213,7 +263,9 @@ def client_list(as_json: bool) -> None:
     _emit(
         as_json,
         rows,
-        lambda: "\n".join(f"{r['id']}\t{r['formule']}\t{r['nom']}" for r in rows),
+        lambda: "\n".join(
+            f"{r['id']}\t{r['formule']}\t{r['niveau']}\t{r['nom']}" for r in rows
+        ),
     )
 
 
@@ -345,74 +397,22 @@ def identity_list(client_id: str | None, as_json: bool) -> None:
     )
 
 
-# -- API keys ------------------------------------------------------------------
+# -- credentials: API keys, HMAC secrets, client certificates, TLS front -------
 
+# Imported for the commands they attach to the groups above.
+import sceau.clients.cli  # noqa: E402
+import sceau.tls.cli  # noqa: E402, F401
 
-@main.group()
-def key() -> None:
-    """Level-A API keys."""
+# -- events: workers, webhooks, contacts, incidents ----------------------------
+from sceau.events.cli import worker  # noqa: E402
+from sceau.incidents.cli import incident  # noqa: E402
+from sceau.notifications.cli import set_contact_command  # noqa: E402
+from sceau.webhooks.cli import webhook  # noqa: E402
 
-
-@key.command("create")
-@click.option("--client", "client_id", required=True)
-@json_option
-@_fail_on_errors
-def key_create(client_id: str, as_json: bool) -> None:
-    """Issue an API key; it is printed once and stored only as its SHA-256."""
-    from sceau.clients.service import create_api_key
-
-    with _runtime() as runtime, runtime.db.transaction() as session:
-        issued = create_api_key(session, client_id)
-    data = {"id": issued.id, "client": issued.client_id, "cle": issued.secret}
-    _emit(as_json, data, lambda: issued.secret)
-    if not as_json:
-        click.echo(
-            f"key id {issued.id}: store the key now, it cannot be shown again.",
-            err=True,
-        )
-
-
-@key.command("revoke")
-@click.argument("key_id")
-@json_option
-@_fail_on_errors
-def key_revoke(key_id: str, as_json: bool) -> None:
-    """Revoke an API key at once."""
-    from sceau.clients.service import revoke_api_key
-
-    with _runtime() as runtime, runtime.db.transaction() as session:
-        revoked = revoke_api_key(session, key_id)
-        data = {"id": revoked.id, "revoquee_le": str(revoked.revoked_at)}
-    _emit(as_json, data, lambda: f"revoked {data['id']}")
-
-
-@key.command("list")
-@click.option("--client", "client_id", default=None)
-@json_option
-def key_list(client_id: str | None, as_json: bool) -> None:
-    """List API keys (their prefixes, never the keys)."""
-    from sceau.clients.service import list_api_keys
-
-    with _runtime() as runtime, runtime.db.sessions() as session:
-        rows = [
-            {
-                "id": k.id,
-                "client": k.client_id,
-                "prefixe": k.prefix,
-                "revoquee": k.revoked_at is not None,
-            }
-            for k in list_api_keys(session, client_id)
-        ]
-    _emit(
-        as_json,
-        rows,
-        lambda: "\n".join(
-            f"{r['id']}\t{r['client']}\t{r['prefixe']}…\t"
-            f"{'revoked' if r['revoquee'] else 'active'}"
-            for r in rows
-        ),
-    )
-
+main.add_command(worker)
+main.add_command(webhook)
+main.add_command(incident)
+client.add_command(set_contact_command)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

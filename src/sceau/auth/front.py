@@ -2,8 +2,9 @@
 certificate, as the TLS front reports them.
 
 No Python ASGI server hands the verified client certificate to the
-application, so mutual TLS ends in the front (nginx, ``ssl_verify_client on``)
-and the front forwards what it verified in the headers below. Those headers
+application, so mutual TLS ends in the front (HAProxy, ``verify required``,
+which refuses a bad certificate in the handshake itself) and the front
+forwards what it verified in the headers below. Those headers
 are believed only when the application was started behind the front
 (``SCEAU_FRONT_SOCKET``) *and* the request arrived over that Unix socket,
 which only the front can reach; from anywhere else they are ignored, so a
@@ -12,9 +13,10 @@ client sending them straight to the application gains nothing.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import logging
 from dataclasses import dataclass
-from urllib.parse import unquote
 
 from cryptography import x509
 from starlette.types import Scope
@@ -51,14 +53,14 @@ def peer_of(scope: Scope, *, trust_front: bool) -> Peer:
 
     address = headers.get(PEER_HEADER, b"").decode("latin-1").strip() or None
     verified = headers.get(VERIFY_HEADER, b"") == b"SUCCESS"
-    escaped = headers.get(CERT_HEADER, b"")
-    if not verified or not escaped or len(escaped) > MAX_CERT_HEADER:
+    encoded = headers.get(CERT_HEADER, b"")
+    if not verified or not encoded or len(encoded) > MAX_CERT_HEADER:
         return Peer(address=address, via_front=True)
     try:
-        certificate = x509.load_pem_x509_certificate(
-            unquote(escaped.decode("latin-1")).encode()
+        certificate = x509.load_der_x509_certificate(
+            base64.b64decode(encoded, validate=True)
         )
-    except ValueError:
+    except (ValueError, binascii.Error):
         logger.warning("auth.front_certificate_unreadable")
         return Peer(address=address, via_front=True)
     return Peer(

@@ -1,0 +1,1 @@
+"""The mutual-TLS front that level C goes through."""
