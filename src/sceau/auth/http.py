@@ -38,7 +38,7 @@ async def authenticated_client(
 ) -> AuthenticatedClient:
     runtime = runtime_of(request)
     body: bytes | None = None
-    if x_pixel_signature is not None and request.method not in ("GET", "HEAD"):
+    if x_pixel_signature is not None:
         # The route reads the same bytes again from Starlette's cache: one copy.
         body = await read_body(request)
         request._body = body

@@ -1,0 +1,309 @@
+"""``SceauClient``: one method per B2B endpoint, on httpx."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+import ssl
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import httpx
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.serialization import pkcs12
+
+from sceau.auth.hmac_scheme import HEADER as SIGNATURE_HEADER
+from sceau.auth.hmac_scheme import sign_request
+from sceau.client.errors import SceauApiError, SceauTransportError
+
+API = "/api/v1/sceau/b2b"
+RETRY_STATUSES = frozenset({502, 503, 504})
+
+CertSpec = tuple[str | Path, str | Path] | tuple[str | Path, str] | str | Path
+
+
+@dataclass(frozen=True)
+class SignedDocument:
+    """The signing answer, with the signed PDF already decoded."""
+
+    ref_signature: str
+    pdf_signe: bytes
+    sha256_signe: str
+    ref_horodatage: str
+    duree_traitement_ms: int
+    statut: str = "signe"
+
+
+class SceauClient:
+    """A client for one integrator's credentials.
+
+    ``cert`` is either ``(certificate.pem, key.pem)`` or ``(bundle.p12,
+    passphrase)``; ``verify`` is the CA bundle that authenticates the server
+    (``True``: the system's). ``clock`` and ``nonce`` exist for tests that
+    need a given signature; leave them alone otherwise.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        hmac_secret: str | None = None,
+        cert: CertSpec | None = None,
+        verify: bool | str | Path = True,
+        timeout: float = 30.0,
+        retries: int = 2,
+        transport: httpx.BaseTransport | None = None,
+        clock: Callable[[], float] = time.time,
+        nonce: Callable[[], str] = lambda: secrets.token_urlsafe(18),
+    ) -> None:
+        self.api_key = api_key
+        self.hmac_secret = hmac_secret
+        self.retries = retries
+        self._clock = clock
+        self._nonce = nonce
+        self._http = httpx.Client(
+            base_url=base_url.rstrip("/"),
+            timeout=timeout,
+            verify=_ssl_context(verify, cert),
+            transport=transport,
+            follow_redirects=False,
+        )
+
+    def __enter__(self) -> SceauClient:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    # -- signing -----------------------------------------------------------------
+
+    def sign_system(
+        self,
+        *,
+        code_09: str,
+        nom_signataire: str,
+        motif: str,
+        pdf: bytes,
+        niveau: str | None = None,
+        callback_url: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> SignedDocument:
+        """Mode système: sign ``pdf`` in the name of the system identity."""
+        payload: dict[str, Any] = {
+            "code_09": code_09,
+            "nom_signataire": nom_signataire,
+            "motif": motif,
+            "pdf_b64": base64.b64encode(pdf).decode(),
+        }
+        if niveau is not None:
+            payload["niveau"] = niveau
+        if callback_url is not None:
+            payload["callback_url"] = callback_url
+        answer = self._json(
+            "POST",
+            f"{API}/signer",
+            payload,
+            idempotency_key=idempotency_key or str(uuid.uuid4()),
+        )
+        return SignedDocument(
+            ref_signature=answer["ref_signature"],
+            pdf_signe=base64.b64decode(answer["pdf_signe_b64"]),
+            sha256_signe=answer["sha256_signe"],
+            ref_horodatage=answer["ref_horodatage"],
+            duree_traitement_ms=answer["duree_traitement_ms"],
+            statut=answer["statut"],
+        )
+
+    def get_signature(self, ref: str) -> dict[str, Any]:
+        """The record of one of one's signatures (without the PDF)."""
+        result: dict[str, Any] = self._json("GET", f"{API}/signatures/{ref}")
+        return result
+
+    def download_signed_pdf(self, ref: str) -> bytes:
+        return self._send("GET", f"{API}/signatures/{ref}/pdf").content
+
+    # -- credentials ---------------------------------------------------------------
+
+    def list_credentials(self) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self._json("GET", f"{API}/cles")
+        return result
+
+    def rotate_api_key(self, grace_hours: float = 24, *, adopt: bool = True) -> str:
+        """A new API key; the current one stays valid for ``grace_hours``.
+        With ``adopt``, this client uses the new key from now on."""
+        issued = self._json(
+            "POST", f"{API}/cles/api", {"delai_grace_heures": grace_hours}
+        )
+        if adopt:
+            self.api_key = issued["secret"]
+        secret: str = issued["secret"]
+        return secret
+
+    def rotate_hmac_secret(self, grace_hours: float = 24, *, adopt: bool = True) -> str:
+        issued = self._json(
+            "POST", f"{API}/cles/hmac", {"delai_grace_heures": grace_hours}
+        )
+        if adopt:
+            self.hmac_secret = issued["secret"]
+        secret: str = issued["secret"]
+        return secret
+
+    # -- transport -----------------------------------------------------------------
+
+    def _json(
+        self,
+        method: str,
+        path: str,
+        payload: Any = None,
+        *,
+        idempotency_key: str | None = None,
+    ) -> Any:
+        body = b"" if payload is None else _dumps(payload)
+        response = self._send(method, path, body, idempotency_key=idempotency_key)
+        return response.json()
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        body: bytes = b"",
+        *,
+        idempotency_key: str | None = None,
+    ) -> httpx.Response:
+        headers = {"X-Identity-API-Key": self.api_key}
+        if body:
+            headers["Content-Type"] = "application/json"
+        if idempotency_key is not None:
+            headers["Idempotency-Key"] = idempotency_key
+        # Only what cannot sign twice is retried: reads, and idempotent writes.
+        retryable = method == "GET" or idempotency_key is not None
+
+        attempt = 0
+        while True:
+            request = self._http.build_request(
+                method, path, content=body, headers=headers
+            )
+            if self.hmac_secret is not None:
+                self._sign(request, body)
+            try:
+                response = self._http.send(request)
+            except httpx.TransportError as exc:
+                if retryable and attempt < self.retries:
+                    attempt += 1
+                    time.sleep(0.5 * attempt)
+                    continue
+                raise SceauTransportError(str(exc) or type(exc).__name__) from exc
+            transient = response.status_code in RETRY_STATUSES
+            if transient and retryable and attempt < self.retries:
+                attempt += 1
+                time.sleep(_retry_after(response, 0.5 * attempt))
+                continue
+            if response.is_error:
+                raise _api_error(response)
+            return response
+
+    def _sign(self, request: httpx.Request, body: bytes) -> None:
+        assert self.hmac_secret is not None
+        raw = request.url.raw_path.decode("ascii")
+        path, _, query = raw.partition("?")
+        request.headers[SIGNATURE_HEADER] = sign_request(
+            self.hmac_secret,
+            method=request.method,
+            host=request.headers["host"],
+            path=path,
+            query=query,
+            body=body,
+            timestamp=int(self._clock()),
+            nonce=self._nonce(),
+        )
+
+
+def _dumps(payload: Any) -> bytes:
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _retry_after(response: httpx.Response, default: float) -> float:
+    try:
+        return min(float(response.headers.get("Retry-After", default)), 30.0)
+    except ValueError:
+        return default
+
+
+def _api_error(response: httpx.Response) -> SceauApiError:
+    request_id = response.headers.get("x-request-id")
+    try:
+        error = response.json()["erreur"]
+        return SceauApiError(
+            response.status_code, error["code"], error["message"], request_id
+        )
+    except (ValueError, KeyError, TypeError):
+        return SceauApiError(
+            response.status_code, "reponse_inattendue", response.text[:200], request_id
+        )
+
+
+def _ssl_context(
+    verify: bool | str | Path, cert: CertSpec | None
+) -> ssl.SSLContext | bool:
+    if cert is None and isinstance(verify, bool):
+        return verify
+    context = (
+        ssl.create_default_context(cafile=str(verify))
+        if not isinstance(verify, bool)
+        else ssl.create_default_context()
+    )
+    if verify is False:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    if cert is not None:
+        _load_client_certificate(context, cert)
+    return context
+
+
+def _load_client_certificate(context: ssl.SSLContext, cert: CertSpec) -> None:
+    if isinstance(cert, str | Path):
+        context.load_cert_chain(str(cert))
+        return
+    first, second = cert
+    if not str(first).endswith((".p12", ".pfx")):
+        context.load_cert_chain(str(first), str(second))
+        return
+
+    # The ssl module reads PEM files only: the PKCS#12 bundle is opened in
+    # memory and its key handed over through a private file, removed at once.
+    key, certificate, chain = pkcs12.load_key_and_certificates(
+        Path(first).read_bytes(), str(second).encode()
+    )
+    if key is None or certificate is None:
+        raise ValueError("the PKCS#12 file holds no key and certificate")
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ) + certificate.public_bytes(serialization.Encoding.PEM)
+    for extra in chain or []:
+        pem += extra.public_bytes(serialization.Encoding.PEM)
+    descriptor, name = tempfile.mkstemp(suffix=".pem")
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(pem)
+        context.load_cert_chain(name)
+    finally:
+        os.unlink(name)
