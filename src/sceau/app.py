@@ -13,6 +13,7 @@ from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sceau import __version__
+from sceau.clients.routes import router as credentials_router
 from sceau.errors import BadRequest, SceauError
 from sceau.http import error_response
 from sceau.modes.routes import router as signing_router
@@ -73,6 +74,7 @@ def create_app(
     for router in (
         signing_router,
         signatures_router,
+        credentials_router,
         tsa_router,
         pki_router,
         ops_router,
