@@ -6,11 +6,13 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 HOST ?= 127.0.0.1
 PORT ?= 8000
+MTLS ?= 127.0.0.1:8443
 
 # Debian packages the tests use as independent checkers.
-TEST_TOOLS := pdfsig:poppler-utils qpdf:qpdf certutil:libnss3-tools openssl:openssl
+TEST_TOOLS := pdfsig:poppler-utils qpdf:qpdf certutil:libnss3-tools openssl:openssl \
+  haproxy:haproxy
 
-.PHONY: serve test lint typecheck unit install test-tools bench clean
+.PHONY: serve serve-mtls test lint typecheck unit install test-tools bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ needed"'
@@ -23,6 +25,12 @@ install: $(STAMP)
 
 serve: $(STAMP)
 	$(BIN)/sceau serve --host $(HOST) --port $(PORT)
+
+# The service with its mutual-TLS front (HAProxy) for level-C clients on $(MTLS).
+serve-mtls: $(STAMP)
+	@command -v haproxy >/dev/null 2>&1 || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy; }
+	$(BIN)/sceau serve --host $(HOST) --port $(PORT) --mtls $(MTLS)
 
 test-tools:
 	@missing=""; for pair in $(TEST_TOOLS); do \

@@ -208,7 +208,11 @@ def test_purge_removes_expired_pdfs_and_keeps_records(
 
         purged = run_json(cli, "purge")
 
-        assert purged == {"documents_supprimes": 1, "cles_idempotence_supprimees": 0}
+        assert purged == {
+            "documents_supprimes": 1,
+            "cles_idempotence_supprimees": 0,
+            "traces_authentification_supprimees": 0,
+        }
         signatures = "/api/v1/sceau/b2b/signatures"
         assert (
             api.get(f"{signatures}/{old_ref}", headers=atlanta.headers).status_code

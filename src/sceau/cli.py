@@ -194,21 +194,26 @@ def pki_nss_db(directory: Path) -> None:
 @main.command()
 @json_option
 def purge(as_json: bool) -> None:
-    """Delete signed PDFs past retention and expired idempotency keys."""
+    """Delete signed PDFs past retention, expired idempotency keys, expired
+    HMAC nonces and authentication failures older than the rate window."""
     from sceau.idempotency.service import purge_expired
     from sceau.signing.service import purge_expired_documents
 
-    with _runtime() as runtime, runtime.db.transaction() as session:
-        data = {
-            "documents_supprimes": purge_expired_documents(session),
-            "cles_idempotence_supprimees": purge_expired(session),
-        }
+    with _runtime() as runtime:
+        with runtime.db.transaction() as session:
+            data = {
+                "documents_supprimes": purge_expired_documents(session),
+                "cles_idempotence_supprimees": purge_expired(session),
+            }
+        data["traces_authentification_supprimees"] = runtime.authenticator.purge()
     _emit(
         as_json,
         data,
         lambda: (
-            f"{data['documents_supprimes']} signed PDFs and "
-            f"{data['cles_idempotence_supprimees']} idempotency keys purged"
+            f"{data['documents_supprimes']} signed PDFs, "
+            f"{data['cles_idempotence_supprimees']} idempotency keys and "
+            f"{data['traces_authentification_supprimees']} expired nonces and "
+            "authentication failures purged"
         ),
     )
 

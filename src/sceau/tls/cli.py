@@ -6,9 +6,16 @@ from pathlib import Path
 
 import click
 
-from sceau.cli import _emit, _fail_on_errors, _runtime, json_option, main
+from sceau.cli import _emit, _fail_on_errors, _runtime, json_option, main, pki
 from sceau.tls.front import FrontFiles, push_crl, write_crl, write_front_files
 from sceau.tls.serve import front_directory, parse_listen
+
+
+@pki.command("export-access-ca")
+def pki_export_access_ca() -> None:
+    """Print the access CA certificate (PEM): what level-C clients trust."""
+    with _runtime() as runtime:
+        click.echo(runtime.access_ca.certificate_pem.decode(), nl=False)
 
 
 @main.group()
