@@ -88,11 +88,9 @@ def test_level_a_signs_reads_and_downloads(
 def test_api_errors_carry_the_api_code(
     server: LiveApp, atlanta: Provisioned, pdf: bytes
 ) -> None:
-    with (
-        SceauClient(server.base_url, atlanta.api_key) as sceau,
-        pytest.raises(SceauApiError) as unknown,
-    ):
-        sceau.get_signature("SIG-20260101-ABCDEF")
+    with SceauClient(server.base_url, atlanta.api_key) as sceau:
+        with pytest.raises(SceauApiError) as unknown:
+            sceau.get_signature("SIG-20260101-ABCDEF")
         with pytest.raises(SceauApiError) as not_pdf:
             sceau.sign_system(
                 code_09=atlanta.code_09,
