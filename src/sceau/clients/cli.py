@@ -90,7 +90,14 @@ def client_set_level(client_id: str, level: str, as_json: bool) -> None:
     with _runtime() as runtime, runtime.db.transaction() as session:
         updated = set_level(session, client_id, level)
         data = {"client": updated.id, "niveau": updated.auth_level}
+        no_allowlist = level == "C" and not updated.ip_allowlist
     _emit(as_json, data, lambda: f"{data['client']} is now level {data['niveau']}")
+    if no_allowlist:
+        click.echo(
+            "warning: the allowlist is empty, so every request is refused until "
+            "`sceau client set-allowlist` lists the client's networks.",
+            err=True,
+        )
 
 
 @client.command("set-allowlist")
