@@ -13,8 +13,6 @@ from sceau.auth.hmac_scheme import HEADER
 from sceau.auth.service import AuthenticatedClient, RequestCredentials
 from sceau.http import read_body, runtime_of
 
-EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
-
 
 async def authenticated_client(
     request: Request,
@@ -36,13 +34,7 @@ async def authenticated_client(
         ),
     ] = None,
 ) -> AuthenticatedClient:
-    runtime = runtime_of(request)
-    body: bytes | None = None
-    if x_pixel_signature is not None:
-        # The route reads the same bytes again from Starlette's cache: one copy.
-        body = await read_body(request)
-        request._body = body
-
+    authenticator = runtime_of(request).authenticator
     credentials = RequestCredentials(
         api_key=x_identity_api_key,
         signature=x_pixel_signature,
@@ -50,26 +42,24 @@ async def authenticated_client(
         host=request.headers.get("host", ""),
         path=request.scope.get("raw_path", b"").decode("latin-1") or request.url.path,
         query=request.scope.get("query_string", b"").decode("latin-1"),
-        body_sha256=EMPTY_SHA256,
         peer=request.scope["state"].get("peer") or Peer(address=None),
     )
-    client = await run_in_threadpool(_authenticate, runtime, credentials, body)
+
+    if x_pixel_signature is None:
+        client = await run_in_threadpool(authenticator.authenticate, credentials)
+    else:
+        # The body is read only once the address, the certificate and the key
+        # have passed; the route then reads the same bytes from Starlette's
+        # cache, with no second copy.
+        started = await run_in_threadpool(authenticator.begin, credentials)
+        body = await read_body(request)
+        request._body = body
+        client = await run_in_threadpool(_finish, authenticator, started, body)
     request.scope["state"]["client_id"] = client.client_id
     return client
 
 
-def _authenticate(
-    runtime: object, credentials: RequestCredentials, body: bytes | None
-) -> AuthenticatedClient:
+def _finish(authenticator: object, started: object, body: bytes) -> AuthenticatedClient:
     # Hashing a large body belongs off the event loop, with the database work.
-    if body:
-        credentials = _with_body_digest(credentials, hashlib.sha256(body).hexdigest())
-    return runtime.authenticator.authenticate(credentials)  # type: ignore[attr-defined]
-
-
-def _with_body_digest(
-    credentials: RequestCredentials, digest: str
-) -> RequestCredentials:
-    from dataclasses import replace
-
-    return replace(credentials, body_sha256=digest)
+    digest = hashlib.sha256(body).hexdigest()
+    return authenticator.finish(started, digest)  # type: ignore[attr-defined,no-any-return]

@@ -17,9 +17,13 @@ client and reason (metric) and logged without any secret.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import logging
+import math
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -61,6 +65,7 @@ from sceau.pki.keystore import KeySealer
 logger = logging.getLogger(__name__)
 
 MAX_KEY_LENGTH = 200
+EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 # Recording each use would make every request a write; once a minute per
 # credential is precise enough for "last used" and costs nothing.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -85,8 +90,18 @@ class RequestCredentials:
     host: str
     path: str
     query: str
-    body_sha256: str
     peer: Peer
+    body_sha256: str = EMPTY_SHA256
+
+
+@dataclass(frozen=True)
+class Started:
+    """A request past steps 1 to 4: whose it is, at which level."""
+
+    credentials: RequestCredentials
+    client_id: str
+    api_key_id: str
+    level: str
 
 
 @dataclass(frozen=True)
@@ -107,15 +122,46 @@ class Authenticator:
         self._lock = threading.Lock()
 
     def authenticate(self, credentials: RequestCredentials) -> AuthenticatedClient:
-        address = credentials.peer.address
-        client_id: str | None = None
-        try:
-            with self.db.sessions() as session:
-                self._check_rate(session, address)
-                result, nonce = self._verify(session, credentials)
-                client_id = result.client_id
+        """Every check at once, for a request whose body is already hashed
+        (or that carries no request signature)."""
+        return self.finish(self.begin(credentials), credentials.body_sha256)
+
+    def begin(self, credentials: RequestCredentials) -> Started:
+        """Steps 1 to 4: everything but the request signature's MAC, so that a
+        request from a blocked address or with a wrong key is refused before
+        its body is even read."""
+        with (
+            self._refusals(credentials.peer.address, None),
+            self.db.sessions() as session,
+        ):
+            self._check_rate(session, credentials.peer.address)
+            return self._identify(session, credentials)
+
+    def finish(self, started: Started, body_sha256: str) -> AuthenticatedClient:
+        """Step 5, the request signature, then what must be remembered."""
+        credentials = started.credentials
+        with self._refusals(credentials.peer.address, started.client_id):
+            nonce: HmacNonce | None = None
+            secret_id: str | None = None
+            if credentials.signature is not None:
+                with self.db.sessions() as session:
+                    secret_id, nonce = self._check_signature(
+                        session, started.client_id, credentials, body_sha256
+                    )
+            result = AuthenticatedClient(
+                client_id=started.client_id,
+                api_key_id=started.api_key_id,
+                level=started.level,
+                hmac_key_id=secret_id,
+                certificate_fingerprint=credentials.peer.certificate_fingerprint,
+            )
             self._remember(result, nonce)
             return result
+
+    @contextmanager
+    def _refusals(self, address: str | None, client_id: str | None) -> Iterator[None]:
+        try:
+            yield
         except SceauError as error:
             if not isinstance(error, TooManyFailures):
                 self._refused(address, getattr(error, "client_id", client_id), error)
@@ -126,20 +172,20 @@ class Authenticator:
     def _check_rate(self, session: Session, address: str | None) -> None:
         if address is None:
             return
-        since = utcnow() - self.policy.failure_window
-        failures = session.scalar(
-            select(func.count())
-            .select_from(AuthFailure)
-            .where(AuthFailure.address == address, AuthFailure.at > since)
-        )
-        if failures is not None and failures >= self.policy.failure_limit:
-            raise TooManyFailures(
-                retry_after=int(self.policy.failure_window.total_seconds())
+        now = utcnow()
+        since = now - self.policy.failure_window
+        failures, oldest = session.execute(
+            select(func.count(), func.min(AuthFailure.at)).where(
+                AuthFailure.address == address, AuthFailure.at > since
             )
+        ).one()
+        if failures >= self.policy.failure_limit and oldest is not None:
+            # When the oldest failure of the window leaves it, the address
+            # may try again.
+            left = (oldest.replace(tzinfo=now.tzinfo) - since).total_seconds()
+            raise TooManyFailures(retry_after=max(1, math.ceil(left)))
 
-    def _verify(
-        self, session: Session, credentials: RequestCredentials
-    ) -> tuple[AuthenticatedClient, HmacNonce | None]:
+    def _identify(self, session: Session, credentials: RequestCredentials) -> Started:
         now = utcnow()
         peer = credentials.peer
 
@@ -150,22 +196,9 @@ class Authenticator:
 
         if client.auth_level == "C" and certificate is None:
             raise _for_client(ClientCertificateRequired(), client.id)
-
-        secret_id: str | None = None
-        nonce: HmacNonce | None = None
-        if client.auth_level == "B" or credentials.signature is not None:
-            secret_id, nonce = self._check_signature(session, client, credentials, now)
-
-        return (
-            AuthenticatedClient(
-                client_id=client.id,
-                api_key_id=key.id,
-                level=client.auth_level,
-                hmac_key_id=secret_id,
-                certificate_fingerprint=peer.certificate_fingerprint,
-            ),
-            nonce,
-        )
+        if client.auth_level == "B" and credentials.signature is None:
+            raise _for_client(SignatureMissing(), client.id)
+        return Started(credentials, client.id, key.id, client.auth_level)
 
     def _check_certificate(
         self, session: Session, peer: Peer, now: datetime
@@ -179,35 +212,35 @@ class Authenticator:
             raise _for_client(ClientCertificateRevoked(), certificate.client_id)
         client = session.get(Client, certificate.client_id)
         assert client is not None
-        if not address_allowed(client, peer.address):
+        if client.auth_level == "C" and not address_allowed(client, peer.address):
             raise _for_client(AddressNotAllowed(), client.id)
         return certificate
 
     def _check_signature(
         self,
         session: Session,
-        client: Client,
+        client_id: str,
         credentials: RequestCredentials,
-        now: datetime,
+        body_sha256: str,
     ) -> tuple[str, HmacNonce]:
-        if credentials.signature is None:
-            raise _for_client(SignatureMissing(), client.id)
+        assert credentials.signature is not None
+        now = utcnow()
         try:
             header = hmac_scheme.parse_header(credentials.signature)
         except hmac_scheme.MalformedSignatureHeader:
-            raise _for_client(SignatureMalformed(), client.id) from None
+            raise _for_client(SignatureMalformed(), client_id) from None
 
         skew = abs(now.timestamp() - header.timestamp)
         if skew > self.policy.hmac_window.total_seconds():
-            raise _for_client(SignatureOutOfWindow(), client.id)
+            raise _for_client(SignatureOutOfWindow(), client_id)
 
         stored = session.get(HmacSecret, header.key_id)
         if (
             stored is None
-            or stored.client_id != client.id
+            or stored.client_id != client_id
             or not is_active(stored, now)
         ):
-            raise _for_client(SignatureKeyUnknown(), client.id)
+            raise _for_client(SignatureKeyUnknown(), client_id)
         secret = self.sealer.unseal_bytes(
             stored.sealed_secret, hmac_purpose(stored.id)
         ).decode()
@@ -219,11 +252,11 @@ class Authenticator:
             host=credentials.host,
             path=credentials.path,
             query=credentials.query,
-            body_sha256=credentials.body_sha256,
+            body_sha256=body_sha256,
         )
         expected = hmac_scheme.compute_mac(secret, canonical)
         if not hmac.compare_digest(expected, header.mac):
-            raise _for_client(SignatureInvalid(), client.id)
+            raise _for_client(SignatureInvalid(), client_id)
 
         expires = datetime.fromtimestamp(header.timestamp, now.tzinfo)
         return stored.id, HmacNonce(
