@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sceau import __version__
 from sceau.clients.routes import router as credentials_router
+from sceau.tls.front import front_token_of
 from sceau.errors import BadRequest, SceauError
 from sceau.http import error_response
 from sceau.modes.routes import router as signing_router
@@ -68,7 +69,9 @@ def create_app(
     app.add_middleware(
         RequestContextMiddleware,
         max_body_bytes=settings.max_body_bytes,
-        trust_front=settings.front_socket is not None,
+        front_token=(
+            front_token_of(settings.front_socket) if settings.front_socket else None
+        ),
     )
 
     for router in (

@@ -313,3 +313,29 @@ def foreign_certificate(directory: Path) -> tuple[Path, Path]:
         )
     )
     return cert_path, key_path
+
+
+def test_local_process_on_the_unix_socket_without_the_token_is_not_the_front(
+    front: MtlsFront, bank: Holder
+) -> None:
+    """Reaching the application's socket is not enough: the front's headers
+    count only with the front's token."""
+    forged = {
+        "X-Pixel-Front-Peer": "127.0.0.1",
+        "X-Pixel-Front-Verify": "SUCCESS",
+        "X-Pixel-Front-Cert": base64.b64encode(bank.der).decode(),
+        "X-Pixel-Front-Token": "pas-le-bon",
+    }
+    transport = httpx.HTTPTransport(uds=str(front.files.app_socket))
+
+    with httpx.Client(transport=transport, base_url="http://front") as local:
+        response = local.get(LOOKUP, headers={**bank.client.headers, **forged})
+
+    assert response.status_code == 403
+    assert response.json()["erreur"]["code"] == "certificat_client_requis"
+
+
+def test_front_token_file_is_private(front: MtlsFront) -> None:
+    assert front.files.token.stat().st_mode & 0o077 == 0
+    assert front.files.config.stat().st_mode & 0o077 == 0
+    assert front.files.token.read_text() in front.files.config.read_text()

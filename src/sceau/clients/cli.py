@@ -281,6 +281,7 @@ def client_cert_issue(
                 session, runtime.access_ca, client_id, passphrase
             )
             p12_path.touch(mode=0o600, exist_ok=True)
+            p12_path.chmod(0o600)
             p12_path.write_bytes(bundle)
         data = {
             "client": issued.record.client_id,
@@ -303,15 +304,24 @@ def client_cert_issue(
 @_fail_on_errors
 def client_cert_revoke(reference: str, as_json: bool) -> None:
     """Revoke a client certificate (fingerprint or serial): refused at once,
-    listed in /pki/access.crl; run `sceau tls write-crl` for the front."""
+    listed in /pki/access.crl, and handed to the running front."""
     from sceau.clients.certificates import revoke_client_certificate
+    from sceau.tls.front import FrontFiles, push_crl, write_crl
+    from sceau.tls.serve import front_directory
 
-    with _runtime() as runtime, runtime.db.transaction() as session:
-        revoked = revoke_client_certificate(session, reference)
-        data = {
-            "empreinte_sha256": revoked.fingerprint,
-            "revoque_le": _when(revoked.revoked_at),
-        }
+    with _runtime() as runtime:
+        with runtime.db.transaction() as session:
+            revoked = revoke_client_certificate(session, reference)
+            data: dict[str, Any] = {
+                "empreinte_sha256": revoked.fingerprint,
+                "revoque_le": _when(revoked.revoked_at),
+            }
+        # The application refuses the certificate from now on; the running
+        # front gets the new CRL too, so the handshake refuses it as well.
+        files = FrontFiles(front_directory(runtime.settings))
+        data["front_mis_a_jour"] = files.directory.exists() and push_crl(
+            files, write_crl(runtime, files)
+        )
     _emit(as_json, data, lambda: f"revoked {data['empreinte_sha256']}")
 
 

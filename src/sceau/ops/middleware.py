@@ -34,11 +34,11 @@ def _too_large(limit: int) -> PayloadTooLarge:
 
 class RequestContextMiddleware:
     def __init__(
-        self, app: ASGIApp, *, max_body_bytes: int, trust_front: bool = False
+        self, app: ASGIApp, *, max_body_bytes: int, front_token: str | None = None
     ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
-        self.trust_front = trust_front
+        self.front_token = front_token
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -52,7 +52,7 @@ class RequestContextMiddleware:
         started = time.perf_counter()
         state = scope.setdefault("state", {})
         state["started"] = started
-        peer = peer_of(scope, trust_front=self.trust_front)
+        peer = peer_of(scope, front_token=self.front_token)
         state["peer"] = peer
         status_holder = {"status": 500}
 

@@ -15,12 +15,15 @@ once, as the application already does.
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
+import secrets
 import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,8 +70,23 @@ class FrontFiles:
     def admin_socket(self) -> Path:
         return self.directory / "admin.sock"
 
+    @property
+    def token(self) -> Path:
+        return self.directory / "front.token"
 
-def render_config(files: FrontFiles, *, host: str, port: int) -> str:
+
+def front_token_of(app_socket: Path) -> str:
+    """The secret the front sends with every request, beside its socket."""
+    try:
+        return (app_socket.parent / "front.token").read_text().strip()
+    except OSError as exc:
+        raise ConfigurationError(
+            f"SCEAU_FRONT_SOCKET is set but {app_socket.parent}/front.token cannot "
+            "be read: write the front's files with `sceau tls front-config`."
+        ) from exc
+
+
+def render_config(files: FrontFiles, *, host: str, port: int, token: str) -> str:
     bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     return f"""\
 # Mutual-TLS front of Pixel Sceau (level C), written by `sceau tls front-config`.
@@ -95,6 +113,8 @@ verify required crl-file {files.crl} alpn http/1.1
     http-request del-header X-Pixel-Front-Peer
     http-request del-header X-Pixel-Front-Verify
     http-request del-header X-Pixel-Front-Cert
+    http-request del-header X-Pixel-Front-Token
+    http-request set-header X-Pixel-Front-Token {token}
     http-request set-header X-Pixel-Front-Peer %[src]
     http-request set-header X-Pixel-Front-Verify SUCCESS if {{ ssl_c_verify 0 }}
     http-request set-header X-Pixel-Front-Cert %[ssl_c_der,base64]
@@ -132,7 +152,13 @@ def write_front_files(
         _write_private(files.server_pem, _development_server_pem(runtime, server_names))
     files.access_ca.write_bytes(access_ca.certificate_pem)
     write_crl(runtime, files)
-    files.config.write_text(render_config(files, host=host, port=port))
+    # The front proves itself to the application with this secret, on top of
+    # the socket's permissions: no other local process can pose as the front.
+    token = secrets.token_urlsafe(32)
+    _write_private(files.token, token.encode())
+    _write_private(
+        files.config, render_config(files, host=host, port=port, token=token).encode()
+    )
     return files
 
 
@@ -227,6 +253,7 @@ class HaproxyProcess:
         self._process = subprocess.Popen(
             [binary, "-db", "-f", str(self.files.config)],
             stdout=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent,
         )
         deadline = time.monotonic() + START_TIMEOUT
         while not self.files.admin_socket.exists():
@@ -244,3 +271,39 @@ class HaproxyProcess:
             self._process.kill()
             self._process.wait()
         self.files.admin_socket.unlink(missing_ok=True)
+
+
+def _die_with_parent() -> None:
+    # However the service ends (a signal uvicorn re-raises, a crash), the
+    # kernel stops the front with it rather than leave it serving alone.
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+PR_SET_PDEATHSIG = 1
+
+
+class CrlRefresher:
+    """Rewrites and hands over the front's CRL on a schedule: a CRL is valid
+    for seven days and HAProxy refuses every certificate once it lapses."""
+
+    def __init__(self, runtime: Runtime, files: FrontFiles, every: float) -> None:
+        self._runtime = runtime
+        self._files = files
+        self._every = every
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._every):
+            try:
+                push_crl(self._files, write_crl(self._runtime, self._files))
+            except Exception:  # the next round tries again; the cause is logged
+                logger.exception("tls.crl_refresh_failed")
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)

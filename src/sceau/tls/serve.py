@@ -12,7 +12,15 @@ import uvicorn
 from uvicorn.supervisors import Multiprocess
 
 from sceau.settings import Settings, get_settings
-from sceau.tls.front import FrontFiles, HaproxyProcess, write_front_files
+from sceau.tls.front import (
+    CrlRefresher,
+    FrontFiles,
+    HaproxyProcess,
+    write_front_files,
+)
+
+# Well inside the CRL's seven days, and soon after any missed push.
+CRL_REFRESH_SECONDS = 3600.0
 
 
 def parse_listen(value: str) -> tuple[str, int]:
@@ -54,17 +62,14 @@ def serve_behind_front(
     front_host, front_port = parse_listen(mtls)
     runtime = Runtime(settings)
     runtime.prepare()
-    try:
-        files = write_front_files(
-            runtime,
-            front_directory(settings),
-            host=front_host,
-            port=front_port,
-            server_names=server_names,
-            server_pem=server_pem,
-        )
-    finally:
-        runtime.close()
+    files = write_front_files(
+        runtime,
+        front_directory(settings),
+        host=front_host,
+        port=front_port,
+        server_names=server_names,
+        server_pem=server_pem,
+    )
 
     # Every worker process reads its settings from the environment.
     os.environ["SCEAU_FRONT_SOCKET"] = str(files.app_socket)
@@ -72,6 +77,8 @@ def serve_behind_front(
     sockets = bind_sockets(host, port, files.app_socket)
     front = HaproxyProcess(FrontFiles(files.directory))
     front.start()
+    refresher = CrlRefresher(runtime, files, CRL_REFRESH_SECONDS)
+    refresher.start()
     try:
         config = uvicorn.Config(
             "sceau.app:create_app",
@@ -87,5 +94,7 @@ def serve_behind_front(
         else:
             server.run(sockets=sockets)
     finally:
+        refresher.stop()
         front.stop()
+        runtime.close()
         files.app_socket.unlink(missing_ok=True)
