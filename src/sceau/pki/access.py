@@ -19,16 +19,13 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sceau.db import Database, utcnow
 from sceau.pki.keystore import KeySealer, PrivateKey
-from sceau.pki.models import IssuedCertificate
 from sceau.pki.service import (
     BACKDATE,
     COUNTRY,
-    CRL_VALIDITY,
     ORGANISATION,
     PkiUrls,
     _authority_info,
@@ -39,6 +36,7 @@ from sceau.pki.service import (
     _serial,
     _write_private,
     _years,
+    build_crl,
 )
 
 logger = logging.getLogger(__name__)
@@ -174,35 +172,7 @@ class AccessCa:
     def crl(self, session: Session) -> x509.CertificateRevocationList:
         """Built on each call: a revocation must show in the next fetch, and
         an ECDSA signature costs a fraction of a millisecond."""
-        now = utcnow()
-        revoked = session.scalars(
-            select(IssuedCertificate).where(
-                IssuedCertificate.issuer == ISSUER,
-                IssuedCertificate.revoked_at.is_not(None),
-            )
-        ).all()
-        builder = (
-            x509.CertificateRevocationListBuilder()
-            .issuer_name(self.certificate.subject)
-            .last_update(now - BACKDATE)
-            .next_update(now + CRL_VALIDITY)
-            .add_extension(x509.CRLNumber(int(now.timestamp() * 1000)), False)
-            .add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_public_key(
-                    self.certificate.public_key()  # type: ignore[arg-type]
-                ),
-                False,
-            )
-        )
-        for entry in revoked:
-            assert entry.revoked_at is not None
-            builder = builder.add_revoked_certificate(
-                x509.RevokedCertificateBuilder()
-                .serial_number(int(entry.serial_hex, 16))
-                .revocation_date(entry.revoked_at)
-                .build()
-            )
-        return builder.sign(self._key, hashes.SHA256())
+        return build_crl(session, self.certificate, self._key, ISSUER)
 
 
 def _check_public_key(public_key: object) -> None:

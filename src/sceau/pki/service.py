@@ -214,35 +214,7 @@ class ServicePki:
         else:
             raise ValueError(f"no CRL named {which!r}")
 
-        now = utcnow()
-        revoked = session.scalars(
-            select(IssuedCertificate).where(
-                IssuedCertificate.issuer == which,
-                IssuedCertificate.revoked_at.is_not(None),
-            )
-        ).all()
-        builder = (
-            x509.CertificateRevocationListBuilder()
-            .issuer_name(issuer_cert.subject)
-            .last_update(now - BACKDATE)
-            .next_update(now + CRL_VALIDITY)
-            .add_extension(x509.CRLNumber(int(now.timestamp() * 1000)), False)
-            .add_extension(
-                x509.AuthorityKeyIdentifier.from_issuer_public_key(
-                    issuer_cert.public_key()  # type: ignore[arg-type]
-                ),
-                False,
-            )
-        )
-        for entry in revoked:
-            assert entry.revoked_at is not None
-            builder = builder.add_revoked_certificate(
-                x509.RevokedCertificateBuilder()
-                .serial_number(int(entry.serial_hex, 16))
-                .revocation_date(entry.revoked_at)
-                .build()
-            )
-        crl = builder.sign(key, hashes.SHA256())
+        crl = build_crl(session, issuer_cert, key, which)
         return crl.public_bytes(serialization.Encoding.DER)
 
     def crls(self, session: Session) -> list[bytes]:
@@ -250,6 +222,41 @@ class ServicePki:
 
     def root_pem(self) -> str:
         return self.root_cert.public_bytes(serialization.Encoding.PEM).decode()
+
+
+def build_crl(
+    session: Session, issuer_cert: x509.Certificate, key: PrivateKey, issuer: str
+) -> x509.CertificateRevocationList:
+    """A CRL naming every revoked certificate ``issuer`` has issued."""
+    now = utcnow()
+    revoked = session.scalars(
+        select(IssuedCertificate).where(
+            IssuedCertificate.issuer == issuer,
+            IssuedCertificate.revoked_at.is_not(None),
+        )
+    ).all()
+    builder = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(issuer_cert.subject)
+        .last_update(now - BACKDATE)
+        .next_update(now + CRL_VALIDITY)
+        .add_extension(x509.CRLNumber(int(now.timestamp() * 1000)), False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(
+                issuer_cert.public_key()  # type: ignore[arg-type]
+            ),
+            False,
+        )
+    )
+    for entry in revoked:
+        assert entry.revoked_at is not None
+        builder = builder.add_revoked_certificate(
+            x509.RevokedCertificateBuilder()
+            .serial_number(int(entry.serial_hex, 16))
+            .revocation_date(entry.revoked_at)
+            .build()
+        )
+    return builder.sign(key, hashes.SHA256())
 
 
 @contextmanager
