@@ -3,14 +3,21 @@ HMAC secrets and client certificates. Attached to ``sceau`` by ``sceau.cli``."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import click
+from sqlalchemy.orm import Session
 
 from sceau.cli import _emit, _fail_on_errors, _runtime, client, json_option, main
+from sceau.clients import service
+from sceau.clients.models import ApiKey, HmacSecret
+from sceau.clients.service import IssuedKey
 from sceau.db import utcnow
+from sceau.runtime import Runtime
 
 GRACE_OPTION = click.option(
     "--grace-hours",
@@ -117,102 +124,90 @@ def client_set_allowlist(
     _emit(as_json, data, lambda: "\n".join(data["adresses_autorisees"]) or "(empty)")
 
 
-# -- API keys ----------------------------------------------------------------------
+# -- API keys and HMAC secrets -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CredentialKind:
+    """What differs between the two rotating credentials' commands."""
+
+    name: str  # as the operator reads it
+    issue: Callable[[Runtime, Session, str, timedelta], IssuedKey]
+    revoke: Callable[[Session, str], ApiKey | HmacSecret]
+    listing: Callable[[Session, str | None], list[ApiKey] | list[HmacSecret]]
+
+
+def _credential_commands(group: click.Group, kind: CredentialKind) -> None:
+    @group.command(
+        "create",
+        help=f"Issue an {kind.name}, printed once; the previous one overlaps "
+        "for the grace period.",
+    )
+    @click.option("--client", "client_id", required=True)
+    @GRACE_OPTION
+    @json_option
+    @_fail_on_errors
+    def create(client_id: str, grace_hours: float, as_json: bool) -> None:
+        with _runtime() as runtime, runtime.db.transaction() as session:
+            issued = kind.issue(
+                runtime, session, client_id, timedelta(hours=grace_hours)
+            )
+        _issued(as_json, issued, kind.name)
+
+    @group.command("revoke", help=f"Revoke an {kind.name} at once.")
+    @click.argument("credential_id")
+    @json_option
+    @_fail_on_errors
+    def revoke(credential_id: str, as_json: bool) -> None:
+        with _runtime() as runtime, runtime.db.transaction() as session:
+            revoked = kind.revoke(session, credential_id)
+            data = {"id": revoked.id, "revoquee_le": str(revoked.revoked_at)}
+        _emit(as_json, data, lambda: f"revoked {data['id']}")
+
+    @group.command(
+        "list",
+        help=f"List {kind.name}s: state, end of overlap, last use (never the secret).",
+    )
+    @click.option("--client", "client_id", default=None)
+    @json_option
+    def listing(client_id: str | None, as_json: bool) -> None:
+        with _runtime() as runtime, runtime.db.sessions() as session:
+            rows = _credential_rows(kind.listing(session, client_id))
+        _emit(as_json, rows, lambda: _credential_table(rows))
 
 
 @main.group()
 def key() -> None:
-    """API keys (every level)."""
-
-
-@key.command("create")
-@click.option("--client", "client_id", required=True)
-@GRACE_OPTION
-@json_option
-@_fail_on_errors
-def key_create(client_id: str, grace_hours: float, as_json: bool) -> None:
-    """Issue an API key; it is printed once and stored only as its SHA-256."""
-    from sceau.clients.service import create_api_key
-
-    with _runtime() as runtime, runtime.db.transaction() as session:
-        issued = create_api_key(session, client_id, timedelta(hours=grace_hours))
-    _issued(as_json, issued, "key id")
-
-
-@key.command("revoke")
-@click.argument("key_id")
-@json_option
-@_fail_on_errors
-def key_revoke(key_id: str, as_json: bool) -> None:
-    """Revoke an API key at once."""
-    from sceau.clients.service import revoke_api_key
-
-    with _runtime() as runtime, runtime.db.transaction() as session:
-        revoked = revoke_api_key(session, key_id)
-        data = {"id": revoked.id, "revoquee_le": str(revoked.revoked_at)}
-    _emit(as_json, data, lambda: f"revoked {data['id']}")
-
-
-@key.command("list")
-@click.option("--client", "client_id", default=None)
-@json_option
-def key_list(client_id: str | None, as_json: bool) -> None:
-    """List API keys: prefix, state, end of overlap, last use (never the keys)."""
-    from sceau.clients.service import list_api_keys
-
-    with _runtime() as runtime, runtime.db.sessions() as session:
-        rows = _credential_rows(list_api_keys(session, client_id))
-    _emit(as_json, rows, lambda: _credential_table(rows))
-
-
-# -- HMAC secrets ------------------------------------------------------------------
+    """API keys (every level), stored only as their SHA-256."""
 
 
 @main.group("hmac")
 def hmac_group() -> None:
-    """Level-B HMAC secrets."""
+    """Level-B HMAC secrets, stored sealed under the master key."""
 
 
-@hmac_group.command("create")
-@click.option("--client", "client_id", required=True)
-@GRACE_OPTION
-@json_option
-@_fail_on_errors
-def hmac_create(client_id: str, grace_hours: float, as_json: bool) -> None:
-    """Issue an HMAC secret; printed once, stored sealed under the master key."""
-    from sceau.clients.service import create_hmac_secret
-
-    with _runtime() as runtime, runtime.db.transaction() as session:
-        issued = create_hmac_secret(
-            session, runtime.sealer, client_id, timedelta(hours=grace_hours)
-        )
-    _issued(as_json, issued, "HMAC key")
-
-
-@hmac_group.command("revoke")
-@click.argument("secret_id")
-@json_option
-@_fail_on_errors
-def hmac_revoke(secret_id: str, as_json: bool) -> None:
-    """Revoke an HMAC secret at once."""
-    from sceau.clients.service import revoke_hmac_secret
-
-    with _runtime() as runtime, runtime.db.transaction() as session:
-        revoked = revoke_hmac_secret(session, secret_id)
-        data = {"id": revoked.id, "revoquee_le": str(revoked.revoked_at)}
-    _emit(as_json, data, lambda: f"revoked {data['id']}")
-
-
-@hmac_group.command("list")
-@click.option("--client", "client_id", default=None)
-@json_option
-def hmac_list(client_id: str | None, as_json: bool) -> None:
-    """List HMAC secrets: state, end of overlap, last use (never the secrets)."""
-    from sceau.clients.service import list_hmac_secrets
-
-    with _runtime() as runtime, runtime.db.sessions() as session:
-        rows = _credential_rows(list_hmac_secrets(session, client_id))
-    _emit(as_json, rows, lambda: _credential_table(rows))
+_credential_commands(
+    key,
+    CredentialKind(
+        name="API key",
+        issue=lambda runtime, session, client_id, grace: service.create_api_key(
+            session, client_id, grace
+        ),
+        revoke=service.revoke_api_key,
+        listing=service.list_api_keys,
+    ),
+)
+_credential_commands(
+    hmac_group,
+    CredentialKind(
+        name="HMAC secret",
+        issue=lambda runtime, session, client_id, grace: service.create_hmac_secret(
+            session, runtime.sealer, client_id, grace
+        ),
+        revoke=service.revoke_hmac_secret,
+        listing=service.list_hmac_secrets,
+    ),
+)
 
 
 # -- client certificates -------------------------------------------------------------
