@@ -17,6 +17,8 @@ from sqlalchemy.exc import IntegrityError
 
 from sceau.anchoring.service import queue_for_anchoring
 from sceau.db import utcnow
+from sceau.events import types as event_types
+from sceau.events.service import record_event
 from sceau.idempotency.service import Claim, complete
 from sceau.identities.service import resolve_signing_identity
 from sceau.runtime import Runtime
@@ -36,6 +38,7 @@ from sceau.signing.errors import (
 from sceau.signing.models import SignatureRecord
 from sceau.signing.service import NewSignature, new_signature_ref, record_signature
 from sceau.timestamping.external import TimestampUnavailable
+from sceau.webhooks.ssrf import check_url
 
 logger = logging.getLogger(__name__)
 
@@ -73,6 +76,13 @@ def sign_in_system_mode(
     if len(request.pdf) > settings.max_pdf_bytes:
         raise PdfTooLarge(
             f"Le PDF dépasse la taille maximale de {settings.max_pdf_bytes} octets."
+        )
+    if request.callback_url is not None:
+        # Refused before anything is signed; each delivery checks it again.
+        check_url(
+            request.callback_url,
+            allow_http_loopback=settings.allow_http_loopback_callbacks,
+            require_resolution=False,
         )
 
     with runtime.db.sessions() as session:
@@ -119,6 +129,15 @@ def sign_in_system_mode(
                     ),
                     timedelta(days=settings.retention_days),
                 )
+                record_event(
+                    session,
+                    client_id=client_id,
+                    type=event_types.SIGNATURE_SIGNEE,
+                    data=_signed_event_data(record),
+                    callback_url=request.callback_url,
+                    subject=ref,
+                    now=now,
+                )
                 if claim is not None:
                     complete(session, claim, ref)
         except IntegrityError:
@@ -132,6 +151,18 @@ def sign_in_system_mode(
         )
         return SignatureOutcome(record=record, signed_pdf=signed.pdf)
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _signed_event_data(record: SignatureRecord) -> dict[str, object]:
+    return {
+        "ref_signature": record.ref,
+        "code_09": record.code_09,
+        "niveau": record.level,
+        "sha256_signe": record.sha256_signed,
+        "ref_horodatage": record.ref_horodatage,
+        "signe_le": record.signed_at.isoformat().replace("+00:00", "Z"),
+        "id_requete": record.request_id,
+    }
 
 
 def _sign(

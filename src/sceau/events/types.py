@@ -1,0 +1,38 @@
+"""The event types the service emits, as integrators see them.
+
+The names are French, as the API speaks; a later feature adds its type here
+so that endpoints can subscribe to it.
+"""
+
+from __future__ import annotations
+
+SIGNATURE_SIGNEE = "signature.signee"
+HORODATAGE_CONFIRME = "horodatage.confirme"
+ACTE_CREE = "acte.cree"
+ACTE_SIGNE = "acte.signe"
+ACTE_REFUSE = "acte.refuse"
+ACTE_EXPIRE = "acte.expire"
+DELEGATION_REFUS = "delegation.refus"
+INCIDENT_OUVERT = "incident.ouvert"
+INCIDENT_MIS_A_JOUR = "incident.mis_a_jour"
+INCIDENT_CLOS = "incident.clos"
+WEBHOOK_DESACTIVE = "webhook.desactive"
+
+DESCRIPTIONS: dict[str, str] = {
+    SIGNATURE_SIGNEE: "un document a été signé",
+    HORODATAGE_CONFIRME: "l'ancrage Bitcoin d'un document est confirmé",
+    ACTE_CREE: "un acte attend la signature d'une personne",
+    ACTE_SIGNE: "une personne a signé un acte",
+    ACTE_REFUSE: "une personne a refusé de signer un acte",
+    ACTE_EXPIRE: "un acte n'a pas été signé à temps",
+    DELEGATION_REFUS: "une signature sortait de l'enveloppe d'une délégation",
+    INCIDENT_OUVERT: "un incident de service est déclaré",
+    INCIDENT_MIS_A_JOUR: "un incident de service est mis à jour",
+    INCIDENT_CLOS: "un incident de service est clos",
+    WEBHOOK_DESACTIVE: "un point de terminaison webhook a été désactivé",
+}
+
+ALL_TYPES: tuple[str, ...] = tuple(DESCRIPTIONS)
+INCIDENT_TYPES: frozenset[str] = frozenset(
+    {INCIDENT_OUVERT, INCIDENT_MIS_A_JOUR, INCIDENT_CLOS}
+)

@@ -1,0 +1,1 @@
+"""Incidents declared by the operator and the notices sent to clients."""

@@ -1,0 +1,1 @@
+"""Notices to people by e-mail: client contacts, SMTP, French templates."""

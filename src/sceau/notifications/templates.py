@@ -1,0 +1,91 @@
+"""French e-mail notices, rendered from templates: a text part and an HTML part."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from sceau.events import types
+
+TEMPLATES_DIR = Path(__file__).parent / "templates"
+
+_TEMPLATE_OF = {
+    types.INCIDENT_OUVERT: "incident",
+    types.INCIDENT_MIS_A_JOUR: "incident",
+    types.INCIDENT_CLOS: "incident",
+    types.WEBHOOK_DESACTIVE: "webhook_desactive",
+}
+
+_SUBJECTS = {
+    types.INCIDENT_OUVERT: "[Pixel Sceau] Incident {incident} : {titre}",
+    types.INCIDENT_MIS_A_JOUR: "[Pixel Sceau] Mise à jour de l'incident {incident}",
+    types.INCIDENT_CLOS: "[Pixel Sceau] Incident {incident} clos",
+    types.WEBHOOK_DESACTIVE: "[Pixel Sceau] Webhook désactivé : {url}",
+}
+
+
+@dataclass(frozen=True)
+class RenderedNotice:
+    subject: str
+    text: str
+    html: str
+
+
+@lru_cache(maxsize=1)
+def _environment() -> Environment:
+    return Environment(
+        loader=FileSystemLoader(TEMPLATES_DIR),
+        autoescape=select_autoescape(["html"]),
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+    )
+
+
+def render_notice(
+    *,
+    event_type: str,
+    event_id: str,
+    timestamp: str,
+    data: dict[str, Any],
+    client_name: str,
+) -> RenderedNotice:
+    name = _TEMPLATE_OF.get(event_type, "generique")
+    subject_format = _SUBJECTS.get(event_type)
+    description = types.DESCRIPTIONS.get(event_type, event_type)
+    try:
+        subject = (
+            subject_format.format(**data)
+            if subject_format
+            else f"[Pixel Sceau] {description[:1].upper()}{description[1:]}"
+        )
+    except (KeyError, IndexError):
+        subject = f"[Pixel Sceau] {event_type}"
+    # One line, however the data reads: a header cannot hold a line break.
+    subject = " ".join(subject.split())[:200]
+    context = {
+        "type": event_type,
+        "event_id": event_id,
+        "timestamp": timestamp,
+        "data": _Data(data),
+        "client_name": client_name,
+        "description": description,
+        "subject": subject,
+    }
+    environment = _environment()
+    return RenderedNotice(
+        subject=subject,
+        text=environment.get_template(f"{name}.txt").render(context),
+        html=environment.get_template(f"{name}.html").render(context),
+    )
+
+
+class _Data(dict[str, Any]):
+    """Event data in a template: a missing field reads as empty, not an error,
+    since an event's data may grow or shrink between versions."""
+
+    def __getattr__(self, name: str) -> Any:
+        return self.get(name, "")

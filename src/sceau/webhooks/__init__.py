@@ -1,0 +1,1 @@
+"""Webhook endpoints, Standard Webhooks signatures and SSRF-safe delivery."""
