@@ -10,12 +10,15 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sceau import __version__
+from sceau.anchoring.routes import router as anchoring_router
+from sceau.anchoring.worker import AnchoringLoop, anchoring_worker_for
 from sceau.clients.routes import router as credentials_router
-from sceau.tls.front import front_token_of
 from sceau.errors import BadRequest, SceauError
+from sceau.events.worker import BackgroundWorker, DeliveryWorker
 from sceau.http import error_response
 from sceau.modes.routes import router as signing_router
 from sceau.ops.middleware import RequestContextMiddleware
@@ -25,6 +28,8 @@ from sceau.runtime import Runtime
 from sceau.settings import Settings, get_settings
 from sceau.signing.routes import router as signatures_router
 from sceau.timestamping.routes import router as tsa_router
+from sceau.tls.front import front_token_of
+from sceau.webhooks.routes import router as webhooks_router
 
 logger = logging.getLogger(__name__)
 
@@ -42,16 +47,46 @@ _HTTP_CODES = {
 
 
 def create_app(
-    settings: Settings | None = None, runtime: Runtime | None = None
+    settings: Settings | None = None,
+    runtime: Runtime | None = None,
+    *,
+    delivery_worker: bool | None = None,
 ) -> FastAPI:
+    """The app; with no ``runtime`` it makes its own and, unless
+    SCEAU_WORKER_IN_SERVE is false, runs a delivery worker beside it. A caller
+    that passes a runtime gets a worker only by asking (``delivery_worker``)."""
     settings = settings or get_settings()
+    with_worker = (
+        delivery_worker
+        if delivery_worker is not None
+        else runtime is None and settings.worker_in_serve
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if runtime is None:
             app.state.runtime = Runtime(settings)
             app.state.runtime.prepare()
+        background = None
+        if with_worker:
+            background = BackgroundWorker(
+                DeliveryWorker.for_runtime(app.state.runtime),
+                app.state.runtime.settings.worker_poll_seconds,
+            )
+            background.start()
+        anchoring = None
+        if with_worker and app.state.runtime.settings.anchor_worker_in_serve:
+            anchoring = AnchoringLoop(
+                anchoring_worker_for(app.state.runtime.db, app.state.runtime.settings),
+                app.state.runtime.settings.anchor_interval_seconds,
+            )
+            anchoring.start()
         yield
+        if anchoring is not None:
+            await run_in_threadpool(anchoring.stop)
+        if background is not None:
+            # Off the event loop: the attempt in flight may take a while.
+            await run_in_threadpool(background.stop)
         if runtime is None:
             app.state.runtime.close()
 
@@ -78,9 +113,11 @@ def create_app(
         signing_router,
         signatures_router,
         credentials_router,
+        anchoring_router,
         tsa_router,
         pki_router,
         ops_router,
+        webhooks_router,
     ):
         app.include_router(router)
 

@@ -405,19 +405,28 @@ def identity_list(client_id: str | None, as_json: bool) -> None:
 # -- credentials: API keys, HMAC secrets, client certificates, TLS front -------
 
 # Imported for the commands they attach to the groups above.
+# -- anchoring ---------------------------------------------------------------------
+import sceau.anchoring.cli  # noqa: E402
 import sceau.clients.cli  # noqa: E402
 import sceau.tls.cli  # noqa: E402, F401
 
 # -- events: workers, webhooks, contacts, incidents ----------------------------
-from sceau.events.cli import worker  # noqa: E402
-from sceau.incidents.cli import incident  # noqa: E402
-from sceau.notifications.cli import set_contact_command  # noqa: E402
-from sceau.webhooks.cli import webhook  # noqa: E402
 
-main.add_command(worker)
-main.add_command(webhook)
-main.add_command(incident)
-client.add_command(set_contact_command)
+
+def _add_event_commands() -> None:
+    # Imported here: those modules import this one for its helpers.
+    from sceau.events.cli import worker
+    from sceau.incidents.cli import incident
+    from sceau.notifications.cli import set_contact_command
+    from sceau.webhooks.cli import webhook
+
+    main.add_command(worker)
+    main.add_command(webhook)
+    main.add_command(incident)
+    client.add_command(set_contact_command)
+
+
+_add_event_commands()
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

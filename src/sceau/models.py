@@ -1,25 +1,36 @@
 """Imports every table so that the metadata (and Alembic) sees them all."""
 
-from sceau.anchoring.models import AnchorRecord
+from sceau.anchoring.models import AnchorBatch, AnchorRecord
 from sceau.auth.models import AuthFailure, HmacNonce
 from sceau.clients.models import ApiKey, Client, ClientCertificate, HmacSecret
 from sceau.db import Base
+from sceau.events.models import Delivery, DeliveryAttempt, Event
 from sceau.idempotency.models import IdempotencyKey
 from sceau.identities.models import Identity
+from sceau.incidents.models import Incident, IncidentUpdate
+from sceau.notifications.models import ClientContact
 from sceau.pki.models import IssuedCertificate
 from sceau.signing.models import SignatureRecord, SignedDocument
+from sceau.webhooks.models import WebhookEndpoint
 
 __all__ = [
+    "AnchorBatch",
     "AnchorRecord",
     "ApiKey",
     "AuthFailure",
     "Base",
     "Client",
     "ClientCertificate",
+    "ClientContact",
+    "Delivery",
+    "DeliveryAttempt",
+    "Event",
     "HmacNonce",
     "HmacSecret",
     "IdempotencyKey",
     "Identity",
+    "Incident",
+    "IncidentUpdate",
     "IssuedCertificate",
     "SignatureRecord",
     "SignedDocument",

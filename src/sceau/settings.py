@@ -16,6 +16,13 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sceau.errors import ConfigurationError
 
 MASTER_KEY_FILE = "master.key"
+# The public OpenTimestamps calendars the `ots` client also uses by default.
+PUBLIC_CALENDARS = (
+    "https://a.pool.opentimestamps.org",
+    "https://b.pool.opentimestamps.org",
+    "https://a.pool.eternitywall.com",
+    "https://ots.btc.catallaxy.com",
+)
 MIN_MASTER_KEY_BYTES = 32
 
 
@@ -51,12 +58,22 @@ class Settings(BaseSettings):
     # Events: delivery workers, webhooks and e-mail notices.
     worker_in_serve: bool = True
     worker_poll_seconds: float = Field(default=1.0, gt=0)
-    worker_lease_seconds: int = Field(default=120, ge=10)
+    worker_lease_seconds: int = Field(default=120, ge=1)
     worker_batch_size: int = Field(default=50, ge=1)
     webhook_timeout_seconds: float = Field(default=15.0, gt=0)
     # Seconds to wait before each retry: about three days in all.
     webhook_retry_schedule: Annotated[list[float], NoDecode] = Field(
-        default_factory=lambda: [5, 300, 1800, 7200, 18000, 36000, 36000, 86400, 86400]
+        default_factory=lambda: [
+            5.0,
+            300.0,
+            1800.0,
+            7200.0,
+            18000.0,
+            36000.0,
+            36000.0,
+            86400.0,
+            86400.0,
+        ]
     )
     webhook_disable_after_days: float = Field(default=5.0, gt=0)
     webhook_secret_overlap_hours: float = Field(default=24.0, ge=0)
@@ -72,6 +89,21 @@ class Settings(BaseSettings):
     # A PEM bundle to trust for the SMTP server's certificate (else the system's).
     smtp_ca_file: Path | None = None
 
+    # Anchoring in Bitcoin through OpenTimestamps.
+    anchor_calendars: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: list(PUBLIC_CALENDARS)
+    )
+    anchor_interval_seconds: float = Field(default=1.0, gt=0)
+    anchor_batch_max: int = Field(default=10_000, ge=1)
+    anchor_calendar_timeout_seconds: float = Field(default=10.0, gt=0)
+    anchor_submit_backoff_max_seconds: float = Field(default=600.0, gt=0)
+    anchor_upgrade_min_seconds: float = Field(default=60.0, gt=0)
+    anchor_upgrade_max_seconds: float = Field(default=3600.0, gt=0)
+    # Where block headers come from: esplora:<url> or bitcoind:<rpc url>.
+    anchor_header_source: str = "esplora:https://blockstream.info/api"
+    # Runs the anchoring steps in the in-process worker of `sceau serve`.
+    anchor_worker_in_serve: bool = True
+
     # Authentication levels B and C.
     hmac_window_seconds: int = Field(default=300, ge=5, le=3600)
     auth_failure_limit: int = Field(default=20, ge=1)
@@ -83,7 +115,7 @@ class Settings(BaseSettings):
     log_format: Literal["json", "text"] = "json"
     log_level: str = "INFO"
 
-    @field_validator("tsa_urls", "tsa_trust_roots", mode="before")
+    @field_validator("tsa_urls", "tsa_trust_roots", "anchor_calendars", mode="before")
     @classmethod
     def _split_urls(cls, value: object) -> object:
         # A comma-separated list reads better in an environment variable than JSON.
@@ -162,6 +194,11 @@ def check_production_ready(settings: Settings) -> None:
     if settings.environment != "production":
         return
     settings.load_master_key()
+    if len(set(settings.anchor_calendars)) < 2:
+        raise ConfigurationError(
+            "SCEAU_ANCHOR_CALENDARS needs at least two calendars in production, so "
+            "that one outage does not stop anchoring."
+        )
     if settings.allow_http_loopback_callbacks:
         raise ConfigurationError(
             "SCEAU_ALLOW_HTTP_LOOPBACK_CALLBACKS is for development only: unset it."

@@ -41,7 +41,9 @@ def issue_from_csr(
     try:
         csr = x509.load_pem_x509_csr(csr_pem)
     except ValueError as exc:
-        raise ValueError("the file is not a PEM certificate signing request (CSR)") from exc
+        raise ValueError(
+            "the file is not a PEM certificate signing request (CSR)"
+        ) from exc
     if not csr.is_signature_valid:
         raise ValueError("the CSR's signature does not verify")
     return _issue(session, access_ca, client_id, csr.public_key())

@@ -38,3 +38,26 @@ AUTH_REFUSALS = Counter(
     ["client_id", "reason"],
     registry=REGISTRY,
 )
+ANCHOR_SUBMISSIONS = Counter(
+    "sceau_anchor_submissions_total",
+    "Batch roots sent to an OpenTimestamps calendar, by calendar and outcome.",
+    ["calendar", "outcome"],
+    registry=REGISTRY,
+)
+ANCHOR_UPGRADES = Counter(
+    "sceau_anchor_upgrades_total",
+    "Upgrade requests to calendars, by outcome (pending, upgraded, error).",
+    ["outcome"],
+    registry=REGISTRY,
+)
+ANCHOR_BITCOIN_CHECK_FAILURES = Counter(
+    "sceau_anchor_bitcoin_check_failures_total",
+    "Bitcoin attestations refused: the block's Merkle root did not match.",
+    registry=REGISTRY,
+)
+ANCHOR_DOCUMENTS = Counter(
+    "sceau_anchor_documents_total",
+    "Documents gathered into batches, and documents confirmed in Bitcoin.",
+    ["stage"],
+    registry=REGISTRY,
+)
