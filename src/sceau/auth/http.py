@@ -45,7 +45,9 @@ async def authenticated_client(
         peer=request.scope["state"].get("peer") or Peer(address=None),
     )
 
-    if x_pixel_signature is None:
+    if x_pixel_signature is None or not _may_have_body(request):
+        # Nothing to read first (no signature, or a request without a body,
+        # such as every GET): every check in one hop to the thread pool.
         client = await run_in_threadpool(authenticator.authenticate, credentials)
     else:
         # The body is read only once the address, the certificate and the key
@@ -63,3 +65,9 @@ def _finish(authenticator: object, started: object, body: bytes) -> Authenticate
     # Hashing a large body belongs off the event loop, with the database work.
     digest = hashlib.sha256(body).hexdigest()
     return authenticator.finish(started, digest)  # type: ignore[attr-defined]
+
+
+def _may_have_body(request: Request) -> bool:
+    if "transfer-encoding" in request.headers:
+        return True
+    return request.headers.get("content-length", "0").strip() not in ("", "0")

@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -56,7 +56,7 @@ from sceau.clients.service import (
     hmac_purpose,
     is_active,
 )
-from sceau.db import Database, utcnow
+from sceau.db import Database, UTCDateTime, utcnow
 from sceau.errors import SceauError
 from sceau.ops.logs import mask_ip
 from sceau.ops.metrics import AUTH_REFUSALS
@@ -96,12 +96,14 @@ class RequestCredentials:
 
 @dataclass(frozen=True)
 class Started:
-    """A request past steps 1 to 4: whose it is, at which level."""
+    """A request past steps 1 to 4: whose it is, at which level, and the HMAC
+    secret its signature names (read in the same session, checked later)."""
 
     credentials: RequestCredentials
     client_id: str
     api_key_id: str
     level: str
+    hmac_secret: HmacSecret | None = None
 
 
 @dataclass(frozen=True)
@@ -144,10 +146,7 @@ class Authenticator:
             nonce: HmacNonce | None = None
             secret_id: str | None = None
             if credentials.signature is not None:
-                with self.db.sessions() as session:
-                    secret_id, nonce = self._check_signature(
-                        session, started.client_id, credentials, body_sha256
-                    )
+                secret_id, nonce = self._check_signature(started, body_sha256)
             result = AuthenticatedClient(
                 client_id=started.client_id,
                 api_key_id=started.api_key_id,
@@ -175,9 +174,7 @@ class Authenticator:
         now = utcnow()
         since = now - self.policy.failure_window
         failures, oldest = session.execute(
-            select(func.count(), func.min(AuthFailure.at)).where(
-                AuthFailure.address == address, AuthFailure.at > since
-            )
+            _RECENT_FAILURES, {"address": address, "since": since}
         ).one()
         if failures >= self.policy.failure_limit and oldest is not None:
             # When the oldest failure of the window leaves it, the address
@@ -198,7 +195,13 @@ class Authenticator:
             raise _for_client(ClientCertificateRequired(), client.id)
         if client.auth_level == "B" and credentials.signature is None:
             raise _for_client(SignatureMissing(), client.id)
-        return Started(credentials, client.id, key.id, client.auth_level)
+        return Started(
+            credentials,
+            client.id,
+            key.id,
+            client.auth_level,
+            hmac_secret=_named_secret(session, credentials.signature),
+        )
 
     def _check_certificate(
         self, session: Session, peer: Peer, now: datetime
@@ -217,12 +220,9 @@ class Authenticator:
         return certificate
 
     def _check_signature(
-        self,
-        session: Session,
-        client_id: str,
-        credentials: RequestCredentials,
-        body_sha256: str,
+        self, started: Started, body_sha256: str
     ) -> tuple[str, HmacNonce]:
+        credentials, client_id = started.credentials, started.client_id
         assert credentials.signature is not None
         now = utcnow()
         try:
@@ -234,9 +234,10 @@ class Authenticator:
         if skew > self.policy.hmac_window.total_seconds():
             raise _for_client(SignatureOutOfWindow(), client_id)
 
-        stored = session.get(HmacSecret, header.key_id)
+        stored = started.hmac_secret
         if (
             stored is None
+            or stored.id != header.key_id
             or stored.client_id != client_id
             or not is_active(stored, now)
         ):
@@ -341,6 +342,28 @@ class Authenticator:
                 )
             )
         return sum(int(getattr(r, "rowcount", 0) or 0) for r in (nonces, failures))
+
+
+# Built once: the rate check runs on every request, at every level.
+_RECENT_FAILURES = select(func.count(), func.min(AuthFailure.at)).where(
+    AuthFailure.address == bindparam("address"),
+    AuthFailure.at > bindparam("since", type_=UTCDateTime()),
+)
+
+
+def _named_secret(session: Session, signature: str | None) -> HmacSecret | None:
+    """The secret a signature header names, if it is well formed enough to
+    name one; the header itself is judged later, in order."""
+    if signature is None:
+        return None
+    try:
+        key_id = hmac_scheme.parse_header(signature).key_id
+    except hmac_scheme.MalformedSignatureHeader:
+        return None
+    secret = session.get(HmacSecret, key_id)
+    if secret is not None:
+        session.expunge(secret)
+    return secret
 
 
 def _check_api_key(
