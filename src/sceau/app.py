@@ -51,15 +51,23 @@ def create_app(
     runtime: Runtime | None = None,
     *,
     delivery_worker: bool | None = None,
+    anchoring_worker: bool | None = None,
 ) -> FastAPI:
     """The app; with no ``runtime`` it makes its own and, unless
-    SCEAU_WORKER_IN_SERVE is false, runs a delivery worker beside it. A caller
-    that passes a runtime gets a worker only by asking (``delivery_worker``)."""
+    SCEAU_WORKER_IN_SERVE (deliveries) or SCEAU_ANCHOR_WORKER_IN_SERVE
+    (anchoring) is false, runs those workers beside it. A caller that passes a
+    runtime gets a worker only by asking (``delivery_worker``,
+    ``anchoring_worker``)."""
     settings = settings or get_settings()
     with_worker = (
         delivery_worker
         if delivery_worker is not None
         else runtime is None and settings.worker_in_serve
+    )
+    with_anchoring = (
+        anchoring_worker
+        if anchoring_worker is not None
+        else runtime is None and settings.anchor_worker_in_serve
     )
 
     @asynccontextmanager
@@ -75,7 +83,7 @@ def create_app(
             )
             background.start()
         anchoring = None
-        if with_worker and app.state.runtime.settings.anchor_worker_in_serve:
+        if with_anchoring:
             anchoring = AnchoringLoop(
                 anchoring_worker_for(app.state.runtime.db, app.state.runtime.settings),
                 app.state.runtime.settings.anchor_interval_seconds,

@@ -120,3 +120,23 @@ def test_operator_sees_queue_and_calendar_health(
     assert health[anchoring.calendars[1].url]["en_echec"] == 1
     assert "HTTP 500" in health[anchoring.calendars[1].url]["erreur"]
     assert "queued (no batch yet)  1" in text.stdout
+
+
+def test_upgrades_ask_each_calendar_once_per_pass_while_nothing_is_ready(
+    api: TestClient, atlanta: Provisioned, pdf: bytes, anchoring: Anchoring
+) -> None:
+    refs = []
+    for _ in range(4):  # four batches, one per interval
+        refs.append(sign(api, atlanta, pdf)["ref_horodatage"])
+        anchoring.later(seconds=1)
+    before = [c.upgrade_requests for c in anchoring.calendars]
+
+    anchoring.later(hours=1)  # every batch is due for an upgrade
+    asked = [
+        c.upgrade_requests - b for c, b in zip(anchoring.calendars, before, strict=True)
+    ]
+    anchoring.calendars[0].complete(height=920_000)
+    anchoring.later(hours=1)
+
+    assert asked == [1, 1]
+    assert {status(api, atlanta, ref)["statut"] for ref in refs} == {"confirme"}

@@ -115,6 +115,7 @@ class TestCalendar:
     pending: dict[bytes, bool] = field(default_factory=dict)
     completed: dict[bytes, Timestamp] = field(default_factory=dict)
     digests_received: list[bytes] = field(default_factory=list)
+    upgrade_requests: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def submit(self, digest: bytes) -> bytes:
@@ -150,6 +151,7 @@ class TestCalendar:
 
     def upgrade(self, commitment: bytes) -> bytes | None:
         with self.lock:
+            self.upgrade_requests += 1
             stamp = self.completed.get(commitment)
         return None if stamp is None else _serialize(stamp)
 

@@ -55,20 +55,23 @@ def _checked(height: int, hash_hex: str, raw: bytes) -> BlockHeader:
     return BlockHeader(height=height, hash_hex=computed, raw=raw)
 
 
-@dataclass(frozen=True)
 class EsploraHeaderSource:
     """``GET {base}/block-height/{h}`` then ``GET {base}/block/{hash}/header``."""
 
-    base_url: str
-    timeout: float = 10.0
-    transport: httpx.BaseTransport | None = None
+    def __init__(
+        self,
+        base_url: str,
+        timeout: float = 10.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._http = httpx.Client(timeout=timeout, transport=transport)
 
     def header_at(self, height: int) -> BlockHeader:
-        base = self.base_url.rstrip("/")
+        base, http = self.base_url, self._http
         try:
-            with httpx.Client(timeout=self.timeout, transport=self.transport) as http:
-                hash_hex = _text(http.get(f"{base}/block-height/{height}"))
-                raw = bytes.fromhex(_text(http.get(f"{base}/block/{hash_hex}/header")))
+            hash_hex = _text(http.get(f"{base}/block-height/{height}"))
+            raw = bytes.fromhex(_text(http.get(f"{base}/block/{hash_hex}/header")))
         except (httpx.HTTPError, ValueError) as exc:
             raise HeaderUnavailable(type(exc).__name__) from exc
         return _checked(height, hash_hex, raw)

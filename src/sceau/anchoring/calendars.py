@@ -8,7 +8,6 @@ the upgrade of a commitment, or 404 while it is still pending.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 
 import httpx
 from opentimestamps.core.serialize import (
@@ -30,18 +29,23 @@ class CalendarError(Exception):
     """The calendar did not give a usable answer (refused, 5xx, timeout…)."""
 
 
-@dataclass(frozen=True)
 class CalendarClient:
-    timeout: float
-    transport: httpx.BaseTransport | None = None
+    """One HTTP client for every calendar, kept: building one loads the CA
+    bundle, which costs more CPU than the request itself."""
 
-    def _client(self) -> httpx.Client:
-        return httpx.Client(
-            timeout=self.timeout,
+    def __init__(
+        self, timeout: float, transport: httpx.BaseTransport | None = None
+    ) -> None:
+        self.timeout = timeout
+        self._http = httpx.Client(
+            timeout=timeout,
             headers=HEADERS,
             follow_redirects=False,
-            transport=self.transport,
+            transport=transport,
         )
+
+    def close(self) -> None:
+        self._http.close()
 
     def submit(self, calendar: str, digest: bytes) -> Timestamp:
         answer = self._request("POST", f"{calendar.rstrip('/')}/digest", digest)
@@ -57,10 +61,7 @@ class CalendarClient:
 
     def _request(self, method: str, url: str, body: bytes | None) -> bytes | None:
         try:
-            with (
-                self._client() as client,
-                client.stream(method, url, content=body) as r,
-            ):
+            with self._http.stream(method, url, content=body) as r:
                 if r.status_code == 404:
                     return None
                 if r.status_code != 200:

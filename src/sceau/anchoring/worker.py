@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from opentimestamps.core.timestamp import Timestamp
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from sceau.anchoring import proofs
@@ -93,44 +93,70 @@ class AnchoringWorker:
         root, hence one submission per calendar, for all of them."""
         made = 0
         while True:
-            with self.db.transaction() as session:
-                queued = list(
-                    session.scalars(
-                        select(AnchorRecord)
+            with self.db.sessions() as session:
+                queued = [
+                    (ref, sha256)
+                    for ref, sha256 in session.execute(
+                        select(AnchorRecord.ref, AnchorRecord.sha256)
                         .where(AnchorRecord.batch_id.is_(None))
                         .order_by(AnchorRecord.created_at)
                         .limit(self.policy.batch_max)
-                        .with_for_update(skip_locked=True)
                     )
-                )
-                if not queued:
-                    return made
-                self._batch(session, queued)
+                ]
+            if not queued:
+                return made
+            # The tree is built outside any transaction: signing requests
+            # that write meanwhile do not wait for it.
+            built = proofs.build_batch([bytes.fromhex(sha) for _, sha in queued])
+            if self._claim(queued, built):
                 made += len(queued)
             if len(queued) < self.policy.batch_max:
                 return made
 
-    def _batch(self, session: Session, queued: list[AnchorRecord]) -> None:
-        built = proofs.build_batch([bytes.fromhex(a.sha256) for a in queued])
+    def _claim(self, queued: list[tuple[str, str]], built: proofs.Batch) -> bool:
+        """Write the batch and give each digest its path, only if no other
+        worker took any of them meanwhile (then it is for the next pass)."""
         now = self.clock()
-        batch = AnchorBatch(
-            id=new_batch_id(now),
-            root=built.root.hex(),
-            size=len(queued),
-            status=STATUS_PENDING,
-            created_at=now,
-            calendars=json.dumps(
-                {url: _calendar_state(CALENDAR_PENDING) for url in self._calendars()}
-            ),
-            next_submit_at=now,
-        )
-        session.add(batch)
-        session.flush()
-        for anchor, path in zip(queued, built.paths, strict=True):
-            anchor.batch_id = batch.id
-            anchor.path = path
+        batch_id = new_batch_id(now)
+        try:
+            with self.db.transaction() as session:
+                session.add(
+                    AnchorBatch(
+                        id=batch_id,
+                        root=built.root.hex(),
+                        size=len(queued),
+                        status=STATUS_PENDING,
+                        created_at=now,
+                        calendars=json.dumps(
+                            {
+                                url: _calendar_state(CALENDAR_PENDING)
+                                for url in self._calendars()
+                            }
+                        ),
+                        next_submit_at=now,
+                    )
+                )
+                session.flush()
+                session.execute(
+                    _CLAIM,
+                    [
+                        {"claimed": ref, "batch": batch_id, "route": path}
+                        for (ref, _), path in zip(queued, built.paths, strict=True)
+                    ],
+                )
+                taken = session.scalar(
+                    select(func.count())
+                    .select_from(AnchorRecord)
+                    .where(AnchorRecord.batch_id == batch_id)
+                )
+                if taken != len(queued):
+                    raise _ClaimLost()
+        except _ClaimLost:
+            logger.info("anchoring.claim_lost", extra={"size": len(queued)})
+            return False
         ANCHOR_DOCUMENTS.labels("gathered").inc(len(queued))
-        logger.info("anchoring.batch", extra={"batch": batch.id, "size": len(queued)})
+        logger.info("anchoring.batch", extra={"batch": batch_id, "size": len(queued)})
+        return True
 
     # -- submission --------------------------------------------------------------
 
@@ -217,14 +243,20 @@ class AnchoringWorker:
     # -- upgrades and confirmation ---------------------------------------------------
 
     def upgrade_due(self) -> int:
+        """Oldest batches first; a calendar that has nothing yet for a batch
+        has nothing for the younger ones either (calendars commit in order),
+        so it is not asked again in this pass: one request per calendar per
+        pass while nothing is ready, however many batches wait."""
         done = 0
-        for batch_id in self._due(AnchorBatch.next_upgrade_at):
+        not_ready: set[str] = set()
+        due = self._due(AnchorBatch.next_upgrade_at, order=AnchorBatch.submitted_at)
+        for batch_id in due:
             token = self._lease(batch_id)
             if token is not None:
-                done += self._upgrade(batch_id, token)
+                done += self._upgrade(batch_id, token, not_ready)
         return done
 
-    def _upgrade(self, batch_id: str, token: str) -> int:
+    def _upgrade(self, batch_id: str, token: str, not_ready: set[str]) -> int:
         batch = self._load(batch_id)
         root = bytes.fromhex(batch.root)
         assert batch.proof is not None  # a submitted batch has its tree
@@ -237,10 +269,12 @@ class AnchoringWorker:
             calendar = uri.rstrip("/")
             # Only our own calendars are asked: a URI inside a proof is data
             # from a calendar, not an address to trust.
-            if calendar not in configured:
+            if calendar not in configured or calendar in not_ready:
                 continue
             if self._upgrade_one(tree, calendar, commitment, states):
                 upgraded += 1
+            else:
+                not_ready.add(calendar)
 
         confirmation = self._confirmation(tree)
         now = self.clock()
@@ -396,7 +430,7 @@ class AnchoringWorker:
     def _calendars(self) -> list[str]:
         return list(dict.fromkeys(self.policy.calendars))
 
-    def _due(self, column: Any) -> list[str]:
+    def _due(self, column: Any, order: Any = None) -> list[str]:
         now = self.clock()
         with self.db.sessions() as session:
             return list(
@@ -410,7 +444,7 @@ class AnchoringWorker:
                             AnchorBatch.lease_until < now,
                         ),
                     )
-                    .order_by(column)
+                    .order_by(column if order is None else order)
                     .limit(100)
                 )
             )
@@ -451,6 +485,22 @@ class AnchoringWorker:
             assert batch is not None
             session.expunge(batch)
             return batch
+
+
+class _ClaimLost(Exception):
+    """Another worker batched some of the same digests first."""
+
+
+# Only rows still unbatched are claimed: the count afterwards tells whether
+# another worker got there first.
+_CLAIM = (
+    update(AnchorRecord.__table__)  # type: ignore[arg-type]
+    .where(
+        AnchorRecord.__table__.c.ref == bindparam("claimed"),
+        AnchorRecord.__table__.c.batch_id.is_(None),
+    )
+    .values(batch_id=bindparam("batch"), path=bindparam("route"))
+)
 
 
 def _calendar_state(state: str) -> dict[str, Any]:

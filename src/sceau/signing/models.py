@@ -24,7 +24,7 @@ class SignatureRecord(Base):
     sha256_signed: Mapped[str] = mapped_column(String(64), index=True)
     size_source: Mapped[int] = mapped_column(Integer)
     size_signed: Mapped[int] = mapped_column(Integer)
-    ref_horodatage: Mapped[str] = mapped_column(String(16))
+    ref_horodatage: Mapped[str] = mapped_column(String(16), index=True)
     callback_url: Mapped[str | None] = mapped_column(Text, nullable=True)
     request_id: Mapped[str] = mapped_column(String(64))
     api_key_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
