@@ -62,8 +62,8 @@ from opentimestamps.core.serialize import BytesDeserializationContext
 from opentimestamps.core.timestamp import DetachedTimestampFile
 from sqlalchemy import create_engine, func, select, text
 from tests.support.ots_calendar import (
-    TestCalendar,
-    TestChain,
+    LoopbackCalendar,
+    LoopbackChain,
     running_calendar,
     running_chain,
 )
@@ -365,7 +365,7 @@ def measure_batching(
     )
 
 
-def check_proof(data: bytes, sha256: str, calendars: list[TestCalendar]) -> int:
+def check_proof(data: bytes, sha256: str, calendars: list[LoopbackCalendar]) -> int:
     """The ``.ots`` file names the document's digest and both calendars."""
     detached = DetachedTimestampFile.deserialize(BytesDeserializationContext(data))
     if detached.file_digest != bytes.fromhex(sha256):
@@ -783,8 +783,8 @@ def serve_env(
     *,
     anchoring: bool,
     delivery_worker: bool,
-    calendars: list[TestCalendar],
-    chain: TestChain,
+    calendars: list[LoopbackCalendar],
+    chain: LoopbackChain,
 ) -> dict[str, str]:
     """Both configurations differ by SCEAU_ANCHOR_WORKER_IN_SERVE only."""
     return {
@@ -804,8 +804,8 @@ def serve_env(
 
 def anchoring_runs_in_serve(
     fixture: Fixture,
-    calendars: list[TestCalendar],
-    chain: TestChain,
+    calendars: list[LoopbackCalendar],
+    chain: LoopbackChain,
     log_path: Path,
 ) -> int:
     """With SCEAU_WORKER_IN_SERVE=false and SCEAU_ANCHOR_WORKER_IN_SERVE=true,
@@ -827,7 +827,7 @@ def anchoring_runs_in_serve(
     return len(calendars[0].digests_received) - before
 
 
-def count_upgrades(calendar: TestCalendar) -> list[int]:
+def count_upgrades(calendar: LoopbackCalendar) -> list[int]:
     """Count the calendar's answers to ``GET /timestamp/<hex>`` (its request
     handler calls ``calendar.upgrade``), in a list the caller reads."""
     counter = [0]

@@ -15,7 +15,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sceau import __version__
 from sceau.anchoring.routes import router as anchoring_router
-from sceau.anchoring.worker import AnchoringLoop, anchoring_worker_for
 from sceau.clients.routes import router as credentials_router
 from sceau.errors import BadRequest, SceauError
 from sceau.events.worker import BackgroundWorker, DeliveryWorker
@@ -51,23 +50,16 @@ def create_app(
     runtime: Runtime | None = None,
     *,
     delivery_worker: bool | None = None,
-    anchoring_worker: bool | None = None,
 ) -> FastAPI:
     """The app; with no ``runtime`` it makes its own and, unless
-    SCEAU_WORKER_IN_SERVE (deliveries) or SCEAU_ANCHOR_WORKER_IN_SERVE
-    (anchoring) is false, runs those workers beside it. A caller that passes a
-    runtime gets a worker only by asking (``delivery_worker``,
-    ``anchoring_worker``)."""
+    SCEAU_WORKER_IN_SERVE is false, runs a delivery worker beside it. A caller
+    that passes a runtime gets a worker only by asking (``delivery_worker``).
+    The anchoring worker is a process of its own, started by ``sceau serve``."""
     settings = settings or get_settings()
     with_worker = (
         delivery_worker
         if delivery_worker is not None
         else runtime is None and settings.worker_in_serve
-    )
-    with_anchoring = (
-        anchoring_worker
-        if anchoring_worker is not None
-        else runtime is None and settings.anchor_worker_in_serve
     )
 
     @asynccontextmanager
@@ -82,16 +74,7 @@ def create_app(
                 app.state.runtime.settings.worker_poll_seconds,
             )
             background.start()
-        anchoring = None
-        if with_anchoring:
-            anchoring = AnchoringLoop(
-                anchoring_worker_for(app.state.runtime.db, app.state.runtime.settings),
-                app.state.runtime.settings.anchor_interval_seconds,
-            )
-            anchoring.start()
         yield
-        if anchoring is not None:
-            await run_in_threadpool(anchoring.stop)
         if background is not None:
             # Off the event loop: the attempt in flight may take a while.
             await run_in_threadpool(background.stop)

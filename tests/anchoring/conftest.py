@@ -13,8 +13,8 @@ from sceau.anchoring.worker import AnchoringWorker, anchoring_worker_for
 from sceau.db import utcnow
 from sceau.runtime import Runtime
 from tests.support.ots_calendar import (
-    TestCalendar,
-    TestChain,
+    LoopbackCalendar,
+    LoopbackChain,
     running_calendar,
     running_chain,
 )
@@ -35,8 +35,8 @@ class Clock:
 class Anchoring:
     worker: AnchoringWorker
     clock: Clock
-    calendars: list[TestCalendar]
-    chain: TestChain
+    calendars: list[LoopbackCalendar]
+    chain: LoopbackChain
 
     def later(self, **delta: float) -> int:
         """Move the clock, then run one pass of every step."""
@@ -45,20 +45,20 @@ class Anchoring:
 
 
 @pytest.fixture
-def chain() -> Iterator[TestChain]:
+def chain() -> Iterator[LoopbackChain]:
     with running_chain() as running:
         yield running
 
 
 @pytest.fixture
-def calendars(chain: TestChain) -> Iterator[list[TestCalendar]]:
+def calendars(chain: LoopbackChain) -> Iterator[list[LoopbackCalendar]]:
     with running_calendar(chain) as first, running_calendar(chain) as second:
         yield [first, second]
 
 
 @pytest.fixture
 def anchoring(
-    runtime: Runtime, calendars: list[TestCalendar], chain: TestChain
+    runtime: Runtime, calendars: list[LoopbackCalendar], chain: LoopbackChain
 ) -> Anchoring:
     settings = runtime.settings.model_copy(
         update={

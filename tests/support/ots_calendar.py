@@ -53,7 +53,7 @@ class Block:
 
 
 @dataclass
-class TestChain:
+class LoopbackChain:
     """Block headers by height, as a node or an Esplora API would give them."""
 
     blocks: dict[int, Block] = field(default_factory=dict)
@@ -106,8 +106,8 @@ class TestChain:
 
 
 @dataclass
-class TestCalendar:
-    chain: TestChain
+class LoopbackCalendar:
+    chain: LoopbackChain
     url: str = ""
     # "ok", "error" (HTTP 500 to everything) or "hang" (answers too late).
     mode: str = "ok"
@@ -156,7 +156,7 @@ class TestCalendar:
         return None if stamp is None else _serialize(stamp)
 
 
-def _calendar_handler(calendar: TestCalendar) -> type[BaseHTTPRequestHandler]:
+def _calendar_handler(calendar: LoopbackCalendar) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, format: str, *args: object) -> None:
             return
@@ -209,7 +209,7 @@ def _calendar_handler(calendar: TestCalendar) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-def _chain_handler(chain: TestChain) -> type[BaseHTTPRequestHandler]:
+def _chain_handler(chain: LoopbackChain) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, format: str, *args: object) -> None:
             return
@@ -287,16 +287,16 @@ def _serve(handler: type[BaseHTTPRequestHandler]) -> Iterator[ThreadingHTTPServe
 
 
 @contextmanager
-def running_chain() -> Iterator[TestChain]:
-    chain = TestChain()
+def running_chain() -> Iterator[LoopbackChain]:
+    chain = LoopbackChain()
     with _serve(_chain_handler(chain)) as server:
         chain.url = f"http://127.0.0.1:{server.server_address[1]}"
         yield chain
 
 
 @contextmanager
-def running_calendar(chain: TestChain) -> Iterator[TestCalendar]:
-    calendar = TestCalendar(chain)
+def running_calendar(chain: LoopbackChain) -> Iterator[LoopbackCalendar]:
+    calendar = LoopbackCalendar(chain)
     with _serve(_calendar_handler(calendar)) as server:
         calendar.url = f"http://127.0.0.1:{server.server_address[1]}"
         yield calendar

@@ -15,7 +15,6 @@ once, as the application already does.
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import os
 import secrets
@@ -32,6 +31,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from sceau.errors import ConfigurationError
+from sceau.ops.processes import die_with_parent
 from sceau.pki.access import AccessCa
 from sceau.runtime import Runtime
 
@@ -253,7 +253,7 @@ class HaproxyProcess:
         self._process = subprocess.Popen(
             [binary, "-db", "-f", str(self.files.config)],
             stdout=subprocess.DEVNULL,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
         deadline = time.monotonic() + START_TIMEOUT
         while not self.files.admin_socket.exists():
@@ -271,16 +271,6 @@ class HaproxyProcess:
             self._process.kill()
             self._process.wait()
         self.files.admin_socket.unlink(missing_ok=True)
-
-
-def _die_with_parent() -> None:
-    # However the service ends (a signal uvicorn re-raises, a crash), the
-    # kernel stops the front with it rather than leave it serving alone.
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
-PR_SET_PDEATHSIG = 1
 
 
 class CrlRefresher:

@@ -56,6 +56,7 @@ def serve_behind_front(
     server_pem: Path | None,
     workers: int,
 ) -> None:
+    from sceau.cli import anchoring_beside
     from sceau.runtime import Runtime
 
     settings = get_settings()
@@ -89,10 +90,11 @@ def serve_behind_front(
             server_header=False,
         )
         server = uvicorn.Server(config)
-        if workers > 1:
-            Multiprocess(config, sockets=sockets).run()
-        else:
-            server.run(sockets=sockets)
+        with anchoring_beside(settings):
+            if workers > 1:
+                Multiprocess(config, sockets=sockets).run()
+            else:
+                server.run(sockets=sockets)
     finally:
         refresher.stop()
         front.stop()

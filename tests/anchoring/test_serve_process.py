@@ -1,0 +1,111 @@
+"""`sceau serve` anchors through a child process of its own, which ends with
+the service."""
+
+from __future__ import annotations
+
+import base64
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.conftest import provision
+from tests.support.ots_calendar import LoopbackCalendar, LoopbackChain
+from tests.support.pdfs import one_page_pdf
+from tests.support.servers import free_port
+from tests.tls.test_serve_mtls import haproxy_children
+
+
+def children(parent: int, marker: bytes) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == parent and marker in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+def test_serve_anchors_in_a_child_process_that_ends_with_it(
+    data_dir: Path, calendars: list[LoopbackCalendar], chain: LoopbackChain
+) -> None:
+    from sceau.runtime import Runtime
+    from sceau.settings import Settings
+
+    runtime = Runtime(Settings(data_dir=data_dir))
+    runtime.prepare()
+    client = provision(runtime)
+    runtime.close()
+    port = free_port()
+    env = {
+        **os.environ,
+        "SCEAU_DATA_DIR": str(data_dir),
+        "SCEAU_LOG_LEVEL": "WARNING",
+        "SCEAU_WORKER_IN_SERVE": "false",
+        "SCEAU_ANCHOR_CALENDARS": ",".join(c.url for c in calendars),
+        "SCEAU_ANCHOR_HEADER_SOURCE": f"esplora:{chain.url}",
+        "SCEAU_ANCHOR_INTERVAL_SECONDS": "0.2",
+    }
+    service = subprocess.Popen(
+        [str(Path(sys.executable).parent / "sceau"), "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{url}/healthz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "the service did not start"
+            time.sleep(0.2)
+        signed = httpx.post(
+            f"{url}/api/v1/sceau/b2b/signer",
+            headers=client.headers,
+            json={
+                "code_09": client.code_09,
+                "nom_signataire": client.label,
+                "motif": "Attestation",
+                "pdf_b64": base64.b64encode(one_page_pdf()).decode(),
+                "niveau": "B-T",
+            },
+            timeout=30,
+        ).json()
+        ref = signed["ref_horodatage"]
+        while (
+            httpx.get(
+                f"{url}/api/v1/sceau/horodatages/{ref}", headers=client.headers
+            ).json()["statut"]
+            != "soumis"
+        ):
+            assert time.monotonic() < deadline + 30, "never submitted"
+            time.sleep(0.1)
+        anchoring = children(service.pid, b"anchoring")
+
+        service.send_signal(signal.SIGKILL)
+        service.wait(timeout=20)
+        time.sleep(0.5)
+
+        assert len(anchoring) == 1
+        assert [len(c.digests_received) for c in calendars] == [1, 1]
+        assert not Path(f"/proc/{anchoring[0]}").exists() or (
+            "Z" in Path(f"/proc/{anchoring[0]}/stat").read_text().split()[2]
+        )
+        assert haproxy_children(service.pid) == []
+    finally:
+        if service.poll() is None:
+            service.kill()
+            service.wait()
