@@ -331,3 +331,37 @@ def test_bitcoin_core_rpc_is_a_header_source_too(
     anchoring.later(minutes=2)
 
     assert status(api, atlanta, signed["ref_horodatage"])["bloc"]["hauteur"] == 900_005
+
+
+def test_client_library_reads_the_anchor_and_its_proof(
+    runtime: Runtime,
+    atlanta: Provisioned,
+    pdf: bytes,
+    anchoring: Anchoring,
+    tmp_path: Path,
+) -> None:
+    from sceau.client import SceauApiError, SceauClient
+    from tests.support.servers import live_app
+
+    with (
+        live_app(runtime.settings, runtime) as app,
+        SceauClient(app.base_url, atlanta.api_key) as sceau,
+    ):
+        signed = sceau.sign_system(
+            code_09=atlanta.code_09,
+            nom_signataire=atlanta.label,
+            motif="Attestation",
+            pdf=pdf,
+            niveau="B-T",
+        )
+        with pytest.raises(SceauApiError) as early:
+            sceau.download_proof(signed.ref_horodatage)
+        anchoring.later(seconds=1)
+        record = sceau.get_anchor(signed.ref_horodatage)
+        proof = sceau.download_proof(signed.ref_horodatage)
+
+    path = tmp_path / "acte.pdf.ots"
+    path.write_bytes(proof)
+    assert early.value.code == "preuve_pas_encore_disponible"
+    assert record["statut"] == "soumis"
+    assert hashlib.sha256(signed.pdf_signe).hexdigest() in ots("info", str(path))

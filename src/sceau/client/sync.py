@@ -139,6 +139,83 @@ class SceauClient:
     def download_signed_pdf(self, ref: str) -> bytes:
         return self._send("GET", f"{API}/signatures/{ref}/pdf").content
 
+    # -- anchoring -------------------------------------------------------------------
+
+    def get_anchor(self, ref_horodatage: str) -> dict[str, Any]:
+        """The Bitcoin anchoring of a signed document: status, calendars, block."""
+        result: dict[str, Any] = self._json(
+            "GET", f"/api/v1/sceau/horodatages/{ref_horodatage}"
+        )
+        return result
+
+    def download_proof(self, ref_horodatage: str) -> bytes:
+        """The document's OpenTimestamps proof (``.ots``), for ``ots verify``."""
+        return self._send(
+            "GET", f"/api/v1/sceau/horodatages/{ref_horodatage}.ots"
+        ).content
+
+    # -- webhooks and deliveries -------------------------------------------------------
+
+    def create_webhook(
+        self, url: str, events: list[str] | None = None
+    ) -> dict[str, Any]:
+        """Register an endpoint; the answer carries its ``secret`` (whsec_…)."""
+        payload: dict[str, Any] = {"url": url}
+        if events is not None:
+            payload["evenements"] = events
+        result: dict[str, Any] = self._json("POST", f"{API}/webhooks", payload)
+        return result
+
+    def list_webhooks(self) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self._json("GET", f"{API}/webhooks")
+        return result
+
+    def update_webhook(
+        self,
+        webhook_id: str,
+        *,
+        active: bool | None = None,
+        events: list[str] | None = None,
+    ) -> dict[str, Any]:
+        payload: dict[str, Any] = {}
+        if active is not None:
+            payload["actif"] = active
+        if events is not None:
+            payload["evenements"] = events
+        result: dict[str, Any] = self._json(
+            "PATCH", f"{API}/webhooks/{webhook_id}", payload
+        )
+        return result
+
+    def delete_webhook(self, webhook_id: str) -> None:
+        self._send("DELETE", f"{API}/webhooks/{webhook_id}")
+
+    def webhook_secret(self, webhook_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = self._json(
+            "GET", f"{API}/webhooks/{webhook_id}/secret"
+        )
+        return result
+
+    def rotate_webhook_secret(self, webhook_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = self._json(
+            "POST", f"{API}/webhooks/{webhook_id}/rotation"
+        )
+        return result
+
+    def list_deliveries(self, **filters: str | int) -> list[dict[str, Any]]:
+        """Filters as the API names them: ``etat``, ``webhook``, ``evenement``,
+        ``limite``."""
+        query = "&".join(f"{name}={value}" for name, value in sorted(filters.items()))
+        path = f"{API}/livraisons" + (f"?{query}" if query else "")
+        result: list[dict[str, Any]] = self._json("GET", path)
+        return result
+
+    def redeliver(self, delivery_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = self._json(
+            "POST", f"{API}/livraisons/{delivery_id}/relivraison"
+        )
+        return result
+
     # -- credentials ---------------------------------------------------------------
 
     def list_credentials(self) -> list[dict[str, Any]]:
