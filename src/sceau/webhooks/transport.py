@@ -12,6 +12,7 @@ from __future__ import annotations
 import email.utils
 import ipaddress
 import logging
+import ssl
 import threading
 import time
 from collections import OrderedDict
@@ -50,8 +51,12 @@ class WebhookSender:
         timeout_seconds: float,
         allow_http_loopback: bool = False,
         resolver: Resolver = system_resolver,
+        verify: ssl.SSLContext | bool = True,
     ) -> None:
         self.timeout = httpx.Timeout(timeout_seconds)
+        # The receivers' certificates are checked against the system's roots;
+        # tests hand in a context that trusts their own CA.
+        self.verify = verify
         self.allow_http_loopback = allow_http_loopback
         self.resolver = resolver
         self._clients: OrderedDict[tuple[str, str, str, int], httpx.Client] = (
@@ -132,6 +137,7 @@ class WebhookSender:
                 timeout=self.timeout,
                 follow_redirects=False,
                 trust_env=False,
+                verify=self.verify,
                 limits=httpx.Limits(max_connections=4, max_keepalive_connections=4),
             )
             self._clients[key] = client
