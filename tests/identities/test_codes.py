@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -71,21 +73,29 @@ def test_every_single_substitution_is_detected(body: str, data: st.DataObject) -
         parse_code(typo)
 
 
-@given(bodies, st.data())
-def test_every_adjacent_transposition_is_detected(
-    body: str, data: st.DataObject
-) -> None:
-    payload = body + check_character(body)
-    index = data.draw(st.integers(min_value=0, max_value=len(payload) - 2))
-    if payload[index] == payload[index + 1]:
-        return
-    swapped = (
-        payload[:index] + payload[index + 1] + payload[index] + payload[index + 2 :]
-    )
-    typo = f"09S-{swapped[:-1]}-{swapped[-1]}"
+def test_adjacent_transpositions_are_almost_all_detected() -> None:
+    """ISO 7064's hybrid system catches nearly, not quite, every swap of two
+    adjacent characters: measured over a fixed sample of random bodies."""
+    chooser = random.Random(7064)
+    swaps = missed = 0
+    for _ in range(3000):
+        body = "".join(chooser.choice(ALPHABET) for _ in range(chooser.randint(4, 16)))
+        payload = body + check_character(body)
+        for index in range(len(payload) - 1):
+            if payload[index] == payload[index + 1]:
+                continue
+            swapped = (
+                payload[:index]
+                + payload[index + 1]
+                + payload[index]
+                + payload[index + 2 :]
+            )
+            swaps += 1
+            if check_character(swapped[:-1]) == swapped[-1]:
+                missed += 1
 
-    with pytest.raises(InvalidCode):
-        parse_code(typo)
+    assert swaps > 25_000
+    assert missed / swaps < 0.003
 
 
 def test_generated_bodies_avoid_lookalike_characters() -> None:

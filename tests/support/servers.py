@@ -94,3 +94,17 @@ def mtls_front(
             yield MtlsFront(f"https://127.0.0.1:{port}", app.base_url, files)
         finally:
             front.stop()
+
+
+def process_ends(pid: int, timeout: float = 15.0) -> bool:
+    """Whether the process is gone (or a zombie) within ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            return True
+        if state == "Z":
+            return True
+        time.sleep(0.1)
+    return False
