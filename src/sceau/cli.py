@@ -425,6 +425,7 @@ def identity_list(client_id: str | None, as_json: bool) -> None:
 # -- anchoring ---------------------------------------------------------------------
 import sceau.anchoring.cli  # noqa: E402
 import sceau.clients.cli  # noqa: E402
+import sceau.people.cli  # noqa: E402
 import sceau.tls.cli  # noqa: E402, F401
 
 # -- events: workers, webhooks, contacts, incidents ----------------------------

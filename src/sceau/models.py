@@ -9,6 +9,7 @@ from sceau.idempotency.models import IdempotencyKey
 from sceau.identities.models import Identity
 from sceau.incidents.models import Incident, IncidentUpdate
 from sceau.notifications.models import ClientContact
+from sceau.people.models import EnrolmentToken, LoginFailure, Person, RecoveryCode
 from sceau.pki.models import IssuedCertificate
 from sceau.signing.models import SignatureRecord, SignedDocument
 from sceau.webhooks.models import WebhookEndpoint
@@ -24,6 +25,7 @@ __all__ = [
     "ClientContact",
     "Delivery",
     "DeliveryAttempt",
+    "EnrolmentToken",
     "Event",
     "HmacNonce",
     "HmacSecret",
@@ -32,6 +34,9 @@ __all__ = [
     "Incident",
     "IncidentUpdate",
     "IssuedCertificate",
+    "LoginFailure",
+    "Person",
+    "RecoveryCode",
     "SignatureRecord",
     "SignedDocument",
     "WebhookEndpoint",

@@ -112,6 +112,20 @@ class Settings(BaseSettings):
     # the front connects to, the only place whose forwarded headers are read.
     front_socket: Path | None = None
 
+    # People: professionals who sign in their own name (password, then TOTP).
+    person_enrolment_hours: float = Field(default=72.0, gt=0, le=720)
+    person_password_min_length: int = Field(default=12, ge=12, le=128)
+    # Argon2id, never below OWASP's minimum (19 MiB, 2 passes, 1 lane); the
+    # default, 46 MiB and 2 passes, costs about 80 ms of CPU per check.
+    person_argon2_memory_kib: int = Field(default=47104, ge=19456)
+    person_argon2_time_cost: int = Field(default=2, ge=2)
+    person_argon2_parallelism: int = Field(default=1, ge=1, le=8)
+    person_lock_after_failures: int = Field(default=5, ge=1)
+    person_lock_minutes: float = Field(default=15.0, gt=0)
+    # Failed logins from one address, whatever account they name.
+    person_address_failure_limit: int = Field(default=20, ge=1)
+    person_address_failure_window_minutes: float = Field(default=15.0, gt=0)
+
     log_format: Literal["json", "text"] = "json"
     log_level: str = "INFO"
 

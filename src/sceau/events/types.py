@@ -17,6 +17,9 @@ INCIDENT_OUVERT = "incident.ouvert"
 INCIDENT_MIS_A_JOUR = "incident.mis_a_jour"
 INCIDENT_CLOS = "incident.clos"
 WEBHOOK_DESACTIVE = "webhook.desactive"
+# Sent by e-mail to the person only, never to a webhook.
+PERSONNE_INVITEE = "personne.invitee"
+PERSONNE_VERROUILLEE = "personne.verrouillee"
 
 DESCRIPTIONS: dict[str, str] = {
     SIGNATURE_SIGNEE: "un document a été signé",
@@ -30,6 +33,8 @@ DESCRIPTIONS: dict[str, str] = {
     INCIDENT_MIS_A_JOUR: "un incident de service est mis à jour",
     INCIDENT_CLOS: "un incident de service est clos",
     WEBHOOK_DESACTIVE: "un point de terminaison webhook a été désactivé",
+    PERSONNE_INVITEE: "une personne est invitée à activer son compte",
+    PERSONNE_VERROUILLEE: "le compte d'une personne est verrouillé",
 }
 
 ALL_TYPES: tuple[str, ...] = tuple(DESCRIPTIONS)

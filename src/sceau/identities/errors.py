@@ -22,6 +22,14 @@ class IdentityRevoked(Forbidden):
     message = "Cette identité est révoquée et ne peut plus signer."
 
 
+class PersonalIdentity(Forbidden):
+    code = "identite_personnelle"
+    message = (
+        "Cette identité est celle d'une personne : elle ne signe qu'à la demande "
+        "de cette personne, authentifiée, jamais par une clé d'API."
+    )
+
+
 class SignerNameMismatch(Unprocessable):
     code = "nom_signataire_incorrect"
 

@@ -1,4 +1,4 @@
-"""Identities in whose name documents are signed (system ``09S-…`` for now)."""
+"""Identities in whose name documents are signed: systems and persons."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ class Identity(Base):
     __tablename__ = "identities"
 
     code_09: Mapped[str] = mapped_column(String(40), primary_key=True)
-    kind: Mapped[str] = mapped_column(String(16))  # "systeme" for 09S
+    kind: Mapped[str] = mapped_column(String(16))  # "systeme" (09S) or "personne" (09)
     client_id: Mapped[str] = mapped_column(ForeignKey("clients.id"), index=True)
     label: Mapped[str] = mapped_column(String(200))
     organisation: Mapped[str] = mapped_column(String(200))

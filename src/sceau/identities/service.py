@@ -1,4 +1,8 @@
-"""System identities (``09S-…``): a code, a label and a signing certificate."""
+"""Identities: a code, a label, a sealed key and a signing certificate.
+
+System identities (``09S-…``) sign through the API; personal ones (``09-…``,
+made by ``sceau.people``) sign only for their person.
+"""
 
 from __future__ import annotations
 
@@ -21,6 +25,7 @@ from sceau.identities.errors import (
     IdentityOfAnotherClient,
     IdentityRevoked,
     MalformedCode,
+    PersonalIdentity,
     SignerNameMismatch,
     UnknownIdentity,
 )
@@ -29,6 +34,7 @@ from sceau.pki.keystore import KeyAlgorithm, KeySealer, generate_key
 from sceau.pki.service import ServicePki
 
 KIND_SYSTEM = "systeme"
+KIND_PERSON = "personne"
 _GENERATION_ATTEMPTS = 20
 
 
@@ -51,39 +57,66 @@ def create_system_identity(
     if not label:
         raise ValueError("a system identity needs a label")
 
-    code = _choose_code(session, body)
-    key = generate_key(algorithm)
-    certificate = pki.issue_signing_certificate(
+    return issue_identity(
         session,
-        common_name=label,
-        organisation=client.name,
-        serial_number_attr=str(code),
-        public_key=key.public_key(),
-        purpose="identity",
-    )
-    identity = Identity(
-        code_09=str(code),
+        pki,
+        sealer,
+        code=choose_code(session, SYSTEM_PREFIX, body),
         kind=KIND_SYSTEM,
         client_id=client.id,
         label=label,
         organisation=client.name,
+        algorithm=algorithm,
+    )
+
+
+def issue_identity(
+    session: Session,
+    pki: ServicePki,
+    sealer: KeySealer,
+    *,
+    code: str,
+    kind: str,
+    client_id: str,
+    label: str,
+    organisation: str,
+    algorithm: KeyAlgorithm,
+) -> Identity:
+    """An identity of either kind: a fresh key, sealed under the master key, and
+    a signing certificate from the issuing CA (CN = label, serialNumber = code)."""
+    key = generate_key(algorithm)
+    certificate = pki.issue_signing_certificate(
+        session,
+        common_name=label,
+        organisation=organisation,
+        serial_number_attr=code,
+        public_key=key.public_key(),
+        purpose="identity",
+    )
+    identity = Identity(
+        code_09=code,
+        kind=kind,
+        client_id=client_id,
+        label=label,
+        organisation=organisation,
         key_algorithm=algorithm,
         certificate_der=certificate.public_bytes(serialization.Encoding.DER),
-        sealed_key=sealer.seal(key, key_purpose(str(code))),
+        sealed_key=sealer.seal(key, key_purpose(code)),
     )
     session.add(identity)
     session.flush()
     return identity
 
 
-def _choose_code(session: Session, body: str | None) -> str:
+def choose_code(session: Session, prefix: str, body: str | None) -> str:
+    """The operator's ``body`` if free, else a generated one that is free."""
     if body is not None:
-        code = str(make_code(SYSTEM_PREFIX, body))
+        code = str(make_code(prefix, body))
         if session.get(Identity, code) is not None:
             raise CodeTaken(f"the code {code} is already in use")
         return code
     for _ in range(_GENERATION_ATTEMPTS):
-        code = str(make_code(SYSTEM_PREFIX, generate_body()))
+        code = str(make_code(prefix, generate_body()))
         if session.get(Identity, code) is None:
             return code
     raise CodeTaken("could not generate a free code; try again")
@@ -118,6 +151,10 @@ def resolve_signing_identity(
         raise IdentityOfAnotherClient()
     if identity.revoked_at is not None:
         raise IdentityRevoked()
+    # A person's key signs only for that person, once logged in: never on the
+    # word of a client's API key.
+    if identity.kind != KIND_SYSTEM:
+        raise PersonalIdentity()
 
     if normalise_label(signer_name) != identity.label:
         raise SignerNameMismatch(

@@ -18,6 +18,8 @@ _TEMPLATE_OF = {
     types.INCIDENT_MIS_A_JOUR: "incident",
     types.INCIDENT_CLOS: "incident",
     types.WEBHOOK_DESACTIVE: "webhook_desactive",
+    types.PERSONNE_INVITEE: "personne_invitee",
+    types.PERSONNE_VERROUILLEE: "personne_verrouillee",
 }
 
 _SUBJECTS = {
@@ -25,6 +27,8 @@ _SUBJECTS = {
     types.INCIDENT_MIS_A_JOUR: "[Pixel Sceau] Mise à jour de l'incident {incident}",
     types.INCIDENT_CLOS: "[Pixel Sceau] Incident {incident} clos",
     types.WEBHOOK_DESACTIVE: "[Pixel Sceau] Webhook désactivé : {url}",
+    types.PERSONNE_INVITEE: "[Pixel Sceau] Activez votre compte de signature",
+    types.PERSONNE_VERROUILLEE: "[Pixel Sceau] Votre compte est verrouillé",
 }
 
 

@@ -1,0 +1,318 @@
+"""People: registration by the operator, invitation, enrolment, reset.
+
+Every function works in the caller's transaction and takes ``now`` so that
+tests can move the clock; logins are in ``sceau.people.login``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from sceau.clients.service import get_client
+from sceau.db import utcnow
+from sceau.events import types
+from sceau.events.service import queue_email, record_event
+from sceau.identities.codes import PERSON_PREFIX, InvalidCode, parse_code
+from sceau.identities.service import (
+    KIND_PERSON,
+    choose_code,
+    issue_identity,
+    normalise_label,
+)
+from sceau.people import totp
+from sceau.people.errors import (
+    EmailTaken,
+    EnrolmentLinkInvalid,
+    InvalidPerson,
+    PersonNotFound,
+    WrongTotpCode,
+)
+from sceau.people.models import PROFESSIONS, EnrolmentToken, Person, RecoveryCode
+from sceau.people.passwords import PasswordKeeper, check_password_policy
+from sceau.pki.keystore import KeyAlgorithm, KeySealer
+from sceau.pki.service import ServicePki
+from sceau.settings import Settings
+
+RECOVERY_CODES = 10
+RECOVERY_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+RECOVERY_HALF = 5
+
+
+def totp_purpose(person_id: str) -> str:
+    return f"person-totp:{person_id}"
+
+
+def digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Invitation:
+    person: Person
+    link: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class EnrolmentStart:
+    """What the enrolment page shows: the QR code's URI and its secret."""
+
+    person: Person
+    secret: str
+    provisioning_uri: str
+
+
+# -- registration and invitation ---------------------------------------------------
+
+
+def create_person(
+    session: Session,
+    pki: ServicePki,
+    sealer: KeySealer,
+    settings: Settings,
+    *,
+    name: str,
+    email: str,
+    profession: str,
+    client_id: str,
+    body: str | None = None,
+    algorithm: KeyAlgorithm = "rsa3072",
+    now: datetime | None = None,
+) -> Invitation:
+    """A person with their ``09-…`` identity, invited by e-mail to enrol."""
+    client = get_client(session, client_id)
+    name = normalise_label(name)
+    email = _checked_email(email)
+    if not name:
+        raise InvalidPerson("Le nom de la personne est obligatoire.")
+    if profession not in PROFESSIONS:
+        raise InvalidPerson(
+            f"Profession inconnue : {profession} ; valeurs admises : "
+            f"{', '.join(PROFESSIONS)}."
+        )
+    if session.scalar(select(Person.id).where(Person.email == email)) is not None:
+        raise EmailTaken()
+
+    identity = issue_identity(
+        session,
+        pki,
+        sealer,
+        code=choose_code(session, PERSON_PREFIX, body),
+        kind=KIND_PERSON,
+        client_id=client.id,
+        label=name,
+        organisation=client.name,
+        algorithm=algorithm,
+    )
+    person = Person(
+        id="per_" + secrets.token_hex(12),
+        name=name,
+        email=email,
+        profession=profession,
+        client_id=client.id,
+        code_09=identity.code_09,
+        failed_logins=0,
+        created_at=now or utcnow(),
+    )
+    session.add(person)
+    session.flush()
+    return invite(session, settings, person, now=now)
+
+
+def invite(
+    session: Session, settings: Settings, person: Person, *, now: datetime | None = None
+) -> Invitation:
+    """A new single-use enrolment link, e-mailed; earlier links stop working."""
+    now = now or utcnow()
+    _close_open_tokens(session, person.id, now)
+
+    token = secrets.token_urlsafe(32)
+    expires_at = now + timedelta(hours=settings.person_enrolment_hours)
+    session.add(
+        EnrolmentToken(
+            person_id=person.id,
+            token_hash=digest(token),
+            created_at=now,
+            expires_at=expires_at,
+        )
+    )
+    link = f"{settings.public_base_url}/signer/inscription/{token}"
+
+    event = record_event(
+        session,
+        client_id=person.client_id,
+        type=types.PERSONNE_INVITEE,
+        data={
+            "nom": person.name,
+            "code_09": person.code_09,
+            "profession": person.profession,
+            "lien": link,
+            "expire_le": expires_at.strftime("%d/%m/%Y à %H:%M UTC"),
+        },
+        subject=person.id,
+        webhooks=False,
+        now=now,
+    )
+    queue_email(session, event, person.email, now=now)
+    session.flush()
+    return Invitation(person, link, expires_at)
+
+
+def reset_person(
+    session: Session, settings: Settings, code_09: str, *, now: datetime | None = None
+) -> Invitation:
+    """The operator's reset: password, TOTP and recovery codes cleared, the lock
+    lifted, and a new enrolment link sent."""
+    person = get_person(session, code_09)
+    person.password_hash = None
+    person.totp_secret_sealed = None
+    person.totp_last_step = None
+    person.enrolled_at = None
+    person.failed_logins = 0
+    person.locked_until = None
+    session.execute(delete(RecoveryCode).where(RecoveryCode.person_id == person.id))
+    return invite(session, settings, person, now=now)
+
+
+def get_person(session: Session, code_09: str) -> Person:
+    try:
+        code = parse_code(code_09.strip().upper())
+    except InvalidCode as exc:
+        raise InvalidPerson(str(exc), code="code_09_invalide") from exc
+    if code.is_system:
+        raise PersonNotFound("Ce code_09 est celui d'un système, pas d'une personne.")
+    person = session.scalar(select(Person).where(Person.code_09 == str(code)))
+    if person is None:
+        raise PersonNotFound()
+    return person
+
+
+def list_persons(session: Session, client_id: str | None = None) -> list[Person]:
+    query = select(Person).order_by(Person.created_at, Person.id)
+    if client_id is not None:
+        query = query.where(Person.client_id == client_id)
+    return list(session.scalars(query))
+
+
+# -- enrolment -------------------------------------------------------------------
+
+
+def start_enrolment(
+    session: Session, sealer: KeySealer, token: str, *, now: datetime | None = None
+) -> EnrolmentStart:
+    """The TOTP secret to scan; the same one on every visit of the link."""
+    row, person = _open_token(session, token, now or utcnow())
+
+    if row.pending_totp_sealed is None:
+        secret = totp.new_secret()
+        row.pending_totp_sealed = sealer.seal_bytes(
+            secret.encode(), totp_purpose(person.id)
+        )
+        session.flush()
+    else:
+        secret = sealer.unseal_bytes(
+            row.pending_totp_sealed, totp_purpose(person.id)
+        ).decode()
+    uri = totp.provisioning_uri(secret, account=f"{person.code_09} ({person.email})")
+    return EnrolmentStart(person, secret, uri)
+
+
+def finish_enrolment(
+    session: Session,
+    sealer: KeySealer,
+    settings: Settings,
+    token: str,
+    *,
+    password: str,
+    first_code: str,
+    now: datetime | None = None,
+) -> list[str]:
+    """Set the password and the TOTP secret, close the link; the recovery codes,
+    to be shown once."""
+    now = now or utcnow()
+    row, person = _open_token(session, token, now)
+    if row.pending_totp_sealed is None:
+        raise EnrolmentLinkInvalid(
+            "Commencez l'inscription par l'étape du code QR.",
+            code="inscription_non_commencee",
+        )
+    check_password_policy(password, min_length=settings.person_password_min_length)
+
+    secret = sealer.unseal_bytes(row.pending_totp_sealed, totp_purpose(person.id))
+    step = totp.matching_step(secret.decode(), first_code, now)
+    if step is None:
+        raise WrongTotpCode()
+
+    # The link closes in the same statement that checks it is still open, so
+    # two submissions of one link cannot both enrol.
+    closed = session.execute(
+        update(EnrolmentToken)
+        .where(EnrolmentToken.id == row.id, EnrolmentToken.closed_at.is_(None))
+        .values(closed_at=now, pending_totp_sealed=None)
+    )
+    if closed.rowcount != 1:  # type: ignore[attr-defined]
+        raise EnrolmentLinkInvalid()
+
+    person.password_hash = PasswordKeeper.of(settings).hash(password)
+    person.totp_secret_sealed = sealer.seal_bytes(secret, totp_purpose(person.id))
+    person.totp_last_step = step
+    person.enrolled_at = now
+    person.failed_logins = 0
+    person.locked_until = None
+    return _replace_recovery_codes(session, person.id)
+
+
+def _open_token(
+    session: Session, token: str, now: datetime
+) -> tuple[EnrolmentToken, Person]:
+    row = session.scalar(
+        select(EnrolmentToken).where(EnrolmentToken.token_hash == digest(token))
+    )
+    if row is None or row.closed_at is not None or row.expires_at <= now:
+        raise EnrolmentLinkInvalid()
+    return row, session.get_one(Person, row.person_id)
+
+
+def _close_open_tokens(session: Session, person_id: str, now: datetime) -> None:
+    session.execute(
+        update(EnrolmentToken)
+        .where(
+            EnrolmentToken.person_id == person_id, EnrolmentToken.closed_at.is_(None)
+        )
+        .values(closed_at=now, pending_totp_sealed=None)
+    )
+
+
+def _replace_recovery_codes(session: Session, person_id: str) -> list[str]:
+    session.execute(delete(RecoveryCode).where(RecoveryCode.person_id == person_id))
+    codes = [_recovery_code() for _ in range(RECOVERY_CODES)]
+    session.add_all(
+        RecoveryCode(person_id=person_id, code_hash=digest(normalise_recovery(c)))
+        for c in codes
+    )
+    session.flush()
+    return codes
+
+
+def _recovery_code() -> str:
+    # Ten characters of 31 (about 50 bits), shown as two groups of five.
+    chars = "".join(secrets.choice(RECOVERY_ALPHABET) for _ in range(2 * RECOVERY_HALF))
+    return f"{chars[:RECOVERY_HALF]}-{chars[RECOVERY_HALF:]}"
+
+
+def normalise_recovery(code: str) -> str:
+    return "".join(c for c in code.upper() if c.isalnum())
+
+
+def _checked_email(email: str) -> str:
+    email = email.strip().lower()
+    local, _, domain = email.rpartition("@")
+    if not local or "." not in domain or any(c.isspace() for c in email):
+        raise InvalidPerson(f"Adresse e-mail invalide : {email!r}.")
+    return email
