@@ -106,3 +106,45 @@ def test_serve_anchors_in_a_child_process_that_ends_with_it(
         if service.poll() is None:
             service.kill()
             service.wait()
+
+
+def test_anchoring_process_stops_on_sigterm_whenever_it_arrives(
+    data_dir: Path, calendars: list[LoopbackCalendar], chain: LoopbackChain
+) -> None:
+    """SIGTERM at any moment of the loop ends the process: it is taken
+    synchronously, not by a handler racing the main thread's locks."""
+    from sceau.runtime import Runtime
+    from sceau.settings import Settings
+
+    runtime = Runtime(Settings(data_dir=data_dir))
+    runtime.prepare()
+    runtime.close()
+    env = {
+        **os.environ,
+        "SCEAU_DATA_DIR": str(data_dir),
+        "SCEAU_LOG_LEVEL": "WARNING",
+        "SCEAU_ANCHOR_CALENDARS": ",".join(c.url for c in calendars),
+        "SCEAU_ANCHOR_HEADER_SOURCE": f"esplora:{chain.url}",
+        "SCEAU_ANCHOR_INTERVAL_SECONDS": "0.01",
+    }
+    codes = []
+    # Early signals land during start-up (the default action ends the
+    # process); later ones in the loop, at varying points of a pass.
+    for delay in (0.5, 1.5, 2.5, 3.0, 3.5):
+        worker = subprocess.Popen(
+            [str(Path(sys.executable).parent / "sceau"), "anchoring", "run"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            time.sleep(delay)
+            worker.send_signal(signal.SIGTERM)
+            codes.append(worker.wait(timeout=15))
+        finally:
+            if worker.poll() is None:
+                worker.kill()
+                worker.wait()
+
+    assert set(codes) <= {0, -signal.SIGTERM}
+    assert codes[-3:] == [0, 0, 0]  # stopped cleanly from inside the loop

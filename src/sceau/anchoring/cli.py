@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import signal
-import threading
-from types import FrameType
-
 import click
 
 from sceau.cli import _emit, _runtime, json_option, main
+from sceau.ops.processes import block_stop_signals, wait_for_stop_signal
 
 
 @main.group()
@@ -62,13 +59,7 @@ def anchoring_run(once: bool, as_json: bool) -> None:
             _emit(as_json, {"mouvements": moved}, lambda: f"{moved} steps done")
             return
         loop = AnchoringLoop(worker, settings.anchor_interval_seconds)
-        stopped = threading.Event()
-
-        def stop(signum: int, frame: FrameType | None) -> None:
-            stopped.set()
-
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
+        block_stop_signals()
         loop.start()
-        stopped.wait()
+        wait_for_stop_signal()
         loop.stop()

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import signal
-import threading
-from types import FrameType
-
 import click
 
 from sceau.cli import _emit, _runtime, json_option
+from sceau.ops.processes import block_stop_signals, wait_for_stop_signal
 
 
 @click.command("worker")
@@ -49,13 +46,7 @@ def worker(once: bool, poll_seconds: float | None, as_json: bool) -> None:
         loop = BackgroundWorker(
             delivery_worker, poll_seconds or settings.worker_poll_seconds
         )
-        stopped = threading.Event()
-
-        def stop(signum: int, frame: FrameType | None) -> None:
-            stopped.set()
-
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
+        block_stop_signals()
         loop.start()
-        stopped.wait()
+        wait_for_stop_signal()
         loop.stop()

@@ -44,3 +44,19 @@ class AnchoringProcess:
         except subprocess.TimeoutExpired:
             self._process.kill()
             self._process.wait()
+
+
+STOP_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT})
+
+
+def block_stop_signals() -> None:
+    """Before any thread starts: SIGTERM and SIGINT then wait for
+    ``wait_for_stop_signal`` instead of interrupting whatever thread runs."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+
+
+def wait_for_stop_signal() -> int:
+    """Block until SIGTERM or SIGINT. Taken synchronously: a Python signal
+    handler that sets an Event can deadlock on the Event's own lock when the
+    signal lands while the main thread is inside ``Event.wait``."""
+    return signal.sigwait(STOP_SIGNALS)
