@@ -19,7 +19,7 @@ from sceau.errors import ConfigurationError, SceauError
 from sceau.identities.codes import InvalidCode, parse_code
 from sceau.identities.errors import CodeTaken
 from sceau.runtime import Runtime
-from sceau.settings import Settings, get_settings
+from sceau.settings import get_settings
 
 
 @contextmanager
@@ -119,6 +119,8 @@ def serve(
         return
     with _runtime():
         pass  # migrate and create the PKI once, before any worker starts
+    from sceau.ops.processes import anchoring_beside
+
     with anchoring_beside(settings):
         uvicorn.run(
             "sceau.app:create_app",
@@ -130,22 +132,6 @@ def serve(
             access_log=False,
             server_header=False,
         )
-
-
-@contextmanager
-def anchoring_beside(settings: Settings) -> Iterator[None]:
-    """The anchoring worker in a child process, unless told not to."""
-    from sceau.ops.processes import AnchoringProcess
-
-    if not settings.anchor_worker_in_serve:
-        yield
-        return
-    anchoring = AnchoringProcess()
-    anchoring.start()
-    try:
-        yield
-    finally:
-        anchoring.stop()
 
 
 @main.group()

@@ -23,6 +23,7 @@ from cryptography.x509.oid import NameOID
 from sceau.client import SceauApiError, SceauClient, SceauTransportError
 from sceau.clients.certificates import issue_pkcs12, revoke_client_certificate
 from sceau.db import utcnow
+from sceau.pki.access import fingerprint as access_fingerprint
 from sceau.runtime import Runtime
 from sceau.settings import Settings
 from sceau.tls.front import push_crl, write_crl
@@ -282,9 +283,7 @@ def test_access_crl_lists_the_revoked_certificate(
 
 
 def fingerprint(der: bytes) -> str:
-    import hashlib
-
-    return hashlib.sha256(der).hexdigest()
+    return access_fingerprint(x509.load_der_x509_certificate(der))
 
 
 def foreign_certificate(directory: Path) -> tuple[Path, Path]:

@@ -10,7 +10,12 @@ from starlette.concurrency import run_in_threadpool
 
 from sceau.auth.front import Peer
 from sceau.auth.hmac_scheme import HEADER
-from sceau.auth.service import AuthenticatedClient, RequestCredentials
+from sceau.auth.service import (
+    AuthenticatedClient,
+    Authenticator,
+    RequestCredentials,
+    Started,
+)
 from sceau.http import read_body, runtime_of
 
 
@@ -61,10 +66,11 @@ async def authenticated_client(
     return client
 
 
-def _finish(authenticator: object, started: object, body: bytes) -> AuthenticatedClient:
+def _finish(
+    authenticator: Authenticator, started: Started, body: bytes
+) -> AuthenticatedClient:
     # Hashing a large body belongs off the event loop, with the database work.
-    digest = hashlib.sha256(body).hexdigest()
-    return authenticator.finish(started, digest)  # type: ignore[attr-defined]
+    return authenticator.finish(started, hashlib.sha256(body).hexdigest())
 
 
 def _may_have_body(request: Request) -> bool:

@@ -7,6 +7,10 @@ import logging
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sceau.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -60,3 +64,18 @@ def wait_for_stop_signal() -> int:
     handler that sets an Event can deadlock on the Event's own lock when the
     signal lands while the main thread is inside ``Event.wait``."""
     return signal.sigwait(STOP_SIGNALS)
+
+
+@contextmanager
+def anchoring_beside(settings: Settings) -> Iterator[None]:
+    """The anchoring worker in a child process while the server runs, unless
+    SCEAU_ANCHOR_WORKER_IN_SERVE is false."""
+    if not settings.anchor_worker_in_serve:
+        yield
+        return
+    anchoring = AnchoringProcess()
+    anchoring.start()
+    try:
+        yield
+    finally:
+        anchoring.stop()

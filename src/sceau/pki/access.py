@@ -25,18 +25,16 @@ from sceau.db import Database, utcnow
 from sceau.pki.keystore import KeySealer, PrivateKey
 from sceau.pki.service import (
     BACKDATE,
-    COUNTRY,
-    ORGANISATION,
     PkiUrls,
     _authority_info,
-    _ca_key_usage,
     _crl_distribution,
     _directory_lock,
+    _name,
     _record,
     _serial,
     _write_private,
-    _years,
     build_crl,
+    self_signed_ca,
 )
 
 logger = logging.getLogger(__name__)
@@ -204,29 +202,13 @@ def _tls_key_usage(public_key: object) -> x509.KeyUsage:
 
 def _create(directory: Path, sealer: KeySealer, db: Database) -> None:
     logger.info("pki.access_ca.create")
-    now = utcnow()
     key = ec.generate_private_key(ec.SECP384R1())
-    name = x509.Name(
-        [
-            x509.NameAttribute(NameOID.COUNTRY_NAME, COUNTRY),
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, ORGANISATION),
-            x509.NameAttribute(NameOID.COMMON_NAME, ACCESS_CA_NAME),
-        ]
-    )
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(_serial())
-        .not_valid_before(now - BACKDATE)
-        .not_valid_after(_years(now, ACCESS_CA_YEARS))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), True)
-        .add_extension(_ca_key_usage(), True)
-        .add_extension(
-            x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False
-        )
-        .sign(key, hashes.SHA384())
+    certificate = self_signed_ca(
+        key,
+        _name(ACCESS_CA_NAME),
+        years=ACCESS_CA_YEARS,
+        path_length=0,
+        algorithm=hashes.SHA384(),
     )
     _write_private(directory / "access-ca.key.sealed", sealer.seal(key, "pki:access"))
     with db.transaction() as session:

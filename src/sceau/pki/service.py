@@ -361,6 +361,33 @@ def _record(
     )
 
 
+def self_signed_ca(
+    key: PrivateKey,
+    name: x509.Name,
+    *,
+    years: int,
+    path_length: int,
+    algorithm: hashes.SHA256 | hashes.SHA384 | None = None,
+) -> x509.Certificate:
+    """A root: self-signed, able to sign certificates and CRLs only."""
+    now = utcnow()
+    return (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(_serial())
+        .not_valid_before(now - BACKDATE)
+        .not_valid_after(_years(now, years))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=path_length), True)
+        .add_extension(_ca_key_usage(), True)
+        .add_extension(
+            x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False
+        )
+        .sign(key, algorithm or hashes.SHA256())
+    )
+
+
 def _create(directory: Path, sealer: KeySealer, urls: PkiUrls, db: Database) -> None:
     logger.info("pki.create", extra={"directory": str(directory)})
     now = utcnow()
@@ -368,21 +395,7 @@ def _create(directory: Path, sealer: KeySealer, urls: PkiUrls, db: Database) -> 
     # The root: self-signed, long-lived, used only for the issuing CA and its CRL.
     root_key = generate_key("rsa3072")
     root_name = _name(ROOT_NAME)
-    root = (
-        x509.CertificateBuilder()
-        .subject_name(root_name)
-        .issuer_name(root_name)
-        .public_key(root_key.public_key())
-        .serial_number(_serial())
-        .not_valid_before(now - BACKDATE)
-        .not_valid_after(_years(now, ROOT_YEARS))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=1), True)
-        .add_extension(_ca_key_usage(), True)
-        .add_extension(
-            x509.SubjectKeyIdentifier.from_public_key(root_key.public_key()), False
-        )
-        .sign(root_key, hashes.SHA256())
-    )
+    root = self_signed_ca(root_key, root_name, years=ROOT_YEARS, path_length=1)
 
     # The issuing CA: signs the signing certificates and the TSA certificate.
     issuing_key = generate_key("rsa3072")

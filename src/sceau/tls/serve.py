@@ -11,6 +11,7 @@ from pathlib import Path
 import uvicorn
 from uvicorn.supervisors import Multiprocess
 
+from sceau.ops.processes import anchoring_beside
 from sceau.settings import Settings, get_settings
 from sceau.tls.front import (
     CrlRefresher,
@@ -56,7 +57,6 @@ def serve_behind_front(
     server_pem: Path | None,
     workers: int,
 ) -> None:
-    from sceau.cli import anchoring_beside
     from sceau.runtime import Runtime
 
     settings = get_settings()
