@@ -86,7 +86,7 @@ from sceau.db import utcnow
 from sceau.events import types as event_types
 from sceau.events.service import record_event
 from sceau.identities.models import Identity
-from sceau.modes import system
+from sceau.modes import pipeline
 from sceau.modes.system import MODE_SYSTEM
 from sceau.pki.keystore import KeyAlgorithm
 from sceau.runtime import Runtime
@@ -510,7 +510,7 @@ def measure_queue_cost(
                     session,
                     client_id=fixture.client_id,
                     type=event_types.SIGNATURE_SIGNEE,
-                    data=system._signed_event_data(record),
+                    data=pipeline.signed_event_data(record),
                     callback_url=None,
                     subject=ref,
                     now=now,

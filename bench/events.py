@@ -51,7 +51,7 @@ from sceau.db import utcnow
 from sceau.events import types
 from sceau.events.service import emit, record_event
 from sceau.events.worker import DeliveryWorker
-from sceau.modes import system
+from sceau.modes import pipeline, system
 from sceau.modes.system import MODE_SYSTEM, SystemSignatureRequest
 from sceau.runtime import Runtime
 from sceau.settings import Settings
@@ -208,7 +208,7 @@ def measure_transaction(
                     session,
                     client_id=client_id,
                     type=types.SIGNATURE_SIGNEE,
-                    data=system._signed_event_data(record),
+                    data=pipeline.signed_event_data(record),
                     callback_url=callback,
                     subject=ref,
                     now=now,
@@ -222,10 +222,10 @@ def measure_signing(runtime: Runtime, client_id: str, code_09: str, runs: int) -
     """The whole in-process signing (B-B), alternately without and with the
     event: without it, ``record_event`` is replaced by a no-op."""
     pdf = one_page_pdf()
-    real = system.record_event
+    real = pipeline.record_event
 
     def sign(with_event: bool) -> float:
-        system.record_event = real if with_event else _no_event  # type: ignore[assignment]
+        pipeline.record_event = real if with_event else _no_event  # type: ignore[assignment]
         request = SystemSignatureRequest(
             code_09=code_09,
             signer_name=LABEL,
@@ -245,7 +245,7 @@ def measure_signing(runtime: Runtime, client_id: str, code_09: str, runs: int) -
                 started=started,
             )
         finally:
-            system.record_event = real
+            pipeline.record_event = real
         return time.perf_counter() - started
 
     return alternate("whole signing, B-B, in-process", sign, runs)

@@ -61,3 +61,19 @@ class TooManyLoginAttempts(TooManyRequests):
     message = (
         "Trop de tentatives de connexion depuis cette adresse ; réessayez plus tard."
     )
+
+
+class TotpReplayed(Unprocessable):
+    code = "code_totp_deja_utilise"
+    message = (
+        "Ce code a déjà servi : attendez le code suivant de votre application "
+        "(il change toutes les 30 secondes)."
+    )
+
+
+class PersonUnavailable(Unprocessable):
+    code = "personne_non_inscrite"
+    message = (
+        "Cette personne n'a pas encore activé son compte de signature (ou il a "
+        "été réinitialisé) : elle ne peut pas signer pour l'instant."
+    )

@@ -18,11 +18,19 @@ from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from sceau.db import Database, utcnow
+from sceau.errors import SceauError
 from sceau.events import types
 from sceau.events.service import queue_email, record_event
 from sceau.identities.codes import InvalidCode, parse_code
 from sceau.people import totp
-from sceau.people.errors import AccountLocked, LoginRefused, TooManyLoginAttempts
+from sceau.people.errors import (
+    AccountLocked,
+    LoginRefused,
+    PersonUnavailable,
+    TooManyLoginAttempts,
+    TotpReplayed,
+    WrongTotpCode,
+)
 from sceau.people.models import LoginFailure, Person, RecoveryCode
 from sceau.people.passwords import PasswordKeeper
 from sceau.people.service import digest, normalise_recovery, totp_purpose
@@ -78,6 +86,48 @@ def verify_login(
     if isinstance(outcome, Exception):
         raise outcome
     return outcome
+
+
+def confirm_with_totp(
+    db: Database,
+    sealer: KeySealer,
+    settings: Settings,
+    *,
+    person_id: str,
+    code: str,
+    now: datetime | None = None,
+) -> int:
+    """A fresh TOTP code for one act of consequence (a signature): the step it
+    matched, claimed so that it can never serve again. A wrong code counts
+    towards the lock like a failed login; a code of a step already used (the
+    one that logged in, say) is refused as a replay. Recovery codes are for
+    logging in only."""
+    now = now or utcnow()
+    with db.sessions() as session:
+        person = session.get(Person, person_id)
+        if person is None or not person.enrolled:
+            raise PersonUnavailable()
+        if _locked(person, now):
+            raise _locked_error(person, now)
+        assert person.totp_secret_sealed is not None
+        secret = sealer.unseal_bytes(person.totp_secret_sealed, totp_purpose(person.id))
+    step = totp.matching_step(secret.decode(), code, now)
+
+    with db.transaction() as session:
+        if step is not None and _claim_second_factor(
+            session, person, _Checked(person, True, step, None), now
+        ):
+            return step
+        if step is not None and (person.totp_last_step or 0) >= step:
+            failure: SceauError = TotpReplayed()
+        else:
+            counted = _count_failure(session, settings, person, now)
+            locked = isinstance(counted, AccountLocked)
+            failure = counted if locked else WrongTotpCode()  # type: ignore[assignment]
+    logger.info(
+        "person.totp_refused", extra={"person": person_id, "code": failure.code}
+    )
+    raise failure
 
 
 # -- reading and checking -----------------------------------------------------------

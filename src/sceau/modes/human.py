@@ -1,0 +1,94 @@
+"""Mode *humaine*: a person signs in their own name, logged in to the web
+signer and confirming each signature with a fresh TOTP code.
+
+The API never reaches this module on its own: an act prepared by a client's
+system (``sceau.acts``) is signed here only when its person confirms it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from sceau.identities.errors import IdentityRevoked
+from sceau.identities.models import Identity
+from sceau.modes.pipeline import (
+    SignatureOutcome,
+    SigningJob,
+    check_document,
+    sign_and_record,
+)
+from sceau.people.errors import PersonUnavailable
+from sceau.people.login import confirm_with_totp
+from sceau.people.models import Person
+from sceau.runtime import Runtime
+from sceau.signing.engine import Level
+from sceau.signing.models import SignatureRecord
+
+MODE_HUMAN = "humaine"
+
+
+@dataclass(frozen=True)
+class PersonalSignatureRequest:
+    person_id: str
+    reason: str
+    pdf: bytes
+    level: Level
+    totp_code: str
+    request_id: str
+    started: float
+    callback_url: str | None = None
+    event_data: dict[str, object] = field(default_factory=dict)
+
+
+def sign_as_person(
+    runtime: Runtime,
+    request: PersonalSignatureRequest,
+    *,
+    within: Callable[[Session, SignatureRecord], None] | None = None,
+    now: datetime | None = None,
+) -> SignatureOutcome:
+    """Check the document, the person and their fresh TOTP code, then sign
+    with the person's own key; ``within`` runs in the storing transaction."""
+    check_document(runtime, request.pdf, request.callback_url)
+    with runtime.db.sessions() as session:
+        person, identity = personal_identity(session, request.person_id)
+
+    confirm_with_totp(
+        runtime.db,
+        runtime.sealer,
+        runtime.settings,
+        person_id=person.id,
+        code=request.totp_code,
+        now=now,
+    )
+    return sign_and_record(
+        runtime,
+        SigningJob(
+            client_id=person.client_id,
+            identity=identity,
+            mode=MODE_HUMAN,
+            reason=request.reason,
+            pdf=request.pdf,
+            level=request.level,
+            request_id=request.request_id,
+            started=request.started,
+            callback_url=request.callback_url,
+            event_data=request.event_data,
+        ),
+        within=within,
+    )
+
+
+def personal_identity(session: Session, person_id: str) -> tuple[Person, Identity]:
+    """The person and the identity they sign with, if both can sign."""
+    person = session.get(Person, person_id)
+    if person is None or not person.enrolled:
+        raise PersonUnavailable()
+    identity = session.get_one(Identity, person.code_09)
+    if identity.revoked_at is not None:
+        raise IdentityRevoked()
+    return person, identity
