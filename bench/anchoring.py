@@ -34,14 +34,12 @@ import argparse
 import asyncio
 import base64
 import json
-import math
 import os
 import random
 import secrets
 import shlex
 import shutil
 import signal
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -69,6 +67,7 @@ from tests.support.ots_calendar import (
 )
 from tests.support.pdfs import one_page_pdf
 
+from bench.harness import free_port, markers, percentile, write_section
 from bench.signing import code_revision, machine_description, server_log_exceptions
 from sceau.anchoring import proofs
 from sceau.anchoring.calendars import HEADERS, CalendarClient
@@ -94,8 +93,7 @@ from sceau.settings import Settings
 from sceau.signing.engine import SignedPdf
 from sceau.signing.service import NewSignature, new_signature_ref, record_signature
 
-MARKER_START = "<!-- bench:anchoring:start -->"
-MARKER_END = "<!-- bench:anchoring:end -->"
+MARKER_START, MARKER_END = markers("anchoring")
 COMMAND = ".venv/bin/python -m bench.anchoring"
 SIGN_PATH = "/api/v1/sceau/b2b/signer"
 LABEL = "Atlanta Assurances – système de production"
@@ -154,12 +152,6 @@ class Plan:
             warmup_per_round=12,
             calendar_calls=5,
         )
-
-
-def percentile(samples: list[float], fraction: float) -> float:
-    """Nearest rank, as the other benchmarks of this directory."""
-    ordered = sorted(samples)
-    return ordered[max(1, math.ceil(fraction * len(ordered))) - 1]
 
 
 def ms(seconds: float) -> str:
@@ -539,13 +531,6 @@ def alternate(
 
 
 # -- 3. signing through `sceau serve`, the worker on and off -------------------
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def cpu_seconds(pid: int) -> float:
@@ -1251,22 +1236,6 @@ def render(
     return "\n".join(lines) + "\n"
 
 
-def write_section(path: Path, section: str) -> None:
-    """Replace our section between the markers, keep the rest of the file
-    (read again right now: other benchmarks write their own sections)."""
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("# Benchmarks\n\n" + section)
-        return
-    content = path.read_text()
-    start, end = content.find(MARKER_START), content.find(MARKER_END)
-    if start == -1 or end == -1 or end < start:
-        path.write_text(content.rstrip("\n") + "\n\n" + section)
-        return
-    tail = content[end + len(MARKER_END) :].lstrip("\n")
-    path.write_text(content[:start] + section + ("\n" + tail if tail else ""))
-
-
 # -- the run -------------------------------------------------------------------
 
 
@@ -1396,7 +1365,7 @@ def main(argv: list[str] | None = None) -> int:
         print()
         print(section)
         if args.out is not None:
-            write_section(args.out, section)
+            write_section(args.out, section, "anchoring")
             print(f"wrote {args.out}")
     except (BenchmarkError, KeyboardInterrupt) as exc:
         print(f"benchmark failed: {exc}", file=sys.stderr)

@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import argparse
 import base64
-import math
 import os
 import platform
 import secrets
@@ -65,6 +64,7 @@ from cryptography.hazmat.primitives import serialization
 from sqlalchemy import create_engine, text
 from tests.support.pdfs import one_page_pdf
 
+from bench.harness import free_port, markers, percentile, write_section
 from bench.signing import code_revision
 from sceau.auth.front import (
     CERT_HEADER,
@@ -93,8 +93,7 @@ LABEL = "Atlanta Assurances – système de production"
 REASON = "Attestation de garantie n° 2026-04231"
 # The bundle's passphrase protects a throw-away key in a temporary directory.
 PASSPHRASE = "banc-d-essai-niveau-c"  # noqa: S105
-MARKER_START = "<!-- bench:auth:start -->"
-MARKER_END = "<!-- bench:auth:end -->"
+MARKER_START, MARKER_END = markers("auth")
 SERVER_START_TIMEOUT_S = 90.0
 REQUEST_TIMEOUT_S = 30.0
 FAILURE_LIMIT = 1_000_000
@@ -169,13 +168,6 @@ class Plan:
 
 
 # -- results -----------------------------------------------------------------------
-
-
-def percentile(samples: list[float], fraction: float) -> float:
-    """Nearest rank, as the signing benchmark reads its p95."""
-    ordered = sorted(samples)
-    rank = max(1, math.ceil(fraction * len(ordered)))
-    return ordered[rank - 1]
 
 
 @dataclass
@@ -329,13 +321,6 @@ def postgres_schema(admin_url: str) -> Iterator[tuple[str, str]]:
 
 
 # -- the server: `sceau serve --mtls`, in its own session ------------------------
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class Server:
@@ -1092,21 +1077,6 @@ def render(
     return "\n".join(lines) + "\n"
 
 
-def write_section(path: Path, section: str) -> None:
-    """Replace our section between the markers, keep the rest of the file."""
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("# Benchmarks\n\n" + section)
-        return
-    content = path.read_text()
-    start, end = content.find(MARKER_START), content.find(MARKER_END)
-    if start == -1 or end == -1 or end < start:
-        path.write_text(content.rstrip("\n") + "\n\n" + section)
-        return
-    tail = content[end + len(MARKER_END) :].lstrip("\n")
-    path.write_text(content[:start] + section + ("\n" + tail if tail else ""))
-
-
 def print_cells(cells: list[Cell]) -> None:
     for cell in cells:
         print(
@@ -1243,7 +1213,7 @@ def main(argv: list[str] | None = None) -> int:
         print()
         print(section)
         if args.out is not None:
-            write_section(args.out, section)
+            write_section(args.out, section, "auth")
             print(f"wrote {args.out}")
     except (BenchmarkError, KeyboardInterrupt) as exc:
         print(f"benchmark failed: {exc}", file=sys.stderr)

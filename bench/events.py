@@ -44,6 +44,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 from tests.support.pdfs import one_page_pdf
 
+from bench.harness import markers, write_section
 from bench.signing import code_revision, machine_description
 from sceau.anchoring.service import queue_for_anchoring
 from sceau.clients.provisioning import provision_system_client
@@ -59,8 +60,7 @@ from sceau.signing.service import NewSignature, new_signature_ref, record_signat
 from sceau.webhooks.service import add_endpoint
 from sceau.webhooks.signatures import SecretBox
 
-MARKER_START = "<!-- bench:events:start -->"
-MARKER_END = "<!-- bench:events:end -->"
+MARKER_START, MARKER_END = markers("events")
 LABEL = "Atlanta Assurances – système de production"
 POSTGRES_URL = os.environ.get(
     "SCEAU_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -391,17 +391,6 @@ def render(
     return "\n".join(lines) + "\n"
 
 
-def write_section(path: Path, section: str) -> None:
-    """Replace our section between the markers, keep the rest of the file."""
-    existing = path.read_text() if path.exists() else "# Benchmarks\n"
-    start, end = existing.find(MARKER_START), existing.find(MARKER_END)
-    if start == -1 or end == -1 or end < start:
-        path.write_text(existing.rstrip("\n") + "\n\n" + section)
-        return
-    tail = existing[end + len(MARKER_END) :].lstrip("\n")
-    path.write_text(existing[:start] + section + ("\n" + tail if tail else ""))
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.events")
     parser.add_argument("--quick", action="store_true", help="short smoke run")
@@ -448,7 +437,7 @@ def main(argv: list[str] | None = None) -> int:
         section = render(pairs, rates, command, load, rev)
         print(section)
         if args.out is not None:
-            write_section(args.out, section)
+            write_section(args.out, section, "events")
             print(f"wrote {args.out}")
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)

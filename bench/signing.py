@@ -37,7 +37,6 @@ import re
 import shlex
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -65,6 +64,7 @@ from pyhanko.sign.timestamps.dummy_client import DummyTimeStamper
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 from tests.support.pdfs import large_pdf, one_page_pdf
 
+from bench.harness import free_port, markers, write_section
 from sceau.anchoring.service import queue_for_anchoring
 from sceau.clients.provisioning import provision_system_client
 from sceau.db import utcnow
@@ -91,8 +91,7 @@ BENCH_REF = "SIG-20260101-BENCH0"
 SIGN_PATH = "/api/v1/sceau/b2b/signer"
 LABEL = "Atlanta Assurances – système de production"
 REASON = "Attestation de garantie n° 2026-04231"
-MARKER_START = "<!-- bench:signing:start -->"
-MARKER_END = "<!-- bench:signing:end -->"
+MARKER_START, MARKER_END = markers("signing")
 SERVER_START_TIMEOUT_S = 90.0
 REQUEST_TIMEOUT_S = 300.0
 
@@ -417,13 +416,6 @@ def measure_in_process(
 
 
 # -- the server, in a subprocess -----------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def proc_status_kib(pid: int, name: str) -> int:
@@ -1304,21 +1296,6 @@ def render(
     return "\n".join(lines) + "\n"
 
 
-def write_section(path: Path, section: str) -> None:
-    """Replace our section between the markers, keep the rest of the file."""
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("# Benchmarks\n\n" + section)
-        return
-    text = path.read_text()
-    start, end = text.find(MARKER_START), text.find(MARKER_END)
-    if start == -1 or end == -1 or end < start:
-        path.write_text(text.rstrip("\n") + "\n\n" + section)
-        return
-    tail = text[end + len(MARKER_END) :].lstrip("\n")
-    path.write_text(text[:start] + section + ("\n" + tail if tail else ""))
-
-
 def print_cells(cells: list[Cell]) -> None:
     for cell in cells:
         print(
@@ -1463,7 +1440,7 @@ def main(argv: list[str] | None = None) -> int:
         print()
         print(section)
         if args.out is not None:
-            write_section(args.out, section)
+            write_section(args.out, section, "signing")
             print(f"wrote {args.out}")
     except BenchmarkError as exc:
         print(f"benchmark failed: {exc}", file=sys.stderr)
