@@ -6,6 +6,7 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
+from sceau.clients.service import get_client
 from sceau.runtime import Runtime
 from tests.conftest import Provisioned
 from tests.test_cli import cli, run, run_json
@@ -56,3 +57,25 @@ def test_person_reset_names_an_unknown_code(cli: CliRunner, runtime: Runtime) ->
 
     assert result.exit_code == 1
     assert "Aucune personne ne porte ce code_09." in result.output
+
+
+def test_an_individual_notary_gets_a_client_account_of_their_own(
+    cli: CliRunner, runtime: Runtime
+) -> None:
+    created = run_json(
+        cli,
+        "person",
+        "create",
+        "--name",
+        "Maître Aïcha Traoré",
+        "--email",
+        "a.traore@notaires.example.ci",
+        "--profession",
+        "notaire",
+    )
+
+    assert isinstance(created, dict)
+    with runtime.db.sessions() as session:
+        client = get_client(session, created["client"])
+    assert client.name == "Maître Aïcha Traoré"
+    assert client.plan == "gratuit_notaire"

@@ -55,7 +55,13 @@ def person() -> None:
 @click.option("--name", required=True, help="As it appears in signatures.")
 @click.option("--email", required=True, help="Where the enrolment link is sent.")
 @click.option("--profession", type=click.Choice(PROFESSIONS), required=True)
-@click.option("--client", "client_id", required=True)
+@click.option(
+    "--client",
+    "client_id",
+    default=None,
+    help="The organisation the person signs for; without it, an individual "
+    "professional gets a client account of their own.",
+)
 @click.option("--code", "code", default=None, help="Body (KONEAMI) or full code.")
 @SHOW_LINK
 @json_option
@@ -64,7 +70,7 @@ def person_create(
     name: str,
     email: str,
     profession: str,
-    client_id: str,
+    client_id: str | None,
     code: str | None,
     show_link: bool,
     as_json: bool,

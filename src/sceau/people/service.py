@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from sceau.clients.service import get_client
+from sceau.clients.service import create_client, get_client
 from sceau.db import utcnow
 from sceau.events import types
 from sceau.events.service import queue_email, record_event
@@ -80,13 +80,16 @@ def create_person(
     name: str,
     email: str,
     profession: str,
-    client_id: str,
+    client_id: str | None,
     body: str | None = None,
     algorithm: KeyAlgorithm = "rsa3072",
     now: datetime | None = None,
 ) -> Invitation:
-    """A person with their ``09-…`` identity, invited by e-mail to enrol."""
-    client = get_client(session, client_id)
+    """A person with their ``09-…`` identity, invited by e-mail to enrol.
+
+    Without ``client_id`` the person is an individual professional (a notary
+    in their own office): they get a client account of their own, on the free
+    notaries' plan for a notary, which carries their usage and billing."""
     name = normalise_label(name)
     email = _checked_email(email)
     if not name:
@@ -98,6 +101,11 @@ def create_person(
         )
     if session.scalar(select(Person.id).where(Person.email == email)) is not None:
         raise EmailTaken()
+    if client_id is None:
+        plan = "gratuit_notaire" if profession == "notaire" else "pay_as_you_go"
+        client = create_client(session, name, plan)
+    else:
+        client = get_client(session, client_id)
 
     identity = issue_identity(
         session,
