@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+import binascii
+from typing import Any, TypeVar
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ValidationError
 
-from sceau.errors import BadRequest, PayloadTooLarge, SceauError
+from sceau.errors import (
+    BadRequest,
+    PayloadTooLarge,
+    SceauError,
+    Unprocessable,
+    UnsupportedMediaType,
+)
 from sceau.ops.middleware import BodyTooLarge
 from sceau.runtime import Runtime
 
@@ -53,3 +61,70 @@ class MalformedJson(BadRequest):
 class MalformedBase64(BadRequest):
     code = "base64_invalide"
     message = "pdf_b64 n'est pas un base64 valide (RFC 4648, alphabet standard)."
+
+
+class InvalidFields(Unprocessable):
+    code = "champ_invalide"
+
+
+def require_json(request: Request) -> None:
+    media_type = request.headers.get("content-type", "").split(";")[0].strip()
+    if media_type.lower() != "application/json":
+        raise UnsupportedMediaType(
+            "Envoyez le corps en JSON avec l'en-tête Content-Type: application/json."
+        )
+
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+def parse_body(model: type[Model], body: bytes) -> Model:
+    """The body as ``model``, or the error that tells the caller what to fix:
+    malformed JSON (400), or the fields at fault (422)."""
+    try:
+        return model.model_validate_json(body)
+    except ValidationError as exc:
+        errors = exc.errors()
+        if any(error["type"] == "json_invalid" for error in errors):
+            raise MalformedJson() from None
+        if any(error["type"] == "model_type" for error in errors):
+            raise MalformedJson(
+                "Le corps de la requête doit être un objet JSON."
+            ) from None
+        raise InvalidFields(describe_field_errors(errors)) from None
+
+
+_ERROR_WORDS = {
+    "missing": "champ obligatoire absent",
+    "extra_forbidden": "champ inconnu",
+    "string_type": "doit être une chaîne de caractères",
+    "string_too_short": "ne doit pas être vide",
+    "string_too_long": "trop long",
+    "literal_error": "valeur non admise",
+    "url_parsing": "adresse invalide",
+    "url_scheme": "doit commencer par http:// ou https://",
+    "datetime_parsing": "date et heure ISO 8601 attendues",
+    "datetime_from_date_parsing": "date et heure ISO 8601 attendues",
+    "datetime_type": "date et heure ISO 8601 attendues",
+    "timezone_aware": "doit porter son décalage horaire (+00:00 ou Z)",
+}
+
+
+def describe_field_errors(errors: list[Any]) -> str:
+    parts = []
+    for error in errors[:5]:
+        field = ".".join(str(part) for part in error["loc"]) or "corps"
+        words = _ERROR_WORDS.get(error["type"], "valeur invalide")
+        if error["type"] == "literal_error" and field == "niveau":
+            words = "valeurs admises : B-B, B-T, B-LT, B-LTA"
+        parts.append(f"{field} : {words}")
+    return "Champs invalides — " + " ; ".join(parts) + "."
+
+
+def decode_pdf_b64(text: str) -> bytes:
+    # Strict RFC 4648: standard alphabet, exact padding, nothing else. Unlike
+    # b64decode(validate=True), no ASCII copy of the text is made first.
+    try:
+        return binascii.a2b_base64(text, strict_mode=True)
+    except (binascii.Error, ValueError):
+        raise MalformedBase64() from None

@@ -12,6 +12,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -138,6 +139,71 @@ class SceauClient:
 
     def download_signed_pdf(self, ref: str) -> bytes:
         return self._send("GET", f"{API}/signatures/{ref}/pdf").content
+
+    # -- acts (mode humaine déclenchée par API) ---------------------------------------
+
+    def create_act(
+        self,
+        *,
+        code_09: str,
+        motif: str,
+        pdf: bytes,
+        expire_le: datetime | str | None = None,
+        niveau: str | None = None,
+        callback_url: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> dict[str, Any]:
+        """Prepare ``pdf`` for the person ``code_09`` to sign; they are told by
+        e-mail. ``expire_le`` needs its UTC offset."""
+        payload: dict[str, Any] = {
+            "code_09": code_09,
+            "motif": motif,
+            "pdf_b64": base64.b64encode(pdf).decode(),
+        }
+        if expire_le is not None:
+            payload["expire_le"] = (
+                expire_le.isoformat() if isinstance(expire_le, datetime) else expire_le
+            )
+        if niveau is not None:
+            payload["niveau"] = niveau
+        if callback_url is not None:
+            payload["callback_url"] = callback_url
+        result: dict[str, Any] = self._json(
+            "POST",
+            f"{API}/actes",
+            payload,
+            idempotency_key=idempotency_key or str(uuid.uuid4()),
+        )
+        return result
+
+    def get_act(self, ref_acte: str) -> dict[str, Any]:
+        """The act's state (``statut``, and once signed ``ref_signature``…)."""
+        result: dict[str, Any] = self._json("GET", f"{API}/actes/{ref_acte}")
+        return result
+
+    def download_act_pdf(self, ref_acte: str) -> bytes:
+        """The signed PDF, once the person has signed (else 409 acte_non_signe)."""
+        return self._send("GET", f"{API}/actes/{ref_acte}/pdf").content
+
+    def cancel_act(self, ref_acte: str) -> dict[str, Any]:
+        result: dict[str, Any] = self._json(
+            "POST", f"{API}/actes/{ref_acte}/annulation"
+        )
+        return result
+
+    def list_acts(
+        self,
+        *,
+        statut: str | None = None,
+        limite: int | None = None,
+        avant: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Newest first; pass the last ``ref_acte`` as ``avant`` for the next page."""
+        filters = {"statut": statut, "limite": limite, "avant": avant}
+        query = "&".join(f"{k}={v}" for k, v in filters.items() if v is not None)
+        path = f"{API}/actes" + (f"?{query}" if query else "")
+        result: list[dict[str, Any]] = self._json("GET", path)
+        return result
 
     # -- anchoring -------------------------------------------------------------------
 

@@ -9,7 +9,12 @@ from sceau.ops.processes import block_stop_signals, wait_for_stop_signal
 
 
 @click.command("worker")
-@click.option("--once", is_flag=True, help="Deliver what is due now, then exit.")
+@click.option(
+    "--once",
+    is_flag=True,
+    help="Run the chores (acts expired, reminders) and deliver what is due now, "
+    "then exit.",
+)
 @click.option(
     "--poll",
     "poll_seconds",
@@ -22,10 +27,11 @@ def worker(once: bool, poll_seconds: float | None, as_json: bool) -> None:
     """Deliver webhooks and e-mails from the outbox until stopped.
 
     Run as many as needed beside `sceau serve` (which has its own unless
-    SCEAU_WORKER_IN_SERVE=false): they share the work through leases.
+    SCEAU_WORKER_IN_SERVE=false): they share the work through leases. Each
+    loop also expires overdue acts and sends their reminders.
     SIGTERM or Ctrl-C finishes the attempt in flight, then stops.
     """
-    from sceau.events.worker import BackgroundWorker, DeliveryWorker
+    from sceau.events.worker import BackgroundWorker, DeliveryWorker, standard_chores
     from sceau.ops.logs import configure_logging
 
     with _runtime() as runtime:
@@ -33,6 +39,8 @@ def worker(once: bool, poll_seconds: float | None, as_json: bool) -> None:
         configure_logging(settings.log_format, settings.log_level)
         delivery_worker = DeliveryWorker.for_runtime(runtime)
         if once:
+            for chore in standard_chores(runtime.db, settings):
+                chore.run()
             made = 0
             while True:
                 step = delivery_worker.run_once()

@@ -12,6 +12,7 @@ ACTE_CREE = "acte.cree"
 ACTE_SIGNE = "acte.signe"
 ACTE_REFUSE = "acte.refuse"
 ACTE_EXPIRE = "acte.expire"
+ACTE_ANNULE = "acte.annule"
 DELEGATION_REFUS = "delegation.refus"
 INCIDENT_OUVERT = "incident.ouvert"
 INCIDENT_MIS_A_JOUR = "incident.mis_a_jour"
@@ -20,6 +21,9 @@ WEBHOOK_DESACTIVE = "webhook.desactive"
 # Sent by e-mail to the person only, never to a webhook.
 PERSONNE_INVITEE = "personne.invitee"
 PERSONNE_VERROUILLEE = "personne.verrouillee"
+PERSONNE_ACTE_A_SIGNER = "personne.acte_a_signer"
+PERSONNE_ACTE_RAPPEL = "personne.acte_rappel"
+PERSONNE_ACTE_ANNULE = "personne.acte_annule"
 
 DESCRIPTIONS: dict[str, str] = {
     SIGNATURE_SIGNEE: "un document a été signé",
@@ -28,6 +32,7 @@ DESCRIPTIONS: dict[str, str] = {
     ACTE_SIGNE: "une personne a signé un acte",
     ACTE_REFUSE: "une personne a refusé de signer un acte",
     ACTE_EXPIRE: "un acte n'a pas été signé à temps",
+    ACTE_ANNULE: "un acte a été annulé avant d'être signé",
     DELEGATION_REFUS: "une signature sortait de l'enveloppe d'une délégation",
     INCIDENT_OUVERT: "un incident de service est déclaré",
     INCIDENT_MIS_A_JOUR: "un incident de service est mis à jour",
@@ -35,6 +40,9 @@ DESCRIPTIONS: dict[str, str] = {
     WEBHOOK_DESACTIVE: "un point de terminaison webhook a été désactivé",
     PERSONNE_INVITEE: "une personne est invitée à activer son compte",
     PERSONNE_VERROUILLEE: "le compte d'une personne est verrouillé",
+    PERSONNE_ACTE_A_SIGNER: "un acte attend la signature d'une personne",
+    PERSONNE_ACTE_RAPPEL: "un acte attend encore la signature d'une personne",
+    PERSONNE_ACTE_ANNULE: "un acte adressé à une personne a été annulé",
 }
 
 ALL_TYPES: tuple[str, ...] = tuple(DESCRIPTIONS)

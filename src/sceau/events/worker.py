@@ -24,12 +24,14 @@ import secrets
 import socket
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import insert, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
+from sceau.acts.sweeper import sweep_acts
 from sceau.db import Database
 from sceau.errors import ConfigurationError
 from sceau.events import types
@@ -604,12 +606,46 @@ class DeliveryWorker:
             )
 
 
-class BackgroundWorker:
-    """A worker's loop in a thread: ``sceau serve``'s own, and ``sceau worker``'s."""
+@dataclass(frozen=True)
+class Chore:
+    """Periodic work a worker loop does beside the deliveries; safe to run in
+    several processes at once."""
 
-    def __init__(self, worker: DeliveryWorker, poll_seconds: float) -> None:
+    name: str
+    every_seconds: float
+    run: Callable[[], object]
+
+
+def standard_chores(db: Database, settings: Settings) -> list[Chore]:
+    """What every worker loop runs: acts expired and reminded."""
+    return [
+        Chore(
+            "acts.sweep",
+            settings.act_sweep_interval_seconds,
+            lambda: sweep_acts(db, settings),
+        )
+    ]
+
+
+class BackgroundWorker:
+    """A worker's loop in a thread: ``sceau serve``'s own, and ``sceau worker``'s.
+
+    Between delivery steps it runs its ``chores`` when due (by default the
+    ``standard_chores``).
+    """
+
+    def __init__(
+        self,
+        worker: DeliveryWorker,
+        poll_seconds: float,
+        chores: Sequence[Chore] | None = None,
+    ) -> None:
         self.worker = worker
         self.poll_seconds = poll_seconds
+        self.chores = list(
+            standard_chores(worker.db, worker.settings) if chores is None else chores
+        )
+        self._next_chore: dict[str, float] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -622,6 +658,7 @@ class BackgroundWorker:
     def run(self) -> None:
         logger.info("worker.started", extra={"worker": self.worker.worker_id})
         while not self._stop.is_set():
+            self._run_due_chores()
             try:
                 made = self.worker.run_once()
             except Exception:
@@ -633,6 +670,19 @@ class BackgroundWorker:
                 self._stop.wait(self.poll_seconds)
         self.worker.close()
         logger.info("worker.stopped", extra={"worker": self.worker.worker_id})
+
+    def _run_due_chores(self) -> None:
+        moment = time.monotonic()
+        for chore in self.chores:
+            if self._next_chore.get(chore.name, 0.0) > moment:
+                continue
+            self._next_chore[chore.name] = moment + chore.every_seconds
+            try:
+                chore.run()
+            except Exception:
+                # As for deliveries: the loop outlives a failed step, and the
+                # chore's conditional updates make it safe to run again.
+                logger.exception("worker.chore_failed", extra={"chore": chore.name})
 
     def stop(self, timeout: float = 30.0) -> None:
         self._stop.set()

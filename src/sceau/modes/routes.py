@@ -3,26 +3,26 @@
 from __future__ import annotations
 
 import base64
-import binascii
 import json
 import time
 from collections.abc import Iterator
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import Response, StreamingResponse
-from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from sceau.auth.http import authenticated_client
 from sceau.auth.service import AuthenticatedClient
-from sceau.errors import SceauError, Unprocessable, UnsupportedMediaType
+from sceau.errors import SceauError
 from sceau.http import (
     ERROR_RESPONSES,
-    MalformedBase64,
-    MalformedJson,
+    InvalidFields,
+    decode_pdf_b64,
+    parse_body,
     read_body,
+    require_json,
     runtime_of,
 )
 from sceau.idempotency import service as idempotency
@@ -41,10 +41,6 @@ from sceau.signing.service import get_signature, get_signed_pdf
 router = APIRouter(prefix="/api/v1/sceau/b2b", tags=["Signature B2B"])
 
 _REQUEST_SCHEMA = SignRequest.model_json_schema()
-
-
-class InvalidFields(Unprocessable):
-    code = "champ_invalide"
 
 
 @router.post(
@@ -84,7 +80,7 @@ async def sign(
     """Signe le PDF au nom de l'identité système (mode Système)."""
     started = request.scope["state"].get("started", time.perf_counter())
     runtime = runtime_of(request)
-    _require_json(request)
+    require_json(request)
     key = None if idempotency_key is None else idempotency.validate_key(idempotency_key)
     # One hand-off to a worker thread for everything after the body is read:
     # parsing, idempotency, signing and the answer are CPU or database work.
@@ -156,76 +152,26 @@ def _sign_request(
     return _answer(signed, replayed_header=False)
 
 
-def _require_json(request: Request) -> None:
-    media_type = request.headers.get("content-type", "").split(";")[0].strip()
-    if media_type.lower() != "application/json":
-        raise UnsupportedMediaType(
-            "Envoyez le corps en JSON avec l'en-tête Content-Type: application/json."
-        )
-
-
 def _prepare(body: bytes, default_level: Level) -> SystemSignatureRequest:
     parsed = _parse(body)
     return SystemSignatureRequest(
         code_09=parsed.code_09,
         signer_name=parsed.nom_signataire,
         reason=parsed.motif,
-        pdf=_decode_pdf(parsed.pdf_b64),
+        pdf=decode_pdf_b64(parsed.pdf_b64),
         level=parsed.niveau or default_level,
         callback_url=str(parsed.callback_url) if parsed.callback_url else None,
     )
 
 
 def _parse(body: bytes) -> SignRequest:
-    try:
-        parsed = SignRequest.model_validate_json(body)
-    except ValidationError as exc:
-        errors = exc.errors()
-        if any(error["type"] == "json_invalid" for error in errors):
-            raise MalformedJson() from None
-        if any(error["type"] == "model_type" for error in errors):
-            raise MalformedJson(
-                "Le corps de la requête doit être un objet JSON."
-            ) from None
-        raise InvalidFields(_describe(errors)) from None
+    parsed = parse_body(SignRequest, body)
     # The motif is stored as sent: PostgreSQL text cannot hold NUL (the insert
     # would fail after signing, as a 500) while SQLite would keep it, so it is
     # refused up front on every backend.
     if "\x00" in parsed.motif:
         raise InvalidFields("Champs invalides — motif : caractère NUL interdit.")
     return parsed
-
-
-_ERROR_WORDS = {
-    "missing": "champ obligatoire absent",
-    "extra_forbidden": "champ inconnu",
-    "string_type": "doit être une chaîne de caractères",
-    "string_too_short": "ne doit pas être vide",
-    "string_too_long": "trop long",
-    "literal_error": "valeur non admise",
-    "url_parsing": "adresse invalide",
-    "url_scheme": "doit commencer par http:// ou https://",
-}
-
-
-def _describe(errors: list[Any]) -> str:
-    parts = []
-    for error in errors[:5]:
-        field = ".".join(str(part) for part in error["loc"]) or "corps"
-        words = _ERROR_WORDS.get(error["type"], "valeur invalide")
-        if error["type"] == "literal_error" and field == "niveau":
-            words = "valeurs admises : B-B, B-T, B-LT, B-LTA"
-        parts.append(f"{field} : {words}")
-    return "Champs invalides — " + " ; ".join(parts) + "."
-
-
-def _decode_pdf(text: str) -> bytes:
-    # Strict RFC 4648: standard alphabet, exact padding, nothing else. Unlike
-    # b64decode(validate=True), no ASCII copy of the text is made first.
-    try:
-        return binascii.a2b_base64(text, strict_mode=True)
-    except (binascii.Error, ValueError):
-        raise MalformedBase64() from None
 
 
 def _replay(runtime: Runtime, client_id: str, ref: str) -> SignatureOutcome:

@@ -20,6 +20,9 @@ _TEMPLATE_OF = {
     types.WEBHOOK_DESACTIVE: "webhook_desactive",
     types.PERSONNE_INVITEE: "personne_invitee",
     types.PERSONNE_VERROUILLEE: "personne_verrouillee",
+    types.PERSONNE_ACTE_A_SIGNER: "personne_acte_a_signer",
+    types.PERSONNE_ACTE_RAPPEL: "personne_acte_rappel",
+    types.PERSONNE_ACTE_ANNULE: "personne_acte_annule",
 }
 
 _SUBJECTS = {
@@ -29,6 +32,10 @@ _SUBJECTS = {
     types.WEBHOOK_DESACTIVE: "[Pixel Sceau] Webhook désactivé : {url}",
     types.PERSONNE_INVITEE: "[Pixel Sceau] Activez votre compte de signature",
     types.PERSONNE_VERROUILLEE: "[Pixel Sceau] Votre compte est verrouillé",
+    types.PERSONNE_ACTE_A_SIGNER: "[Pixel Sceau] Un document attend votre signature",
+    types.PERSONNE_ACTE_RAPPEL: "[Pixel Sceau] Rappel : un document attend votre "
+    "signature",
+    types.PERSONNE_ACTE_ANNULE: "[Pixel Sceau] Demande de signature annulée",
 }
 
 
