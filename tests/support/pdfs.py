@@ -85,3 +85,13 @@ def encrypted_pdf(tmp_path: Path) -> bytes:
         check=True,
     )
     return target.read_bytes()
+
+
+def many_pages_pdf(count: int) -> bytes:
+    """A PDF of ``count`` pages, each saying its number."""
+    writer = PdfFileWriter()
+    for number in range(1, count + 1):
+        writer.insert_page(_page_with_text(writer, f"Page {number} sur {count}"))
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()

@@ -36,10 +36,15 @@ class LiveApp:
 
 @contextmanager
 def live_app(
-    settings: Settings, runtime: Runtime, *, app_socket: Path | None = None
+    settings: Settings,
+    runtime: Runtime,
+    *,
+    app_socket: Path | None = None,
+    port: int | None = None,
 ) -> Iterator[LiveApp]:
-    """The application on 127.0.0.1 (and on ``app_socket``), in a thread."""
-    port = free_port()
+    """The application on 127.0.0.1 (and on ``app_socket``), in a thread; on
+    ``port`` when the caller had to know it beforehand (a public base URL)."""
+    port = port or free_port()
     if app_socket is not None:
         settings = settings.model_copy(update={"front_socket": app_socket})
         sockets = bind_sockets("127.0.0.1", port, app_socket)

@@ -3,6 +3,7 @@ pure ASGI middleware (no body buffering, no per-request task)."""
 
 from __future__ import annotations
 
+import html
 import json
 import logging
 import re
@@ -34,11 +35,18 @@ def _too_large(limit: int) -> PayloadTooLarge:
 
 class RequestContextMiddleware:
     def __init__(
-        self, app: ASGIApp, *, max_body_bytes: int, front_token: str | None = None
+        self,
+        app: ASGIApp,
+        *,
+        max_body_bytes: int,
+        front_token: str | None = None,
+        page_prefix: str | None = None,
     ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.front_token = front_token
+        # Paths of pages for people, whose refusals must be pages, not JSON.
+        self.page_prefix = page_prefix
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -71,7 +79,14 @@ class RequestContextMiddleware:
             if declared is not None and _declared_too_large(
                 declared, self.max_body_bytes
             ):
-                await _send_error(send_with_id, _too_large(self.max_body_bytes))
+                on_page = self.page_prefix is not None and str(
+                    scope.get("path", "")
+                ).startswith(self.page_prefix)
+                await _send_error(
+                    send_with_id,
+                    _too_large(self.max_body_bytes),
+                    page_home=self.page_prefix if on_page else None,
+                )
                 return
             await self.app(scope, _limited(receive, self.max_body_bytes), send_with_id)
         finally:
@@ -128,16 +143,29 @@ def _route_template(scope: Scope) -> str:
     return path if isinstance(path, str) else "<non_routee>"
 
 
-async def _send_error(send: Send, error: PayloadTooLarge) -> None:
-    body = json.dumps(
-        error.as_body(), ensure_ascii=False, separators=(",", ":")
-    ).encode()
+async def _send_error(
+    send: Send, error: PayloadTooLarge, *, page_home: str | None = None
+) -> None:
+    if page_home is not None:
+        # Before any route runs, so no template: a bare page, still in French.
+        body = (
+            '<!doctype html><html lang="fr"><meta charset="utf-8">'
+            "<title>Fichier trop volumineux — Pixel Sceau</title>"
+            f"<h1>Fichier trop volumineux</h1><p>{html.escape(error.message)}</p>"
+            f'<p><a href="{html.escape(page_home)}">Retour</a></p></html>'
+        ).encode()
+        content_type = b"text/html; charset=utf-8"
+    else:
+        body = json.dumps(
+            error.as_body(), ensure_ascii=False, separators=(",", ":")
+        ).encode()
+        content_type = b"application/json"
     await send(
         {
             "type": "http.response.start",
             "status": error.status,
             "headers": [
-                (b"content-type", b"application/json"),
+                (b"content-type", content_type),
                 (b"content-length", str(len(body)).encode()),
                 (b"connection", b"close"),
             ],

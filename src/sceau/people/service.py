@@ -38,6 +38,7 @@ from sceau.people.passwords import PasswordKeeper, check_password_policy
 from sceau.pki.keystore import KeyAlgorithm, KeySealer
 from sceau.pki.service import ServicePki
 from sceau.settings import Settings
+from sceau.web.sessions import end_person_sessions
 
 RECOVERY_CODES = 10
 RECOVERY_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
@@ -185,6 +186,7 @@ def reset_person(
     person.failed_logins = 0
     person.locked_until = None
     session.execute(delete(RecoveryCode).where(RecoveryCode.person_id == person.id))
+    end_person_sessions(session, person.id)
     return invite(session, settings, person, now=now)
 
 

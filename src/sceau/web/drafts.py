@@ -1,0 +1,209 @@
+"""Signing in the web signer: a PDF uploaded into a draft bound to the
+session, reviewed page by page, then signed, exactly those bytes, with a fresh
+TOTP code (``sceau.modes.human``). Also what a person signed before."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import get_args
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from sceau.modes.human import MODE_HUMAN, PersonalSignatureRequest, sign_as_person
+from sceau.modes.pipeline import SignatureOutcome, check_document
+from sceau.runtime import Runtime
+from sceau.signing.engine import Level, PdfRejected, open_pdf
+from sceau.signing.errors import PdfUnsignable
+from sceau.signing.models import SignatureRecord
+from sceau.signing.service import get_signed_pdf
+from sceau.web import preview
+from sceau.web.errors import DraftNotFound, InvalidDraft, OwnSignatureNotFound
+from sceau.web.models import SigningDraft
+from sceau.web.sessions import SignedIn
+
+LEVELS: tuple[str, ...] = get_args(Level)
+MAX_REASON = 500
+MAX_FILENAME = 200
+HISTORY_LIMIT = 200
+
+
+@dataclass(frozen=True)
+class NewDraft:
+    filename: str
+    reason: str
+    level: str
+    pdf: bytes
+
+
+def create_draft(
+    runtime: Runtime, signed_in: SignedIn, new: NewDraft, *, now: datetime
+) -> SigningDraft:
+    """Check the upload as the signature will, and keep it for review."""
+    reason = " ".join(new.reason.split())
+    if not reason:
+        raise InvalidDraft("Indiquez le motif de la signature.", code="motif_requis")
+    if len(reason) > MAX_REASON:
+        raise InvalidDraft(
+            f"Le motif ne doit pas dépasser {MAX_REASON} caractères.",
+            code="motif_trop_long",
+        )
+    if new.level not in LEVELS:
+        raise InvalidDraft("Niveau de signature inconnu.", code="niveau_invalide")
+    check_document(runtime, new.pdf, None)
+    pages = _readable_pages(new.pdf)
+
+    draft = SigningDraft(
+        id="brl_" + secrets.token_hex(12),
+        session_id=signed_in.session_id,
+        person_id=signed_in.person_id,
+        filename=_clean_filename(new.filename),
+        reason=reason,
+        level=new.level,
+        sha256=hashlib.sha256(new.pdf).hexdigest(),
+        size=len(new.pdf),
+        page_count=pages,
+        pdf=new.pdf,
+        created_at=now,
+        expires_at=now + timedelta(minutes=runtime.settings.web_draft_minutes),
+    )
+    with runtime.db.transaction() as session:
+        session.add(draft)
+    return draft
+
+
+def get_draft(
+    session: Session, signed_in: SignedIn, draft_id: str, *, now: datetime
+) -> SigningDraft:
+    """The session's own draft, still in time; another session's is unknown."""
+    draft = session.scalar(
+        select(SigningDraft).where(
+            SigningDraft.id == draft_id,
+            SigningDraft.session_id == signed_in.session_id,
+            SigningDraft.expires_at > now,
+        )
+    )
+    if draft is None:
+        raise DraftNotFound()
+    return draft
+
+
+def draft_pdf(session: Session, draft: SigningDraft) -> bytes:
+    pdf = session.scalar(select(SigningDraft.pdf).where(SigningDraft.id == draft.id))
+    if pdf is None:
+        raise DraftNotFound()
+    return pdf
+
+
+def draft_page_png(
+    runtime: Runtime, signed_in: SignedIn, draft_id: str, number: int, *, now: datetime
+) -> bytes:
+    """Page ``number`` (from 1) of the draft, within the rendering cap."""
+    dpi = runtime.settings.web_preview_dpi
+    with runtime.db.sessions() as session:
+        draft = get_draft(session, signed_in, draft_id, now=now)
+        if not 1 <= number <= rendered_pages(runtime, draft):
+            raise DraftNotFound("Cette page n'est pas affichée.", code="page_inconnue")
+        cached = preview.cached_page(draft.sha256, number - 1, dpi)
+        if cached is not None:
+            return cached
+        pdf = draft_pdf(session, draft)
+    return preview.page_png(pdf, sha256=draft.sha256, index=number - 1, dpi=dpi)
+
+
+def rendered_pages(runtime: Runtime, draft: SigningDraft) -> int:
+    return min(draft.page_count, runtime.settings.web_preview_max_pages)
+
+
+def sign_draft(
+    runtime: Runtime,
+    signed_in: SignedIn,
+    draft_id: str,
+    *,
+    totp_code: str,
+    request_id: str,
+    started: float,
+    now: datetime,
+) -> SignatureOutcome:
+    """Sign the draft's stored bytes; the draft goes in the same transaction
+    as the signature's record, so it is signed once."""
+    with runtime.db.sessions() as session:
+        draft = get_draft(session, signed_in, draft_id, now=now)
+        pdf = draft_pdf(session, draft)
+
+    def forget_draft(session: Session, record: SignatureRecord) -> None:
+        gone = session.execute(delete(SigningDraft).where(SigningDraft.id == draft.id))
+        if not getattr(gone, "rowcount", 0):
+            # Signed meanwhile from another tab: roll this one back.
+            raise DraftNotFound()
+
+    return sign_as_person(
+        runtime,
+        PersonalSignatureRequest(
+            person_id=signed_in.person_id,
+            reason=draft.reason,
+            pdf=pdf,
+            level=draft.level,  # type: ignore[arg-type]
+            totp_code=totp_code,
+            request_id=request_id,
+            started=started,
+        ),
+        within=forget_draft,
+        now=now,
+    )
+
+
+def signatures_of(session: Session, signed_in: SignedIn) -> list[SignatureRecord]:
+    """What the person signed in their own name, newest first."""
+    return list(
+        session.scalars(
+            select(SignatureRecord)
+            .where(
+                SignatureRecord.code_09 == signed_in.code_09,
+                SignatureRecord.mode == MODE_HUMAN,
+            )
+            .order_by(SignatureRecord.signed_at.desc(), SignatureRecord.ref)
+            .limit(HISTORY_LIMIT)
+        )
+    )
+
+
+def own_signature(session: Session, signed_in: SignedIn, ref: str) -> SignatureRecord:
+    record = session.get(SignatureRecord, ref)
+    if (
+        record is None
+        or record.code_09 != signed_in.code_09
+        or record.mode != MODE_HUMAN
+    ):
+        raise OwnSignatureNotFound()
+    return record
+
+
+def own_signed_pdf(session: Session, signed_in: SignedIn, ref: str) -> bytes:
+    return get_signed_pdf(session, own_signature(session, signed_in, ref))
+
+
+def _readable_pages(pdf: bytes) -> int:
+    try:
+        open_pdf(pdf)
+    except PdfRejected as exc:
+        raise PdfUnsignable(exc.message, code=exc.code) from exc
+    try:
+        pages = preview.page_count(pdf)
+    except preview.Unrenderable as exc:
+        raise PdfUnsignable(
+            "Le PDF est illisible ou corrompu et ne peut être affiché.",
+            code="pdf_invalide",
+        ) from exc
+    if pages < 1:
+        raise PdfUnsignable("Le PDF ne contient aucune page.", code="pdf_sans_page")
+    return pages
+
+
+def _clean_filename(name: str) -> str:
+    name = name.replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(c for c in name if c.isprintable()).strip()
+    return name[:MAX_FILENAME] or "document.pdf"

@@ -1,0 +1,254 @@
+"""The HTTP side of the pages: templates, security headers, cookies, the
+session and CSRF checks, and errors drawn as pages instead of JSON.
+
+Routes of any page under ``/signer`` (the signer's own, and act pages built on
+them) use these helpers: ``signed_in`` or ``require_signed_in`` for who is
+there, ``check_csrf`` on every POST, ``render`` for the answer.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from sceau.db import utcnow
+from sceau.errors import SceauError
+from sceau.http import runtime_of
+from sceau.web import csrf
+from sceau.web.errors import CsrfRefused, SessionRequired
+from sceau.web.sessions import SignedIn, resume_session
+
+logger = logging.getLogger(__name__)
+
+PREFIX = "/signer"
+TEMPLATES_DIR = Path(__file__).parent / "templates"
+STATIC_DIR = Path(__file__).parent / "static"
+SESSION_COOKIE = "sceau_session"
+VISITOR_COOKIE = "sceau_visiteur"
+CSRF_FIELD = "csrf"
+LOGIN_PAGE = f"{PREFIX}/connexion"
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; "
+        "script-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+        "base-uri 'none'; object-src 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    # The enrolment link carries its token in the path.
+    "Referrer-Policy": "no-referrer",
+    # Pages show codes, hashes and names: never kept by a browser or a proxy.
+    "Cache-Control": "no-store",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+}
+
+_templates = Environment(
+    loader=FileSystemLoader(TEMPLATES_DIR),
+    autoescape=select_autoescape(default=True, default_for_string=True),
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+_templates.filters["date_fr"] = lambda moment: moment.strftime("%d/%m/%Y à %H:%M UTC")
+
+
+def is_page(request: Request) -> bool:
+    path = request.url.path
+    return path == PREFIX or path.startswith(PREFIX + "/")
+
+
+def now_of(request: Request) -> datetime:
+    """The time the pages go by: the real one, unless a test froze it on the
+    application (``app.state.web_clock``)."""
+    clock = getattr(request.app.state, "web_clock", None)
+    return clock() if clock is not None else utcnow()
+
+
+def client_address(request: Request) -> str:
+    """The peer the middleware established (through the front when there is
+    one), for per-address login limits; never logged in full."""
+    peer = request.scope.get("state", {}).get("peer")
+    address = getattr(peer, "address", None)
+    return address or "inconnue"
+
+
+# -- who is there ----------------------------------------------------------------
+
+
+def signed_in(request: Request) -> SignedIn | None:
+    cached = request.scope.get("state", {}).get("web_signed_in")
+    if cached is not None:
+        return cached
+    runtime = runtime_of(request)
+    found = resume_session(
+        runtime.db,
+        runtime.settings,
+        request.cookies.get(SESSION_COOKIE),
+        now=now_of(request),
+    )
+    if found is not None:
+        request.scope.setdefault("state", {})["web_signed_in"] = found
+    return found
+
+
+def require_signed_in(request: Request) -> SignedIn:
+    """A FastAPI dependency: the person, or a redirect to the login page."""
+    found = signed_in(request)
+    if found is None:
+        raise SessionRequired()
+    return found
+
+
+# -- CSRF ------------------------------------------------------------------------
+
+
+def _csrf_key(request: Request) -> bytes:
+    return csrf.csrf_key(runtime_of(request).settings.load_master_key())
+
+
+def csrf_token(request: Request, who: SignedIn | None) -> str:
+    """The token for the forms of this page: bound to the session, or, before
+    login, to the visitor cookie (set by ``render`` when missing)."""
+    key = _csrf_key(request)
+    if who is not None:
+        return csrf.for_session(key, who.session_id)
+    return csrf.for_visitor(key, visitor_token(request))
+
+
+def visitor_token(request: Request) -> str:
+    state = request.scope.setdefault("state", {})
+    token = state.get("web_visitor") or request.cookies.get(VISITOR_COOKIE)
+    if not token:
+        token = secrets.token_urlsafe(24)
+        state["web_visitor_new"] = True
+    state["web_visitor"] = token
+    return str(token)
+
+
+async def check_csrf(request: Request, who: SignedIn | None) -> None:
+    """Refuse a POST whose form does not carry this session's (or this
+    visitor's) token."""
+    form = await request.form()
+    given = form.get(CSRF_FIELD)
+    key = _csrf_key(request)
+    if who is not None:
+        expected = csrf.for_session(key, who.session_id)
+    else:
+        visitor = request.cookies.get(VISITOR_COOKIE)
+        if not visitor:
+            raise CsrfRefused(
+                "Votre navigateur n'a pas renvoyé le cookie de ce formulaire : "
+                "autorisez les cookies pour ce site, rechargez la page et "
+                "recommencez."
+            )
+        expected = csrf.for_visitor(key, visitor)
+    if not csrf.matches(expected, given if isinstance(given, str) else None):
+        logger.info("web.csrf_refused", extra={"path": request.url.path})
+        raise CsrfRefused()
+
+
+# -- answers ---------------------------------------------------------------------
+
+
+def render(
+    request: Request,
+    template: str,
+    context: Mapping[str, Any] | None = None,
+    *,
+    status: int = 200,
+    who: SignedIn | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> HTMLResponse:
+    """A page, with its CSRF token, the security headers and, before login,
+    the visitor cookie the token is bound to."""
+    values = {
+        "signed_in": who,
+        "csrf_field": CSRF_FIELD,
+        "csrf": csrf_token(request, who),
+        "static": f"{PREFIX}/static",
+        **(context or {}),
+    }
+    html = _templates.get_template(template).render(values)
+    response = HTMLResponse(html, status_code=status)
+    secure_headers(response)
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    if request.scope.get("state", {}).get("web_visitor_new"):
+        set_cookie(request, response, VISITOR_COOKIE, visitor_token(request))
+    return response
+
+
+def redirect(request: Request, url: str) -> RedirectResponse:
+    response = RedirectResponse(url, status_code=303)
+    secure_headers(response)
+    return response
+
+
+def secure_headers(response: Response) -> Response:
+    for name, value in SECURITY_HEADERS.items():
+        response.headers[name] = value
+    return response
+
+
+def set_cookie(
+    request: Request, response: Response, name: str, value: str, *, max_age: int = 0
+) -> None:
+    response.set_cookie(
+        name,
+        value,
+        max_age=max_age or None,
+        path=PREFIX,
+        secure=_over_tls(request),
+        httponly=True,
+        # Lax, not Strict: a link from an e-mail (an act to sign) must land
+        # logged in; every state change is a POST with a CSRF token anyway.
+        samesite="lax",
+    )
+
+
+def clear_cookie(request: Request, response: Response, name: str) -> None:
+    response.delete_cookie(
+        name, path=PREFIX, secure=_over_tls(request), httponly=True, samesite="lax"
+    )
+
+
+def _over_tls(request: Request) -> bool:
+    public = runtime_of(request).settings.public_base_url
+    return public.startswith("https://") or request.url.scheme == "https"
+
+
+# -- errors ----------------------------------------------------------------------
+
+
+def page_error_response(
+    request: Request, error: SceauError, headers: Mapping[str, str] | None = None
+) -> Response:
+    """A domain error met under ``/signer``, as a French page with its status
+    (and its headers: Retry-After on a 429, Allow on a 405)."""
+    if isinstance(error, SessionRequired):
+        return redirect(request, LOGIN_PAGE)
+    if error.status >= 500:
+        logger.warning("web.page_failed", extra={"code": error.code})
+    try:
+        who = signed_in(request)
+    except Exception:
+        # The error page must not fail because the database is what failed.
+        logger.warning("web.error_page_without_session", exc_info=True)
+        who = None
+    return render(
+        request,
+        "erreur.html",
+        {"error": error},
+        status=error.status,
+        who=who,
+        headers={**(headers or {}), **(error.headers or {})},
+    )

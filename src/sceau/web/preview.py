@@ -1,0 +1,81 @@
+"""Pages of a PDF drawn on the server as PNG images, for the review before
+signing: the person sees the document without any PDF reader or script.
+
+PDFium is not thread-safe, so every call into it holds one lock; rendered
+pages are kept in a small cache, as a review page asks for all of them at once
+and a reload asks again.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+from collections import OrderedDict
+
+import pypdfium2 as pdfium
+
+# The longest side of a rendered page, whatever its format, so that a poster
+# or a banner-sized page cannot cost megapixels.
+MAX_SIDE_PX = 1800
+CACHE_SIZE = 96
+
+_lock = threading.Lock()
+_cache: OrderedDict[tuple[str, int, int], bytes] = OrderedDict()
+
+
+class Unrenderable(ValueError):
+    """PDFium could not open or draw the document."""
+
+
+def page_count(pdf: bytes) -> int:
+    with _lock:
+        try:
+            document = pdfium.PdfDocument(pdf)
+        except pdfium.PdfiumError as exc:
+            raise Unrenderable(str(exc)) from exc
+        try:
+            return len(document)
+        finally:
+            document.close()
+
+
+def page_png(pdf: bytes, *, sha256: str, index: int, dpi: int) -> bytes:
+    """Page ``index`` (from 0) of ``pdf``, whose digest is ``sha256``."""
+    key = (sha256, index, dpi)
+    with _lock:
+        cached = _cache.get(key)
+        if cached is not None:
+            _cache.move_to_end(key)
+            return cached
+        png = _render(pdf, index, dpi)
+        _cache[key] = png
+        while len(_cache) > CACHE_SIZE:
+            _cache.popitem(last=False)
+        return png
+
+
+def cached_page(sha256: str, index: int, dpi: int) -> bytes | None:
+    """The page if it was drawn already, so the caller can skip loading the PDF."""
+    with _lock:
+        return _cache.get((sha256, index, dpi))
+
+
+def _render(pdf: bytes, index: int, dpi: int) -> bytes:
+    try:
+        document = pdfium.PdfDocument(pdf)
+    except pdfium.PdfiumError as exc:
+        raise Unrenderable(str(exc)) from exc
+    try:
+        if not 0 <= index < len(document):
+            raise Unrenderable(f"no page {index}")
+        page = document[index]
+        width, height = page.get_size()
+        scale = min(dpi / 72, MAX_SIDE_PX / max(width, height, 1))
+        image = page.render(scale=scale, may_draw_forms=True).to_pil()
+        out = io.BytesIO()
+        # Grey pages compress well; PNG keeps the text sharp.
+        image.convert("RGB").save(out, format="PNG", optimize=False, compress_level=6)
+        page.close()
+        return out.getvalue()
+    finally:
+        document.close()
