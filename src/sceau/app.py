@@ -8,12 +8,14 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
+from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sceau import __version__
+from sceau.acts.routes import router as acts_router
 from sceau.anchoring.routes import router as anchoring_router
 from sceau.clients.routes import router as credentials_router
 from sceau.errors import BadRequest, SceauError
@@ -28,6 +30,10 @@ from sceau.settings import Settings, get_settings
 from sceau.signing.routes import router as signatures_router
 from sceau.timestamping.routes import router as tsa_router
 from sceau.tls.front import front_token_of
+from sceau.verification.routes import router as verification_router
+from sceau.web.pages import PREFIX as PAGES_PREFIX
+from sceau.web.pages import STATIC_DIR, is_page, page_error_response
+from sceau.web.routes import router as web_router
 from sceau.webhooks.routes import router as webhooks_router
 
 logger = logging.getLogger(__name__)
@@ -98,19 +104,26 @@ def create_app(
         front_token=(
             front_token_of(settings.front_socket) if settings.front_socket else None
         ),
+        page_prefix=PAGES_PREFIX,
     )
 
     for router in (
         signing_router,
         signatures_router,
+        acts_router,
         credentials_router,
         anchoring_router,
         tsa_router,
         pki_router,
         ops_router,
         webhooks_router,
+        web_router,
+        verification_router,
     ):
         app.include_router(router)
+    app.mount(
+        f"{PAGES_PREFIX}/static", StaticFiles(directory=STATIC_DIR), name="web-static"
+    )
 
     _install_error_handlers(app)
     return app
@@ -118,35 +131,44 @@ def create_app(
 
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(SceauError)
-    async def on_sceau_error(request: Request, exc: SceauError) -> JSONResponse:
+    async def on_sceau_error(request: Request, exc: SceauError) -> Response:
         if exc.status >= 500:
             logger.warning("request.failed", extra={"code": exc.code})
-        return error_response(exc, headers=exc.headers)
+        return await _answer(request, exc, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def on_validation_error(
         request: Request, exc: RequestValidationError
-    ) -> JSONResponse:
+    ) -> Response:
         fields = ", ".join(".".join(str(p) for p in e["loc"]) for e in exc.errors()[:5])
-        return error_response(
-            BadRequest(f"Paramètres invalides : {fields}.", code="parametre_invalide")
+        return await _answer(
+            request,
+            BadRequest(f"Paramètres invalides : {fields}.", code="parametre_invalide"),
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def on_http_error(
-        request: Request, exc: StarletteHTTPException
-    ) -> JSONResponse:
+    async def on_http_error(request: Request, exc: StarletteHTTPException) -> Response:
         code, message = _HTTP_CODES.get(
             exc.status_code, ("erreur_http", "La requête n'a pas pu être servie.")
         )
         error = SceauError(message, code=code)
         error.status = exc.status_code
         # Keep what the framework said, such as Allow on a 405.
-        return error_response(error, headers=dict(exc.headers or {}))
+        return await _answer(request, error, headers=dict(exc.headers or {}))
 
     @app.exception_handler(Exception)
-    async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    async def on_unexpected(request: Request, exc: Exception) -> Response:
         # A bug, never a client's fault: logged with its trace, answered
         # without internals.
         logger.exception("request.unexpected_error")
-        return error_response(SceauError())
+        return await _answer(request, SceauError())
+
+
+async def _answer(
+    request: Request, error: SceauError, headers: dict[str, str] | None = None
+) -> Response:
+    """The API answers errors in JSON; the pages under /signer, as pages."""
+    if is_page(request):
+        # Off the event loop: the page looks up the session to draw its banner.
+        return await run_in_threadpool(page_error_response, request, error, headers)
+    return error_response(error, headers=headers)

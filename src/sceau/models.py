@@ -1,5 +1,6 @@
 """Imports every table so that the metadata (and Alembic) sees them all."""
 
+from sceau.acts.models import Act, ActDocument
 from sceau.anchoring.models import AnchorBatch, AnchorRecord
 from sceau.auth.models import AuthFailure, HmacNonce
 from sceau.clients.models import ApiKey, Client, ClientCertificate, HmacSecret
@@ -12,9 +13,13 @@ from sceau.notifications.models import ClientContact
 from sceau.people.models import EnrolmentToken, LoginFailure, Person, RecoveryCode
 from sceau.pki.models import IssuedCertificate
 from sceau.signing.models import SignatureRecord, SignedDocument
+from sceau.verification.models import VerificationCount
+from sceau.web.models import SigningDraft, WebSession
 from sceau.webhooks.models import WebhookEndpoint
 
 __all__ = [
+    "Act",
+    "ActDocument",
     "AnchorBatch",
     "AnchorRecord",
     "ApiKey",
@@ -39,5 +44,8 @@ __all__ = [
     "RecoveryCode",
     "SignatureRecord",
     "SignedDocument",
+    "SigningDraft",
+    "VerificationCount",
+    "WebSession",
     "WebhookEndpoint",
 ]

@@ -10,7 +10,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from sceau.errors import ConfigurationError
@@ -126,6 +126,29 @@ class Settings(BaseSettings):
     person_address_failure_limit: int = Field(default=20, ge=1)
     person_address_failure_window_minutes: float = Field(default=15.0, gt=0)
 
+    # Acts: documents a client prepares for one of its people to sign.
+    act_default_days: float = Field(default=7.0, gt=0)
+    act_max_days: float = Field(default=90.0, gt=0, le=366)
+    # Hours before expiry at which the person is reminded, once each.
+    act_reminder_hours: Annotated[list[float], NoDecode] = Field(
+        default_factory=lambda: [24.0]
+    )
+    # How often each worker loop looks for acts to expire or remind.
+    act_sweep_interval_seconds: float = Field(default=60.0, gt=0)
+
+    # The web signer's pages: sessions end after this much idleness, and in any
+    # case this long after login; an uploaded draft waits this long to be signed.
+    web_session_idle_minutes: float = Field(default=15.0, gt=0, le=240)
+    web_session_absolute_hours: float = Field(default=12.0, gt=0, le=24)
+    web_draft_minutes: float = Field(default=30.0, gt=0, le=240)
+    # Pages rendered for review: how many, and how sharp (dots per inch).
+    web_preview_max_pages: int = Field(default=30, ge=1, le=500)
+    web_preview_dpi: int = Field(default=96, ge=36, le=200)
+
+    # Public verification: requests per source address (per /64 in IPv6) and
+    # minute, for POST and GET alike.
+    verification_rate_per_minute: int = Field(default=30, ge=1)
+
     log_format: Literal["json", "text"] = "json"
     log_level: str = "INFO"
 
@@ -137,12 +160,28 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
-    @field_validator("webhook_retry_schedule", mode="before")
+    @field_validator("webhook_retry_schedule", "act_reminder_hours", mode="before")
     @classmethod
     def _split_schedule(cls, value: object) -> object:
         if isinstance(value, str) and not value.strip().startswith("["):
             return [float(part) for part in value.split(",") if part.strip()]
         return value
+
+    @field_validator("act_reminder_hours")
+    @classmethod
+    def _positive_hours(cls, value: list[float]) -> list[float]:
+        if any(hours <= 0 for hours in value):
+            raise ValueError("reminder hours must be positive")
+        # Latest threshold first: reminders are counted in this order.
+        return sorted(set(value), reverse=True)
+
+    @model_validator(mode="after")
+    def _act_default_within_max(self) -> Settings:
+        if self.act_default_days > self.act_max_days:
+            raise ValueError(
+                "SCEAU_ACT_DEFAULT_DAYS must not exceed SCEAU_ACT_MAX_DAYS"
+            )
+        return self
 
     @field_validator("public_base_url")
     @classmethod
