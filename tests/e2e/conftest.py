@@ -82,6 +82,7 @@ def runtime(
         smtp_port=mailbox.port,
         public_base_url=f"http://127.0.0.1:{port}",
         person_argon2_memory_kib=19456,
+        person_argon2_time_cost=2,
     )
     made = Runtime(settings)
     made.prepare()

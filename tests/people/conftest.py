@@ -33,6 +33,7 @@ def runtime(data_dir: Path, database_url: str, mailbox: Mailbox) -> Iterator[Run
         smtp_port=mailbox.port,
         public_base_url="https://sceau.example.ci/",
         person_argon2_memory_kib=19456,
+        person_argon2_time_cost=2,
     )
     made = Runtime(settings)
     made.prepare()

@@ -28,6 +28,22 @@ def test_default_hash_meets_owasp_minimum() -> None:
     parameters = extract_parameters(keeper.hash("le fleuve Comoé coule"))
 
     assert parameters.type.name == "ID"
-    assert parameters.memory_cost >= 19 * 1024
-    assert parameters.time_cost >= 2
+    assert (parameters.memory_cost, parameters.time_cost) == (46 * 1024, 1)
     assert parameters.parallelism >= 1
+
+
+@pytest.mark.parametrize(
+    ("memory_kib", "passes"), [(47103, 1), (19456, 1), (12288, 2), (7168, 4)]
+)
+def test_settings_refuse_argon2_below_owasp(memory_kib: int, passes: int) -> None:
+    with pytest.raises(ValueError, match="OWASP"):
+        Settings(person_argon2_memory_kib=memory_kib, person_argon2_time_cost=passes)
+
+
+@pytest.mark.parametrize(("memory_kib", "passes"), [(19456, 2), (9216, 4), (7168, 5)])
+def test_settings_accept_owasp_equivalents(memory_kib: int, passes: int) -> None:
+    settings = Settings(
+        person_argon2_memory_kib=memory_kib, person_argon2_time_cost=passes
+    )
+
+    assert settings.person_argon2_memory_kib == memory_kib
