@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import binascii
+from collections.abc import Mapping
 from typing import Any, TypeVar
 
 from fastapi import Request
@@ -78,20 +79,28 @@ def require_json(request: Request) -> None:
 Model = TypeVar("Model", bound=BaseModel)
 
 
-def parse_body(model: type[Model], body: bytes) -> Model:
+def parse_body(
+    model: type[Model], body: bytes, *, field_codes: Mapping[str, str] | None = None
+) -> Model:
     """The body as ``model``, or the error that tells the caller what to fix:
-    malformed JSON (400), or the fields at fault (422)."""
+    malformed JSON (400), or the fields at fault (422). When every fault lies
+    under one top-level field of ``field_codes``, the 422 carries that field's
+    code instead of ``champ_invalide``."""
     try:
         return model.model_validate_json(body)
     except ValidationError as exc:
         errors = exc.errors()
         if any(error["type"] == "json_invalid" for error in errors):
             raise MalformedJson() from None
-        if any(error["type"] == "model_type" for error in errors):
+        if any(error["type"] == "model_type" and not error["loc"] for error in errors):
             raise MalformedJson(
                 "Le corps de la requête doit être un objet JSON."
             ) from None
-        raise InvalidFields(describe_field_errors(errors)) from None
+        faulty = {str(error["loc"][0]) if error["loc"] else "" for error in errors}
+        code = None
+        if field_codes and len(faulty) == 1:
+            code = field_codes.get(faulty.pop())
+        raise InvalidFields(describe_field_errors(errors), code=code) from None
 
 
 _ERROR_WORDS = {
@@ -107,6 +116,10 @@ _ERROR_WORDS = {
     "datetime_from_date_parsing": "date et heure ISO 8601 attendues",
     "datetime_type": "date et heure ISO 8601 attendues",
     "timezone_aware": "doit porter son décalage horaire (+00:00 ou Z)",
+    "int_type": "nombre entier attendu",
+    "int_parsing": "nombre entier attendu",
+    "int_from_float": "nombre entier attendu",
+    "model_type": "objet JSON attendu",
 }
 
 
@@ -117,6 +130,10 @@ def describe_field_errors(errors: list[Any]) -> str:
         words = _ERROR_WORDS.get(error["type"], "valeur invalide")
         if error["type"] == "literal_error" and field == "niveau":
             words = "valeurs admises : B-B, B-T, B-LT, B-LTA"
+        elif error["type"] == "literal_error" and field.startswith("apparence."):
+            # Pydantic lists the admitted values as "'a', 'b' or 'c'".
+            expected = error["ctx"]["expected"].replace("'", "")
+            words = "valeurs admises : " + expected.replace(" or ", ", ")
         parts.append(f"{field} : {words}")
     return "Champs invalides — " + " ; ".join(parts) + "."
 

@@ -27,6 +27,7 @@ from sceau.people.models import Person
 from sceau.runtime import Runtime
 from sceau.signing.engine import Level
 from sceau.signing.models import SignatureRecord
+from sceau.signing.seal import SealPlacement
 
 MODE_HUMAN = "humaine"
 
@@ -42,6 +43,8 @@ class PersonalSignatureRequest:
     started: float
     callback_url: str | None = None
     event_data: dict[str, object] = field(default_factory=dict)
+    # A visible seal chosen in the web signer; None signs invisibly.
+    seal: SealPlacement | None = None
 
 
 def sign_as_person(
@@ -78,6 +81,7 @@ def sign_as_person(
             started=request.started,
             callback_url=request.callback_url,
             event_data=request.event_data,
+            seal=request.seal,
         ),
         within=within,
     )

@@ -15,7 +15,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from types import UnionType
 
 from pyhanko.pdf_utils.misc import PdfError
@@ -39,14 +39,17 @@ from sceau.signing.engine import (
     TrustMaterial,
 )
 from sceau.signing.errors import (
+    AppearanceInvalid,
     PdfTooLarge,
     PdfUnsignable,
     TsaUnavailable,
     ValidationDataUnavailable,
 )
 from sceau.signing.models import SignatureRecord
+from sceau.signing.seal import Appearance, SealPlacement
 from sceau.signing.service import NewSignature, new_signature_ref, record_signature
 from sceau.timestamping.external import TimestampUnavailable
+from sceau.verification.links import verification_page_url
 from sceau.webhooks.ssrf import check_url
 
 logger = logging.getLogger(__name__)
@@ -67,6 +70,8 @@ class SigningJob:
     callback_url: str | None = None
     api_key_id: str | None = None
     claim: Claim | None = None
+    # Where to draw a visible seal; None signs invisibly.
+    seal: SealPlacement | None = None
     # Extra fields for the ``signature.signee`` event (an act's reference…).
     event_data: dict[str, object] = field(default_factory=dict)
 
@@ -111,7 +116,7 @@ def sign_and_record(
     for attempt in range(2):
         now = utcnow()
         ref = new_signature_ref(now)
-        signed = _sign(runtime, job, signing_key, label, ref, trust)
+        signed = _sign(runtime, job, signing_key, label, ref, now, trust)
         try:
             with runtime.db.transaction() as session:
                 anchor_ref = queue_for_anchoring(
@@ -190,8 +195,22 @@ def _sign(
     signing_key: SigningKey,
     label: str,
     ref: str,
+    now: datetime,
     trust: TrustMaterial | None,
 ) -> SignedPdf:
+    appearance = None
+    if job.seal is not None:
+        appearance = Appearance(
+            placement=job.seal,
+            signer_name=label,
+            code_09=job.identity.code_09,
+            reason=job.reason,
+            signed_at=now,
+            ref_signature=ref,
+            verification_url=verification_page_url(
+                runtime.settings.public_base_url, ref
+            ),
+        )
     try:
         return runtime.engine.sign(
             job.pdf,
@@ -201,7 +220,10 @@ def _sign(
             level=job.level,
             field_name=f"Sceau-{ref}",
             trust=trust,
+            appearance=appearance,
         )
+    except AppearanceInvalid:
+        raise
     except PdfRejected as exc:
         raise PdfUnsignable(exc.message, code=exc.code) from exc
     except Exception as exc:

@@ -26,7 +26,12 @@ from sceau.http import (
     runtime_of,
 )
 from sceau.idempotency import service as idempotency
-from sceau.modes.schemas import SHEET_REQUEST_EXAMPLE, SignRequest, SignResponse
+from sceau.modes.schemas import (
+    SHEET_REQUEST_EXAMPLE,
+    ApparenceRequest,
+    SignRequest,
+    SignResponse,
+)
 from sceau.modes.system import (
     SignatureOutcome,
     SystemSignatureRequest,
@@ -36,6 +41,8 @@ from sceau.ops.logs import request_id_var
 from sceau.ops.metrics import SIGNATURES, SIGNING_LATENCY
 from sceau.runtime import Runtime
 from sceau.signing.engine import Level
+from sceau.signing.errors import AppearanceInvalid
+from sceau.signing.seal import SealBox, SealPlacement
 from sceau.signing.service import get_signature, get_signed_pdf
 
 router = APIRouter(prefix="/api/v1/sceau/b2b", tags=["Signature B2B"])
@@ -161,11 +168,29 @@ def _prepare(body: bytes, default_level: Level) -> SystemSignatureRequest:
         pdf=decode_pdf_b64(parsed.pdf_b64),
         level=parsed.niveau or default_level,
         callback_url=str(parsed.callback_url) if parsed.callback_url else None,
+        seal=_placement(parsed.apparence),
+    )
+
+
+def _placement(apparence: ApparenceRequest | None) -> SealPlacement | None:
+    if apparence is None:
+        return None
+    cadre = apparence.cadre
+    return SealPlacement(
+        page=apparence.page,
+        corner=apparence.position,
+        box=None
+        if cadre is None
+        else SealBox(cadre.x, cadre.y, cadre.largeur, cadre.hauteur),
     )
 
 
 def _parse(body: bytes) -> SignRequest:
-    parsed = parse_body(SignRequest, body)
+    # A malformed apparence gets its own code, so that a client can tell the
+    # seal's placement from the rest of the request.
+    parsed = parse_body(
+        SignRequest, body, field_codes={"apparence": AppearanceInvalid.code}
+    )
     # The motif is stored as sent: PostgreSQL text cannot hold NUL (the insert
     # would fail after signing, as a 500) while SQLite would keep it, so it is
     # refused up front on every backend.

@@ -7,6 +7,15 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
+from sceau.signing.seal import (
+    CORNER_HEIGHT,
+    CORNER_MARGIN,
+    CORNER_WIDTH,
+    MIN_HEIGHT,
+    MIN_WIDTH,
+    Corner,
+)
+
 SHEET_REQUEST_EXAMPLE: dict[str, Any] = {
     "code_09": "09S-ATLANTASYS-X",
     "nom_signataire": "Atlanta Assurances – système de production",
@@ -23,6 +32,42 @@ SHEET_RESPONSE_EXAMPLE: dict[str, Any] = {
     "ref_horodatage": "HRD-MQNNT8VR",
     "duree_traitement_ms": 1842,
 }
+
+
+class CadreRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    x: int = Field(description="Bord gauche du sceau, en points depuis la gauche.")
+    y: int = Field(description="Bord inférieur du sceau, en points depuis le bas.")
+    largeur: int = Field(
+        description=f"Largeur du sceau en points ({MIN_WIDTH} au moins)."
+    )
+    hauteur: int = Field(
+        description=f"Hauteur du sceau en points ({MIN_HEIGHT} au moins)."
+    )
+
+
+class ApparenceRequest(BaseModel):
+    """Un sceau visible ; sans ce champ, la signature est invisible."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    page: int = Field(
+        default=-1,
+        description="Page du sceau, à partir de 1 ; un nombre négatif compte "
+        "depuis la fin (-1 : dernière page, la valeur par défaut).",
+    )
+    position: Corner | None = Field(
+        default=None,
+        description=f"Coin de la page où placer le sceau ({CORNER_WIDTH} × "
+        f"{CORNER_HEIGHT} points, à {CORNER_MARGIN} points des bords). "
+        "Par défaut : bas_droite.",
+    )
+    cadre: CadreRequest | None = Field(
+        default=None,
+        description="Cadre du sceau, en points PDF depuis le coin inférieur gauche "
+        "de la page ; exclut position.",
+    )
 
 
 class SignRequest(BaseModel):
@@ -52,6 +97,11 @@ class SignRequest(BaseModel):
     niveau: Literal["B-B", "B-T", "B-LT", "B-LTA"] | None = Field(
         default=None,
         description="Niveau PAdES (ETSI EN 319 142-1). Par défaut : B-LT.",
+    )
+    apparence: ApparenceRequest | None = Field(
+        default=None,
+        description="Sceau visible (page, coin ou cadre) : nom, code 09, motif, "
+        "date, référence et QR code de vérification. Par défaut : invisible.",
     )
 
 

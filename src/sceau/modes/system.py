@@ -15,6 +15,7 @@ from sceau.modes.pipeline import (
 )
 from sceau.runtime import Runtime
 from sceau.signing.engine import Level
+from sceau.signing.seal import SealPlacement
 
 MODE_SYSTEM = "systeme"
 
@@ -34,6 +35,7 @@ class SystemSignatureRequest:
     pdf: bytes
     level: Level
     callback_url: str | None
+    seal: SealPlacement | None = None
 
 
 def sign_in_system_mode(
@@ -70,5 +72,6 @@ def sign_in_system_mode(
             callback_url=request.callback_url,
             api_key_id=api_key_id,
             claim=claim,
+            seal=request.seal,
         ),
     )

@@ -30,6 +30,8 @@ from pyhanko_certvalidator.util import get_pyca_cryptography_hash
 
 from sceau.pki.keystore import PrivateKey
 from sceau.signing.asn1_encoding import encode_built_values_once
+from sceau.signing.seal import Appearance, place_on_page
+from sceau.signing.seal_drawing import SealStyle
 
 logger = logging.getLogger(__name__)
 
@@ -183,9 +185,22 @@ class PadesEngine:
         level: Level,
         field_name: str,
         trust: TrustMaterial | None,
+        appearance: Appearance | None = None,
     ) -> SignedPdf:
+        """Sign ``pdf``; invisibly, unless ``appearance`` asks for a seal."""
         writer = open_pdf(pdf)
         signer = key.signer()
+
+        # The seal is placed before anything costly, so that a seal that does
+        # not fit the page is refused at once.
+        field_spec: fields.SigFieldSpec | None = None
+        stamp_style: SealStyle | None = None
+        if appearance is not None:
+            placed = place_on_page(writer, appearance.placement)
+            field_spec = fields.SigFieldSpec(
+                field_name, on_page=placed.page_index, box=placed.rect
+            )
+            stamp_style = SealStyle(appearance=appearance)
 
         with_timestamp = level != "B-B"
         long_term = level in ("B-LT", "B-LTA")
@@ -202,17 +217,20 @@ class PadesEngine:
             validation_context=trust.validation_context() if trust else None,
         )
 
+        # The seal's drawing goes into the PDF's incremental update, not into
+        # the CMS: it needs no more reserved room.
         reserved = signer.chain_bytes + signer.signature_bytes + _CMS_OVERHEAD
         if with_timestamp:
             self._probe_timestamper()
             reserved += self.token_bytes
-        output = signers.sign_pdf(
-            writer,
+        pdf_signer = signers.PdfSigner(
             metadata,
-            signer=signer,
+            signer,
             timestamper=self.timestamper if with_timestamp else None,
-            bytes_reserved=2 * reserved,
+            stamp_style=stamp_style,
+            new_field_spec=field_spec,
         )
+        output = pdf_signer.sign_pdf(writer, bytes_reserved=2 * reserved)
         data = output.getvalue()
         return SignedPdf(pdf=data, sha256=hashlib.sha256(data).hexdigest())
 

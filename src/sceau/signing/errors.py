@@ -45,3 +45,10 @@ class ValidationDataUnavailable(ServiceUnavailable):
         "révocation) n'ont pas pu être réunies : la signature n'a pas été apposée "
         "et rien n'a été enregistré. Réessayez plus tard ou demandez le niveau B-T."
     )
+
+
+class AppearanceInvalid(Unprocessable):
+    """The visible seal asked for cannot be placed; the message says why."""
+
+    code = "apparence_invalide"
+    message = "L'apparence demandée pour le sceau est invalide."
