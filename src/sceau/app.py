@@ -31,6 +31,7 @@ from sceau.signing.routes import router as signatures_router
 from sceau.timestamping.routes import router as tsa_router
 from sceau.tls.front import front_token_of
 from sceau.verification.routes import router as verification_router
+from sceau.web.act_routes import router as web_acts_router
 from sceau.web.pages import PREFIX as PAGES_PREFIX
 from sceau.web.pages import STATIC_DIR, is_page, page_error_response
 from sceau.web.routes import router as web_router
@@ -118,6 +119,7 @@ def create_app(
         ops_router,
         webhooks_router,
         web_router,
+        web_acts_router,
         verification_router,
     ):
         app.include_router(router)

@@ -17,7 +17,14 @@ from pathlib import Path
 
 import pyotp
 import pytest
-from playwright.sync_api import Browser, Page, Playwright, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    Locator,
+    Page,
+    Playwright,
+    expect,
+    sync_playwright,
+)
 
 from sceau.runtime import Runtime
 from tests.people.conftest import mailbox
@@ -116,6 +123,17 @@ def screenshot(page: Page, name: str) -> None:
         page.set_viewport_size({"width": width, "height": 800})
         page.screenshot(path=SCREENSHOTS / f"{name}-{width}.png", full_page=True)
     page.set_viewport_size({"width": 1280, "height": 800})
+
+
+def expect_drawn(images: Locator, count: int) -> None:
+    """``count`` images, each loaded and decoded (lazy ones once scrolled to);
+    waits for them rather than reading ``complete`` while one is in flight."""
+    expect(images).to_have_count(count)
+    for index in range(count):
+        image = images.nth(index)
+        image.scroll_into_view_if_needed()
+        expect(image).to_have_js_property("complete", True)
+        assert image.evaluate("img => img.naturalWidth") > 0
 
 
 @dataclass

@@ -15,7 +15,7 @@ from sceau.db import utcnow
 from sceau.people.service import create_person
 from sceau.runtime import Runtime
 from tests.conftest import Provisioned
-from tests.e2e.conftest import Authenticator, screenshot
+from tests.e2e.conftest import Authenticator, expect_drawn, screenshot
 from tests.people.conftest import deliver_mail
 from tests.support.events import Mailbox
 from tests.support.pdfs import many_pages_pdf
@@ -25,7 +25,7 @@ PASSWORD = "la lagune Ébrié au lever du jour"
 REASON = "Acte de vente n° 2026-118, étude Koné"
 
 
-def _invite(runtime: Runtime, client: Provisioned, mailbox: Mailbox, email: str) -> str:
+def invite(runtime: Runtime, client: Provisioned, mailbox: Mailbox, email: str) -> str:
     """Register a person and return the link of the e-mail they receive."""
     now = utcnow()
     with runtime.db.transaction() as session:
@@ -52,7 +52,7 @@ def _invite(runtime: Runtime, client: Provisioned, mailbox: Mailbox, email: str)
     return link.group(0)
 
 
-def _enrol(page: Page, link: str, tmp_path: Path, *, shots: bool) -> Authenticator:
+def enrol(page: Page, link: str, tmp_path: Path, *, shots: bool) -> Authenticator:
     page.goto(link)
     expect(page.get_by_role("heading", level=1)).to_have_text(
         "Activer votre compte de signature"
@@ -86,7 +86,7 @@ def _enrol(page: Page, link: str, tmp_path: Path, *, shots: bool) -> Authenticat
     return phone
 
 
-def _log_in(page: Page, email: str, code: str) -> None:
+def log_in(page: Page, email: str, code: str) -> None:
     page.get_by_label("Adresse e-mail ou identifiant Pixel").fill(email)
     page.get_by_label("Mot de passe").fill(PASSWORD)
     page.get_by_label("Code de l'application d'authentification").fill(code)
@@ -101,15 +101,13 @@ def test_enrol_log_in_and_sign_in_a_browser(
     tmp_path: Path,
 ) -> None:
     email = "a.kone@notaires.example.ci"
-    phone = _enrol(
-        page, _invite(runtime, atlanta, mailbox, email), tmp_path, shots=True
-    )
+    phone = enrol(page, invite(runtime, atlanta, mailbox, email), tmp_path, shots=True)
 
     # Login: password, then a code the server has not seen.
     page.get_by_role("link", name=re.compile("me connecter")).click()
     expect(page).to_have_url(re.compile("/signer/connexion$"))
     screenshot(page, "connexion")
-    _log_in(page, email, phone.fresh())
+    log_in(page, email, phone.fresh())
     expect(page.get_by_role("heading", name="Vos signatures")).to_be_visible()
 
     # Upload a document and review it.
@@ -125,11 +123,7 @@ def test_enrol_log_in_and_sign_in_a_browser(
     page.get_by_label("Niveau de signature").select_option("B-T")
     page.get_by_role("button", name="Déposer et relire").click()
     expect(page.get_by_role("heading", name="Relire et signer")).to_be_visible()
-    images = page.locator("ol.pages img")
-    expect(images).to_have_count(2)
-    for index in range(2):
-        images.nth(index).scroll_into_view_if_needed()
-        assert images.nth(index).evaluate("img => img.complete && img.naturalWidth") > 0
+    expect_drawn(page.locator("ol.pages img"), 2)
     screenshot(page, "relecture")
 
     # The code that logged in is refused; a fresh one signs.
@@ -171,15 +165,15 @@ def test_repeated_wrong_codes_lock_the_account_in_a_browser(
     tmp_path: Path,
 ) -> None:
     email = "b.traore@notaires.example.ci"
-    _enrol(page, _invite(runtime, atlanta, mailbox, email), tmp_path, shots=False)
+    enrol(page, invite(runtime, atlanta, mailbox, email), tmp_path, shots=False)
     page.goto("/signer/connexion")
 
     for _ in range(runtime.settings.person_lock_after_failures - 1):
-        _log_in(page, email, "000000")
+        log_in(page, email, "000000")
         expect(page.get_by_role("alert")).to_contain_text(
             "Identifiant, mot de passe ou code incorrect."
         )
-    _log_in(page, email, "000000")
+    log_in(page, email, "000000")
 
     expect(page.get_by_role("alert")).to_contain_text("le compte est verrouillé")
     screenshot(page, "connexion-verrouillee")

@@ -176,7 +176,14 @@ def test_the_login_page_sends_a_logged_in_person_home(
 
 
 def test_pages_of_the_signer_need_a_session(site: TestClient) -> None:
-    for path in ("/signer", "/signer/nouveau", "/signer/signatures/SIG-X"):
+    for path, login in (
+        ("/signer", "/signer/connexion"),
+        ("/signer/nouveau", "/signer/connexion?suivant=%2Fsigner%2Fnouveau"),
+        (
+            "/signer/signatures/SIG-X",
+            "/signer/connexion?suivant=%2Fsigner%2Fsignatures%2FSIG-X",
+        ),
+    ):
         answer = site.get(path)
         assert answer.status_code == 303, path
-        assert answer.headers["location"] == "/signer/connexion"
+        assert answer.headers["location"] == login

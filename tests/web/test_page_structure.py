@@ -9,8 +9,11 @@ import httpx
 from fastapi.testclient import TestClient
 
 from sceau.runtime import Runtime
+from tests.conftest import Provisioned
+from tests.people.conftest import Registered
 from tests.support.pdfs import one_page_pdf
 from tests.web.conftest import Account, FrozenClock, csrf_of
+from tests.web.test_acts_pages import make_act, refuse_in_page, sign_act_in_page
 from tests.web.test_signing_pages import sign, upload
 
 
@@ -64,7 +67,11 @@ def _check(page: httpx.Response) -> None:
 def test_the_pages_before_login(site: TestClient, notary: object) -> None:
     token = notary.token  # type: ignore[attr-defined]
 
-    for path in ("/signer/connexion", f"/signer/inscription/{token}"):
+    for path in (
+        "/signer/connexion",
+        "/signer/connexion?suivant=/signer/actes/ACT-20261204-AAAAAA",
+        f"/signer/inscription/{token}",
+    ):
         _check(site.get(path))
 
 
@@ -83,6 +90,37 @@ def test_the_pages_of_a_session(
         assert page.status_code == 200, path
         _check(page)
     _check(sign(site, second_review, "000000"))
+
+
+def test_the_act_pages(
+    site: TestClient,
+    runtime: Runtime,
+    atlanta: Provisioned,
+    notary: Registered,
+    logged_in: Account,
+    clock: FrozenClock,
+) -> None:
+    waiting = make_act(runtime, atlanta, notary, clock)
+    refused = make_act(runtime, atlanta, notary, clock)
+    refuse_in_page(site, refused, "Erreur sur le lot.")
+
+    for path in (
+        "/signer",
+        f"/signer/actes/{waiting}",
+        f"/signer/actes/{refused}",
+    ):
+        page = site.get(path)
+        assert page.status_code == 200, path
+        _check(page)
+    _check(sign_act_in_page(site, waiting, "000000"))
+    _check(refuse_in_page(site, waiting, ""))
+    for path in (
+        f"/signer/actes/{waiting}/pages/1.png",
+        f"/signer/actes/{waiting}/document.pdf",
+    ):
+        answer = site.get(path)
+        assert answer.headers["x-content-type-options"] == "nosniff"
+        assert answer.headers["cache-control"] == "no-store"
 
 
 def test_errors_under_signer_are_pages(site: TestClient) -> None:

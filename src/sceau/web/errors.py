@@ -39,3 +39,8 @@ class PasswordsDiffer(Unprocessable):
 class InvalidDraft(Unprocessable):
     code = "formulaire_invalide"
     message = "Le formulaire est incomplet."
+
+
+class PageNotShown(NotFound):
+    code = "page_inconnue"
+    message = "Cette page n'est pas affichée : téléchargez le document pour la lire."

@@ -9,11 +9,13 @@ there, ``check_csrf`` on every POST, ``render`` for the answer.
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -35,6 +37,13 @@ SESSION_COOKIE = "sceau_session"
 VISITOR_COOKIE = "sceau_visiteur"
 CSRF_FIELD = "csrf"
 LOGIN_PAGE = f"{PREFIX}/connexion"
+NEXT_FIELD = "suivant"
+
+# Where a login may lead back to: a page of the signer, by its path alone.
+# Plain segments only, so that neither "//host", "/\host", a scheme, ".." nor
+# an encoded character can turn it into another site or another path.
+_LOCAL_PAGE = re.compile(r"^/signer(?:/[A-Za-z0-9_~-][A-Za-z0-9._~-]*)*$")
+_MAX_NEXT = 200
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -59,6 +68,24 @@ _templates = Environment(
     lstrip_blocks=True,
 )
 _templates.filters["date_fr"] = lambda moment: moment.strftime("%d/%m/%Y à %H:%M UTC")
+
+
+def safe_next(target: str | None) -> str | None:
+    """``target`` if it is one of the signer's own pages, else ``None``: the
+    login never sends anyone to another site (no open redirect)."""
+    if not target or len(target) > _MAX_NEXT or not _LOCAL_PAGE.match(target):
+        return None
+    if target == LOGIN_PAGE or target.startswith(LOGIN_PAGE + "/"):
+        return None
+    return target
+
+
+def login_url(next_page: str | None = None) -> str:
+    """The login page, coming back to ``next_page`` once logged in."""
+    target = safe_next(next_page)
+    if target is None or target == PREFIX:
+        return LOGIN_PAGE
+    return f"{LOGIN_PAGE}?{urlencode({NEXT_FIELD: target})}"
 
 
 def is_page(request: Request) -> bool:
@@ -235,7 +262,10 @@ def page_error_response(
     """A domain error met under ``/signer``, as a French page with its status
     (and its headers: Retry-After on a 429, Allow on a 405)."""
     if isinstance(error, SessionRequired):
-        return redirect(request, LOGIN_PAGE)
+        # A page opened from a link (an act in an e-mail) is where the login
+        # should lead back to; a POST's target is not a page to return to.
+        wanted = request.url.path if request.method in ("GET", "HEAD") else None
+        return redirect(request, login_url(wanted))
     if error.status >= 500:
         logger.warning("web.page_failed", extra={"code": error.code})
     try:

@@ -21,22 +21,37 @@ CACHE_SIZE = 96
 
 _lock = threading.Lock()
 _cache: OrderedDict[tuple[str, int, int], bytes] = OrderedDict()
+_counts: OrderedDict[str, int] = OrderedDict()
 
 
 class Unrenderable(ValueError):
     """PDFium could not open or draw the document."""
 
 
-def page_count(pdf: bytes) -> int:
+def page_count(pdf: bytes, *, sha256: str | None = None) -> int:
+    """The number of pages; remembered by ``sha256`` when given, for a page
+    shown again and again (an act, reloaded until it is decided)."""
     with _lock:
+        if sha256 is not None and sha256 in _counts:
+            return _counts[sha256]
         try:
             document = pdfium.PdfDocument(pdf)
         except pdfium.PdfiumError as exc:
             raise Unrenderable(str(exc)) from exc
         try:
-            return len(document)
+            count = len(document)
         finally:
             document.close()
+        if sha256 is not None:
+            _counts[sha256] = count
+            while len(_counts) > CACHE_SIZE:
+                _counts.popitem(last=False)
+        return count
+
+
+def cached_count(sha256: str) -> int | None:
+    with _lock:
+        return _counts.get(sha256)
 
 
 def page_png(pdf: bytes, *, sha256: str, index: int, dpi: int) -> bytes:

@@ -1,5 +1,6 @@
 """The web signer's pages under ``/signer``: enrolment, login, logout, the
-home page, upload, review and signature, and the person's own signatures."""
+home page, upload, review and signature, and the person's own signatures
+(the act pages are in ``sceau.web.act_routes``)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from sceau.people.errors import EnrolmentLinkInvalid
 from sceau.people.login import verify_login
 from sceau.people.service import EnrolmentStart, finish_enrolment, start_enrolment
 from sceau.signing.errors import PdfTooLarge
-from sceau.web import drafts
+from sceau.web import acts, drafts
 from sceau.web.errors import DraftNotFound, InvalidDraft, PasswordsDiffer
 from sceau.web.pages import (
     LOGIN_PAGE,
@@ -34,6 +35,7 @@ from sceau.web.pages import (
     redirect,
     render,
     require_signed_in,
+    safe_next,
     secure_headers,
     set_cookie,
     signed_in,
@@ -58,6 +60,8 @@ class WaitingAct:
     reason: str
     received_at: datetime
     url: str
+    requested_by: str
+    expires_at: datetime
 
 
 # -- dependencies ----------------------------------------------------------------
@@ -150,10 +154,15 @@ def _enrolment_form(
 
 
 @router.get("/connexion", response_class=HTMLResponse)
-def login_page(request: Request) -> Response:
+def login_page(request: Request, suivant: str = "") -> Response:
+    next_page = safe_next(suivant)
     if signed_in(request) is not None:
-        return redirect(request, PREFIX)
-    return render(request, "connexion.html", {"error": None, "identifiant": ""})
+        return redirect(request, next_page or PREFIX)
+    return render(
+        request,
+        "connexion.html",
+        {"error": None, "identifiant": "", "next_page": next_page},
+    )
 
 
 @router.post("/connexion", response_class=HTMLResponse)
@@ -163,9 +172,11 @@ def login_submit(
     identifiant: Annotated[str, Form()] = "",
     mot_de_passe: Annotated[str, Form()] = "",
     code: Annotated[str, Form()] = "",
+    suivant: Annotated[str, Form()] = "",
 ) -> Response:
     runtime = runtime_of(request)
     now = now_of(request)
+    next_page = safe_next(suivant)
     try:
         logged_in = verify_login(
             runtime.db,
@@ -181,14 +192,23 @@ def login_submit(
         return render(
             request,
             "connexion.html",
-            {"error": error, "identifiant": identifiant[:320]},
+            {
+                "error": error,
+                "identifiant": identifiant[:320],
+                "next_page": next_page,
+            },
             status=error.status,
             headers=error.headers,
         )
 
     with runtime.db.transaction() as session:
         token = open_session(session, runtime.settings, logged_in.person_id, now=now)
-    target = f"{PREFIX}?secours=1" if logged_in.used_recovery_code else PREFIX
+    # The notice about recovery codes is on the home page, which lists the
+    # waiting acts first: it wins over the page the person was heading to.
+    if logged_in.used_recovery_code:
+        target = f"{PREFIX}?secours=1"
+    else:
+        target = next_page or PREFIX
     response = redirect(request, target)
     set_cookie(request, response, SESSION_COOKIE, token)
     return response
@@ -216,7 +236,24 @@ async def logout(request: Request) -> Response:
 
 @router.get("", response_class=HTMLResponse)
 def home(request: Request, who: Person, secours: int = 0) -> Response:
-    return home_page(request, who, recovery_used=bool(secours))
+    with runtime_of(request).db.sessions() as session:
+        waiting = acts.waiting_acts(session, who, now=now_of(request))
+    return home_page(
+        request,
+        who,
+        waiting_acts=[
+            WaitingAct(
+                title=f"Acte {state.act.ref}",
+                reason=state.act.reason,
+                received_at=state.act.created_at,
+                url=f"{PREFIX}/actes/{state.act.ref}",
+                requested_by=state.client_name,
+                expires_at=state.act.expires_at,
+            )
+            for state in waiting
+        ],
+        recovery_used=bool(secours),
+    )
 
 
 def home_page(
@@ -231,11 +268,14 @@ def home_page(
     runtime = runtime_of(request)
     with runtime.db.sessions() as session:
         history = drafts.signatures_of(session, who)
+        decided = acts.decided_acts(session, who, now=now_of(request))
     return render(
         request,
         "accueil.html",
         {
             "waiting_acts": waiting_acts,
+            "decided_acts": decided,
+            "status_labels": acts.STATUS_LABELS,
             "history": history,
             "recovery_used": recovery_used,
         },
@@ -382,7 +422,7 @@ def draft_download(draft_id: str, request: Request, who: Person) -> Response:
     with runtime_of(request).db.sessions() as session:
         draft = drafts.get_draft(session, who, draft_id, now=now_of(request))
         pdf = drafts.draft_pdf(session, draft)
-    return _pdf_response(pdf, "a-signer.pdf")
+    return pdf_response(pdf, "a-signer.pdf")
 
 
 # -- the person's signatures -----------------------------------------------------
@@ -392,7 +432,7 @@ def draft_download(draft_id: str, request: Request, who: Person) -> Response:
 def signature_download(ref: str, request: Request, who: Person) -> Response:
     with runtime_of(request).db.sessions() as session:
         pdf = drafts.own_signed_pdf(session, who, ref)
-    return _pdf_response(pdf, f"{ref}.pdf")
+    return pdf_response(pdf, f"{ref}.pdf")
 
 
 @router.get("/signatures/{ref}", response_class=HTMLResponse)
@@ -413,7 +453,7 @@ def signature_page(
     )
 
 
-def _pdf_response(pdf: bytes, filename: str) -> Response:
+def pdf_response(pdf: bytes, filename: str) -> Response:
     return secure_headers(
         Response(
             pdf,

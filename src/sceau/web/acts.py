@@ -1,0 +1,125 @@
+"""Acts in the web signer: what the person reads before deciding, the pages
+of the act's document drawn for them alone, and the acts on the home page.
+No HTTP here; deciding is ``sceau.acts.service``'s (``sign_act``,
+``refuse_act``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from sceau.acts.models import STATUS_PENDING
+from sceau.acts.service import (
+    act_document,
+    get_act_for_person,
+    list_for_person,
+    list_waiting_for_person,
+)
+from sceau.acts.states import ActState
+from sceau.runtime import Runtime
+from sceau.web import preview
+from sceau.web.errors import PageNotShown
+from sceau.web.sessions import SignedIn
+
+# How many decided acts the home page lists; the client keeps the full record.
+DECIDED_ON_HOME = 20
+
+STATUS_LABELS = {
+    "en_attente": "en attente",
+    "signe": "signé",
+    "refuse": "refusé",
+    "expire": "expiré",
+    "annule": "annulé",
+}
+
+
+@dataclass(frozen=True)
+class ActReading:
+    """An act as its page shows it. ``page_count`` is ``None`` when PDFium
+    cannot draw the document (pyHanko could open it, so it can still be
+    signed; the person reads the download instead)."""
+
+    state: ActState
+    page_count: int | None
+    shown_pages: int
+
+    @property
+    def pending(self) -> bool:
+        return self.state.status == STATUS_PENDING
+
+
+def read_act(
+    runtime: Runtime, signed_in: SignedIn, ref: str, *, now: datetime
+) -> ActReading:
+    """The person's own act; its pages are counted only while it waits, as
+    only then are they drawn."""
+    with runtime.db.sessions() as session:
+        state = get_act_for_person(session, signed_in.person_id, ref, now)
+        if state.status != STATUS_PENDING:
+            return ActReading(state, None, 0)
+        count = _page_count(session, state)
+    shown = min(count or 0, runtime.settings.web_preview_max_pages)
+    return ActReading(state, count, shown)
+
+
+def act_page_png(
+    runtime: Runtime, signed_in: SignedIn, ref: str, number: int, *, now: datetime
+) -> bytes:
+    """Page ``number`` (from 1) of the act's document, within the rendering
+    cap, for the person the act is addressed to."""
+    dpi = runtime.settings.web_preview_dpi
+    with runtime.db.sessions() as session:
+        state = get_act_for_person(session, signed_in.person_id, ref, now)
+        sha256 = state.act.sha256_source
+        count = _page_count(session, state) or 0
+        if not 1 <= number <= min(count, runtime.settings.web_preview_max_pages):
+            raise PageNotShown()
+        cached = preview.cached_page(sha256, number - 1, dpi)
+        if cached is not None:
+            return cached
+        pdf = act_document(session, state.act)
+    try:
+        return preview.page_png(pdf, sha256=sha256, index=number - 1, dpi=dpi)
+    except preview.Unrenderable as exc:
+        raise PageNotShown() from exc
+
+
+def act_pdf(runtime: Runtime, signed_in: SignedIn, ref: str, *, now: datetime) -> bytes:
+    """The exact bytes the person is asked to sign (or was)."""
+    with runtime.db.sessions() as session:
+        state = get_act_for_person(session, signed_in.person_id, ref, now)
+        return act_document(session, state.act)
+
+
+def waiting_acts(
+    session: Session, signed_in: SignedIn, *, now: datetime
+) -> list[ActState]:
+    return list_waiting_for_person(session, signed_in.person_id, now)
+
+
+def decided_acts(
+    session: Session, signed_in: SignedIn, *, now: datetime
+) -> list[ActState]:
+    """The latest acts that no longer wait (signed, refused, expired,
+    cancelled), newest first."""
+    # The listing mixes waiting acts in: read enough of it that only a person
+    # with scores of acts waiting would see fewer decided ones.
+    found = list_for_person(
+        session, signed_in.person_id, limit=DECIDED_ON_HOME * 5, now=now
+    )
+    return [state for state in found if state.status != STATUS_PENDING][
+        :DECIDED_ON_HOME
+    ]
+
+
+def _page_count(session: Session, state: ActState) -> int | None:
+    sha256 = state.act.sha256_source
+    cached = preview.cached_count(sha256)
+    if cached is not None:
+        return cached
+    try:
+        return preview.page_count(act_document(session, state.act), sha256=sha256)
+    except preview.Unrenderable:
+        return None
