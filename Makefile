@@ -12,7 +12,7 @@ MTLS ?= 127.0.0.1:8443
 TEST_TOOLS := pdfsig:poppler-utils qpdf:qpdf certutil:libnss3-tools openssl:openssl \
   haproxy:haproxy chromium:chromium zbarimg:zbar-tools
 
-.PHONY: serve serve-mtls test lint typecheck unit install test-tools bench clean
+.PHONY: serve serve-mtls test lint typecheck unit install test-tools bench screenshots clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ needed"'
@@ -60,6 +60,10 @@ bench: $(STAMP) test-tools
 	$(BIN)/python -m bench.anchoring --out docs/benchmarks.md
 	$(BIN)/python -m bench.web --out docs/benchmarks.md
 	$(BIN)/python -m bench.verification --out docs/benchmarks.md
+
+# The web signer's screenshots in docs/, from the browser tests.
+screenshots: $(STAMP) test-tools
+	SCREENSHOTS_DIR=docs/screenshots $(BIN)/pytest -q tests/e2e
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
