@@ -360,8 +360,8 @@ def login_table(cost: LoginCost, settings: Settings) -> list[str]:
     return [
         f"Argon2id m = {settings.person_argon2_memory_kib // 1024} MiB, "
         f"t = {settings.person_argon2_time_cost}, "
-        f"p = {settings.person_argon2_parallelism} (the defaults; OWASP's minimum "
-        "is 19 MiB, t = 2, p = 1), "
+        f"p = {settings.person_argon2_parallelism} (the defaults: the first of "
+        "OWASP's equivalent minimums, beside 19 MiB × 2 passes and others), "
         f"{len(cost.cpu_ms)} logins on SQLite:",
         "",
         "| measure (ms) | median | p95 | max |",

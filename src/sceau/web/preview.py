@@ -88,8 +88,10 @@ def _render(pdf: bytes, index: int, dpi: int) -> bytes:
         scale = min(dpi / 72, MAX_SIDE_PX / max(width, height, 1))
         image = page.render(scale=scale, may_draw_forms=True).to_pil()
         out = io.BytesIO()
-        # Grey pages compress well; PNG keeps the text sharp.
-        image.convert("RGB").save(out, format="PNG", optimize=False, compress_level=6)
+        # PNG keeps the text sharp. zlib's fastest level: a page drawn at 96 dpi
+        # then weighs about 20 kB instead of 9, but is encoded in 14 ms instead
+        # of 24, and a review page asks for every page at once.
+        image.convert("RGB").save(out, format="PNG", optimize=False, compress_level=1)
         page.close()
         return out.getvalue()
     finally:
