@@ -30,10 +30,11 @@ from sceau.settings import Settings, get_settings
 from sceau.signing.routes import router as signatures_router
 from sceau.timestamping.routes import router as tsa_router
 from sceau.tls.front import front_token_of
+from sceau.verification.page_routes import router as verification_page_router
 from sceau.verification.routes import router as verification_router
 from sceau.web.act_routes import router as web_acts_router
+from sceau.web.pages import PAGE_PREFIXES, STATIC_DIR, is_page, page_error_response
 from sceau.web.pages import PREFIX as PAGES_PREFIX
-from sceau.web.pages import STATIC_DIR, is_page, page_error_response
 from sceau.web.routes import router as web_router
 from sceau.webhooks.routes import router as webhooks_router
 
@@ -105,7 +106,7 @@ def create_app(
         front_token=(
             front_token_of(settings.front_socket) if settings.front_socket else None
         ),
-        page_prefix=PAGES_PREFIX,
+        page_prefixes=PAGE_PREFIXES,
     )
 
     for router in (
@@ -121,6 +122,7 @@ def create_app(
         web_router,
         web_acts_router,
         verification_router,
+        verification_page_router,
     ):
         app.include_router(router)
     app.mount(
@@ -169,7 +171,8 @@ def _install_error_handlers(app: FastAPI) -> None:
 async def _answer(
     request: Request, error: SceauError, headers: dict[str, str] | None = None
 ) -> Response:
-    """The API answers errors in JSON; the pages under /signer, as pages."""
+    """The API answers errors in JSON; the pages (the signer's, the public
+    verification), as pages."""
     if is_page(request):
         # Off the event loop: the page looks up the session to draw its banner.
         return await run_in_threadpool(page_error_response, request, error, headers)

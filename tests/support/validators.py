@@ -103,3 +103,37 @@ def openssl_ts_verify(
 def openssl(*args: str | Path) -> subprocess.CompletedProcess[str]:
     """Any other ``openssl`` command, output captured."""
     return _run("openssl", *args)
+
+
+def pdftotext(path: Path) -> str:
+    """The text of every page, as poppler's ``pdftotext`` reads it."""
+    result = _run("pdftotext", "-enc", "UTF-8", path, "-")
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def qr_code_on_last_page(path: Path, workdir: Path) -> str:
+    """The QR code on the last page, drawn by poppler at 150 dpi and read by
+    zbar; an empty string when there is none."""
+    info = _run("pdfinfo", path)
+    pages = next(
+        int(line.split()[-1])
+        for line in info.stdout.splitlines()
+        if line.startswith("Pages:")
+    )
+    prefix = workdir / f"{path.stem}-page"
+    drawn = _run(
+        "pdftoppm",
+        "-r",
+        "150",
+        "-f",
+        str(pages),
+        "-l",
+        str(pages),
+        "-png",
+        "-singlefile",
+        path,
+        prefix,
+    )
+    assert drawn.returncode == 0, drawn.stderr
+    return _run("zbarimg", "--raw", "-q", f"{prefix}.png").stdout.strip()

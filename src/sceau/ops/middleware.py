@@ -40,13 +40,13 @@ class RequestContextMiddleware:
         *,
         max_body_bytes: int,
         front_token: str | None = None,
-        page_prefix: str | None = None,
+        page_prefixes: tuple[str, ...] = (),
     ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.front_token = front_token
         # Paths of pages for people, whose refusals must be pages, not JSON.
-        self.page_prefix = page_prefix
+        self.page_prefixes = page_prefixes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -79,13 +79,10 @@ class RequestContextMiddleware:
             if declared is not None and _declared_too_large(
                 declared, self.max_body_bytes
             ):
-                on_page = self.page_prefix is not None and str(
-                    scope.get("path", "")
-                ).startswith(self.page_prefix)
                 await _send_error(
                     send_with_id,
                     _too_large(self.max_body_bytes),
-                    page_home=self.page_prefix if on_page else None,
+                    page_home=self._page_home(str(scope.get("path", ""))),
                 )
                 return
             await self.app(scope, _limited(receive, self.max_body_bytes), send_with_id)
@@ -108,6 +105,12 @@ class RequestContextMiddleware:
                 },
             )
             request_id_var.reset(token)
+
+    def _page_home(self, path: str) -> str | None:
+        for prefix in self.page_prefixes:
+            if path == prefix or path.startswith(prefix + "/"):
+                return prefix
+        return None
 
 
 def _new_request_id() -> str:

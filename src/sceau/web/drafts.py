@@ -17,8 +17,9 @@ from sceau.modes.human import MODE_HUMAN, PersonalSignatureRequest, sign_as_pers
 from sceau.modes.pipeline import SignatureOutcome, check_document
 from sceau.runtime import Runtime
 from sceau.signing.engine import Level, PdfRejected, open_pdf
-from sceau.signing.errors import PdfUnsignable
+from sceau.signing.errors import AppearanceInvalid, PdfUnsignable
 from sceau.signing.models import SignatureRecord
+from sceau.signing.seal import CORNERS, DEFAULT_CORNER, SealPlacement, place_on_page
 from sceau.signing.service import get_signed_pdf
 from sceau.web import preview
 from sceau.web.errors import DraftNotFound, InvalidDraft, OwnSignatureNotFound
@@ -29,6 +30,9 @@ LEVELS: tuple[str, ...] = get_args(Level)
 MAX_REASON = 500
 MAX_FILENAME = 200
 HISTORY_LIMIT = 200
+NO_SEAL = "aucun"
+# What a notary expects: a visible seal where signatures go, at the end.
+DEFAULT_SEAL = DEFAULT_CORNER
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,8 @@ class NewDraft:
     reason: str
     level: str
     pdf: bytes
+    # A corner of the last page for the visible seal, or NO_SEAL.
+    seal: str = DEFAULT_SEAL
 
 
 def create_draft(
@@ -53,8 +59,13 @@ def create_draft(
         )
     if new.level not in LEVELS:
         raise InvalidDraft("Niveau de signature inconnu.", code="niveau_invalide")
+    if new.seal != NO_SEAL and new.seal not in CORNERS:
+        raise InvalidDraft("Emplacement du sceau inconnu.", code="sceau_invalide")
     check_document(runtime, new.pdf, None)
     pages = _readable_pages(new.pdf)
+    seal = None if new.seal == NO_SEAL else new.seal
+    if seal is not None:
+        _check_seal_fits(new.pdf, seal)
 
     draft = SigningDraft(
         id="brl_" + secrets.token_hex(12),
@@ -63,6 +74,7 @@ def create_draft(
         filename=_clean_filename(new.filename),
         reason=reason,
         level=new.level,
+        seal=seal,
         sha256=hashlib.sha256(new.pdf).hexdigest(),
         size=len(new.pdf),
         page_count=pages,
@@ -150,10 +162,18 @@ def sign_draft(
             totp_code=totp_code,
             request_id=request_id,
             started=started,
+            seal=seal_of(draft),
         ),
         within=forget_draft,
         now=now,
     )
+
+
+def seal_of(draft: SigningDraft) -> SealPlacement | None:
+    """Where the draft's seal goes: a corner of the last page, or nowhere."""
+    if draft.seal is None:
+        return None
+    return SealPlacement(corner=draft.seal)  # type: ignore[arg-type]
 
 
 def signatures_of(session: Session, signed_in: SignedIn) -> list[SignatureRecord]:
@@ -201,6 +221,18 @@ def _readable_pages(pdf: bytes) -> int:
     if pages < 1:
         raise PdfUnsignable("Le PDF ne contient aucune page.", code="pdf_sans_page")
     return pages
+
+
+def _check_seal_fits(pdf: bytes, corner: str) -> None:
+    # Judged now rather than at signing: the person learns it before review.
+    try:
+        place_on_page(open_pdf(pdf), SealPlacement(corner=corner))  # type: ignore[arg-type]
+    except AppearanceInvalid as exc:
+        raise InvalidDraft(
+            "La dernière page est trop petite pour un sceau visible : choisissez "
+            "« Aucun (signature invisible) ».",
+            code="sceau_trop_grand",
+        ) from exc
 
 
 def _clean_filename(name: str) -> str:

@@ -40,6 +40,8 @@ class SigningDraft(Base):
     filename: Mapped[str] = mapped_column(String(200))
     reason: Mapped[str] = mapped_column(Text)
     level: Mapped[str] = mapped_column(String(8))
+    # The corner of the last page for a visible seal; None signs invisibly.
+    seal: Mapped[str | None] = mapped_column(String(16), nullable=True)
     sha256: Mapped[str] = mapped_column(String(64))
     size: Mapped[int] = mapped_column(Integer)
     page_count: Mapped[int] = mapped_column(Integer)

@@ -2,7 +2,8 @@
 session and CSRF checks, and errors drawn as pages instead of JSON.
 
 Routes of any page under ``/signer`` (the signer's own, and act pages built on
-them) use these helpers: ``signed_in`` or ``require_signed_in`` for who is
+them) and of the public verification page (``/verifier-signature``) use these
+helpers: ``signed_in`` or ``require_signed_in`` for who is
 there, ``check_csrf`` on every POST, ``render`` for the answer.
 """
 
@@ -24,6 +25,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from sceau.db import utcnow
 from sceau.errors import SceauError
 from sceau.http import runtime_of
+from sceau.verification.links import VERIFICATION_PAGE_PATH
 from sceau.web import csrf
 from sceau.web.errors import CsrfRefused, SessionRequired
 from sceau.web.sessions import SignedIn, resume_session
@@ -31,6 +33,12 @@ from sceau.web.sessions import SignedIn, resume_session
 logger = logging.getLogger(__name__)
 
 PREFIX = "/signer"
+# Every path for people rather than programs: errors there are drawn as pages.
+PAGE_PREFIXES = (PREFIX, VERIFICATION_PAGE_PATH)
+SECTION_NAMES = {
+    PREFIX: "espace de signature",
+    VERIFICATION_PAGE_PATH: "vérification de signature",
+}
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
 SESSION_COOKIE = "sceau_session"
@@ -88,9 +96,16 @@ def login_url(next_page: str | None = None) -> str:
     return f"{LOGIN_PAGE}?{urlencode({NEXT_FIELD: target})}"
 
 
+def page_prefix(path: str) -> str | None:
+    """The section of pages ``path`` belongs to, or None for the API."""
+    for prefix in PAGE_PREFIXES:
+        if path == prefix or path.startswith(prefix + "/"):
+            return prefix
+    return None
+
+
 def is_page(request: Request) -> bool:
-    path = request.url.path
-    return path == PREFIX or path.startswith(PREFIX + "/")
+    return page_prefix(request.url.path) is not None
 
 
 def now_of(request: Request) -> datetime:
@@ -197,7 +212,10 @@ def render(
 ) -> HTMLResponse:
     """A page, with its CSRF token, the security headers and, before login,
     the visitor cookie the token is bound to."""
+    home = page_prefix(request.url.path) or PREFIX
     values = {
+        "home": home,
+        "section": SECTION_NAMES[home],
         "signed_in": who,
         "csrf_field": CSRF_FIELD,
         "csrf": csrf_token(request, who),
@@ -210,7 +228,9 @@ def render(
     for name, value in (headers or {}).items():
         response.headers[name] = value
     if request.scope.get("state", {}).get("web_visitor_new"):
-        set_cookie(request, response, VISITOR_COOKIE, visitor_token(request))
+        # Scoped to the section: the verification page's visitor is not the
+        # signer's, and neither cookie travels to the API.
+        set_cookie(request, response, VISITOR_COOKIE, visitor_token(request), path=home)
     return response
 
 
@@ -227,13 +247,19 @@ def secure_headers(response: Response) -> Response:
 
 
 def set_cookie(
-    request: Request, response: Response, name: str, value: str, *, max_age: int = 0
+    request: Request,
+    response: Response,
+    name: str,
+    value: str,
+    *,
+    max_age: int = 0,
+    path: str = PREFIX,
 ) -> None:
     response.set_cookie(
         name,
         value,
         max_age=max_age or None,
-        path=PREFIX,
+        path=path,
         secure=_over_tls(request),
         httponly=True,
         # Lax, not Strict: a link from an e-mail (an act to sign) must land
@@ -259,7 +285,7 @@ def _over_tls(request: Request) -> bool:
 def page_error_response(
     request: Request, error: SceauError, headers: Mapping[str, str] | None = None
 ) -> Response:
-    """A domain error met under ``/signer``, as a French page with its status
+    """A domain error met on a page, as a French page with its status
     (and its headers: Retry-After on a 429, Allow on a 405)."""
     if isinstance(error, SessionRequired):
         # A page opened from a link (an act in an e-mail) is where the login

@@ -50,6 +50,13 @@ LEVEL_LABELS = {
     "B-LT": "B-LT — validation à long terme",
     "B-LTA": "B-LTA — archivage à long terme",
 }
+SEAL_LABELS = {
+    drafts.NO_SEAL: "Aucun (signature invisible)",
+    "bas_droite": "En bas à droite de la dernière page",
+    "bas_gauche": "En bas à gauche de la dernière page",
+    "haut_droite": "En haut à droite de la dernière page",
+    "haut_gauche": "En haut à gauche de la dernière page",
+}
 
 
 @dataclass(frozen=True)
@@ -298,10 +305,11 @@ def new_document_submit(
     fichier: Annotated[UploadFile | None, File()] = None,
     motif: Annotated[str, Form()] = "",
     niveau: Annotated[str, Form()] = "",
+    sceau: Annotated[str, Form()] = drafts.DEFAULT_SEAL,
 ) -> Response:
     runtime = runtime_of(request)
     limit = runtime.settings.max_pdf_bytes
-    form = {"motif": motif, "niveau": niveau}
+    form = {"motif": motif, "niveau": niveau, "sceau": sceau}
     try:
         if fichier is None or not fichier.filename:
             raise InvalidDraft(
@@ -315,7 +323,7 @@ def new_document_submit(
         draft = drafts.create_draft(
             runtime,
             who,
-            drafts.NewDraft(fichier.filename, motif, niveau, pdf),
+            drafts.NewDraft(fichier.filename, motif, niveau, pdf, sceau),
             now=now_of(request),
         )
     except SceauError as error:
@@ -351,6 +359,8 @@ def _new_form(
             "motif": (form or {}).get("motif", ""),
             "levels": LEVEL_LABELS,
             "chosen_level": chosen,
+            "seals": SEAL_LABELS,
+            "chosen_seal": (form or {}).get("sceau") or drafts.DEFAULT_SEAL,
             "max_size": _megabytes(settings.max_pdf_bytes),
         },
         status=error.status if error else 200,
@@ -400,6 +410,7 @@ def _review(
         {
             "draft": draft,
             "level_label": LEVEL_LABELS.get(draft.level, draft.level),
+            "seal_label": SEAL_LABELS[draft.seal or drafts.NO_SEAL],
             "pages": drafts.rendered_pages(runtime, draft),
             "error": error,
         },
