@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-from asn1crypto import algos, cms, core, tsp
+from collections.abc import Callable
 
-from sceau.signing.asn1_encoding import encode_built_values_once
+from asn1crypto import algos, cms, core, tsp, x509
+from hypothesis import given
+from hypothesis import strategies as st
+
+from sceau.signing.asn1_encoding import (
+    encode_built_values_once,
+    prepare_name_strings_once,
+)
 
 
 def _built_attribute() -> cms.CMSAttribute:
@@ -80,3 +87,36 @@ def test_install_is_idempotent() -> None:
     encode_built_values_once()
 
     assert core.Sequence._set_contents is installed
+
+
+def _outcome(prepare: Callable[[str], str], text: str) -> tuple[str, str]:
+    try:
+        return ("ok", prepare(text))
+    except ValueError as error:
+        return ("refused", str(error))
+
+
+@given(st.text(max_size=40))
+def test_remembered_name_preparation_matches_asn1crypto(text: str) -> None:
+    prepare_name_strings_once()
+    attribute = x509.NameTypeAndValue()
+    original = x509.NameTypeAndValue._ldap_string_prep.original  # type: ignore[attr-defined]
+
+    first = _outcome(attribute._ldap_string_prep, text)
+    again = _outcome(attribute._ldap_string_prep, text)
+
+    assert first == again == _outcome(lambda t: original(attribute, t), text)
+
+
+def test_names_compare_as_before_once_remembered() -> None:
+    prepare_name_strings_once()
+    ours = x509.Name.build(
+        {"common_name": "Pixel Sceau  Émetteur", "country_name": "CI"}
+    )
+    folded = x509.Name.build(
+        {"common_name": "pixel sceau émetteur", "country_name": "CI"}
+    )
+    other = x509.Name.build({"common_name": "Pixel Sceau TSA", "country_name": "CI"})
+
+    assert ours == folded
+    assert ours != other

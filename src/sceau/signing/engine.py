@@ -29,7 +29,10 @@ from pyhanko_certvalidator.registry import SimpleCertificateStore
 from pyhanko_certvalidator.util import get_pyca_cryptography_hash
 
 from sceau.pki.keystore import PrivateKey
-from sceau.signing.asn1_encoding import encode_built_values_once
+from sceau.signing.asn1_encoding import (
+    encode_built_values_once,
+    prepare_name_strings_once,
+)
 from sceau.signing.seal import Appearance, place_on_page
 from sceau.signing.seal_drawing import SealStyle
 
@@ -52,6 +55,7 @@ class _NoFetchingNotice(logging.Filter):
 
 logging.getLogger("pyhanko.sign.signers.pdf_signer").addFilter(_NoFetchingNotice())
 encode_built_values_once()
+prepare_name_strings_once()
 
 
 @dataclass(frozen=True)

@@ -67,6 +67,7 @@ from sceau.identities.models import Identity
 from sceau.pki.models import IssuedCertificate
 from sceau.pki.service import build_crl
 from sceau.runtime import Runtime
+from sceau.signing.asn1_encoding import prepare_name_strings_once
 from sceau.signing.models import SignatureRecord
 from sceau.signing.service import REF_PATTERN
 from sceau.verification import verdicts
@@ -88,6 +89,8 @@ from sceau.verification.report import (
 
 logger = logging.getLogger(__name__)
 read_hex_strings_at_once()
+# Verifications parse certificates afresh and compare their names many times.
+prepare_name_strings_once()
 
 FIELD_PREFIX = "Sceau-"
 NOT_APPLICABLE = Anchoring(
