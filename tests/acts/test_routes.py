@@ -192,7 +192,7 @@ def test_another_client_cannot_read_list_or_cancel_an_act(
         api.get(f"{ACTS}/{ref}", headers=beta.headers),
         api.get(f"{ACTS}/{ref}/pdf", headers=beta.headers),
         api.post(f"{ACTS}/{ref}/annulation", headers=beta.headers),
-        api.get(f"{ACTS}/ACT-20260101-XXXXXX", headers=atlanta.headers),
+        api.get(f"{ACTS}/ACT-20260101-ZZZZZZ", headers=atlanta.headers),
         api.get(f"{ACTS}/n'importe-quoi", headers=atlanta.headers),
     ]
     listed = api.get(ACTS, headers=beta.headers)
