@@ -17,7 +17,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from sceau import __version__
 from sceau.acts.routes import router as acts_router
 from sceau.anchoring.routes import router as anchoring_router
+from sceau.authority.routes import router as authority_router
+from sceau.catalogue.routes import router as catalogue_router
 from sceau.clients.routes import router as credentials_router
+from sceau.delegations.routes import router as delegations_router
 from sceau.errors import BadRequest, SceauError
 from sceau.events.worker import BackgroundWorker, DeliveryWorker
 from sceau.http import error_response
@@ -113,6 +116,9 @@ def create_app(
         signing_router,
         signatures_router,
         acts_router,
+        catalogue_router,
+        authority_router,
+        delegations_router,
         credentials_router,
         anchoring_router,
         tsa_router,

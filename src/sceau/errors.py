@@ -16,6 +16,9 @@ class SceauError(Exception):
     message: str = "Erreur interne du service."
     # Extra response headers, such as Retry-After on a 429.
     headers: dict[str, str] | None = None
+    # Extra fields of the error body beside code and message, such as the
+    # limit a delegated request crossed (``limite``).
+    details: dict[str, object] | None = None
 
     def __init__(self, message: str | None = None, *, code: str | None = None) -> None:
         if message is not None:
@@ -24,8 +27,11 @@ class SceauError(Exception):
             self.code = code
         super().__init__(self.message)
 
-    def as_body(self) -> dict[str, dict[str, str]]:
-        return {"erreur": {"code": self.code, "message": self.message}}
+    def as_body(self) -> dict[str, dict[str, object]]:
+        body: dict[str, object] = {"code": self.code, "message": self.message}
+        if self.details:
+            body |= self.details
+        return {"erreur": body}
 
 
 class ConfigurationError(Exception):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import binascii
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any, TypeVar
 
 from fastapi import Request
@@ -34,6 +35,13 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 def runtime_of(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
+
+
+def frozen_now(request: Request) -> datetime | None:
+    """The time a test froze the API at (``app.state.api_clock``), for the
+    checks that depend on it (a delegation's hours); None in service."""
+    clock = getattr(request.app.state, "api_clock", None)
+    return None if clock is None else clock()
 
 
 async def read_body(request: Request) -> bytes:

@@ -3,8 +3,16 @@
 from sceau.acts.models import Act, ActDocument
 from sceau.anchoring.models import AnchorBatch, AnchorRecord
 from sceau.auth.models import AuthFailure, HmacNonce
+from sceau.authority.models import AuthorityMatrix
+from sceau.catalogue.models import ActType
 from sceau.clients.models import ApiKey, Client, ClientCertificate, HmacSecret
 from sceau.db import Base
+from sceau.delegations.models import (
+    Delegation,
+    DelegationDailyUse,
+    DelegationDocument,
+    DelegationRefusal,
+)
 from sceau.events.models import Delivery, DeliveryAttempt, Event
 from sceau.idempotency.models import IdempotencyKey
 from sceau.identities.models import Identity
@@ -20,14 +28,20 @@ from sceau.webhooks.models import WebhookEndpoint
 __all__ = [
     "Act",
     "ActDocument",
+    "ActType",
     "AnchorBatch",
     "AnchorRecord",
     "ApiKey",
     "AuthFailure",
+    "AuthorityMatrix",
     "Base",
     "Client",
     "ClientCertificate",
     "ClientContact",
+    "Delegation",
+    "DelegationDailyUse",
+    "DelegationDocument",
+    "DelegationRefusal",
     "Delivery",
     "DeliveryAttempt",
     "EnrolmentToken",

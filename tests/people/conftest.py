@@ -55,6 +55,7 @@ def register(
     *,
     name: str = "Maître Aminata Koné",
     email: str = "a.kone@notaires.example.ci",
+    profession: str = "notaire",
     now: datetime = START,
 ) -> Registered:
     with runtime.db.transaction() as session:
@@ -65,7 +66,7 @@ def register(
             runtime.settings,
             name=name,
             email=email,
-            profession="notaire",
+            profession=profession,
             client_id=client.client_id,
             algorithm="ecdsa-p256",
             now=now,

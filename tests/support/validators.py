@@ -4,7 +4,10 @@
 from __future__ import annotations
 
 import subprocess
+from io import BytesIO
 from pathlib import Path
+
+from pypdf import PdfReader
 
 _TIMEOUT = 60
 
@@ -137,3 +140,26 @@ def qr_code_on_last_page(path: Path, workdir: Path) -> str:
     )
     assert drawn.returncode == 0, drawn.stderr
     return _run("zbarimg", "--raw", "-q", f"{prefix}.png").stdout.strip()
+
+
+def signature_entries(pdf: bytes) -> list[dict[str, str]]:
+    """Each signature dictionary's ``/Reason``, ``/Name`` and the entries of
+    its ``/Prop_Build /App``, as pypdf (not pyHanko) reads them."""
+    found: list[dict[str, str]] = []
+    for field in PdfReader(BytesIO(pdf)).get_fields().values():
+        value = field.get("/V")
+        if value is None:
+            continue
+        signature = value.get_object()
+        if (
+            signature.get("/Type") not in ("/Sig", None)
+            or "/ByteRange" not in signature
+        ):
+            continue
+        entries = {
+            key: str(signature[key]) for key in ("/Reason", "/Name") if key in signature
+        }
+        app = signature.get("/Prop_Build", {}).get("/App", {})
+        entries |= {f"/App{key}": str(value) for key, value in app.items()}
+        found.append(entries)
+    return found

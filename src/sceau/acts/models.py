@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sceau.db import Base, UTCDateTime, utcnow
@@ -56,6 +56,10 @@ class Act(Base):
     reminders_sent: Mapped[int] = mapped_column(Integer, default=0)
     request_id: Mapped[str] = mapped_column(String(64))
     api_key_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # Declared by the client; the authority matrix reads them.
+    act_type: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    amount: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    matrix_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class ActDocument(Base):

@@ -50,7 +50,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import cast
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, or_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -85,18 +85,10 @@ from sceau.acts.states import (
 from sceau.db import utcnow
 from sceau.events import types
 from sceau.idempotency.service import Claim, complete
-from sceau.identities.codes import InvalidCode, parse_code
-from sceau.identities.errors import (
-    IdentityOfAnotherClient,
-    IdentityRevoked,
-    MalformedCode,
-    UnknownIdentity,
-)
-from sceau.identities.models import Identity
-from sceau.identities.service import KIND_SYSTEM
 from sceau.modes.human import PersonalSignatureRequest, sign_as_person
 from sceau.modes.pipeline import check_document
 from sceau.people.models import Person
+from sceau.people.service import person_of_client
 from sceau.runtime import Runtime
 from sceau.settings import Settings
 from sceau.signing.engine import Level, PdfRejected, open_pdf
@@ -157,7 +149,12 @@ def create_act(
         ref = new_act_ref(now)
         try:
             with runtime.db.transaction() as session:
-                person = _addressee(session, client_id, new.code_09)
+                person = person_of_client(
+                    session,
+                    client_id,
+                    new.code_09,
+                    system_code_error=SystemIdentityNotAllowed(),
+                )
                 act = Act(
                     ref=ref,
                     client_id=client_id,
@@ -446,29 +443,6 @@ def _checked_expiry(
             "après la création de l'acte."
         )
     return requested
-
-
-def _addressee(session: Session, client_id: str, code_09: str) -> Person:
-    """The person an act may be addressed to, checked in the order the signing
-    route checks an identity: form, existence, ownership, kind, state."""
-    try:
-        code = parse_code(code_09.strip().upper())
-    except InvalidCode as exc:
-        raise MalformedCode(str(exc)) from exc
-
-    identity = session.get(Identity, str(code))
-    if identity is None:
-        raise UnknownIdentity()
-    if identity.client_id != client_id:
-        raise IdentityOfAnotherClient()
-    if identity.kind == KIND_SYSTEM:
-        raise SystemIdentityNotAllowed()
-    if identity.revoked_at is not None:
-        raise IdentityRevoked()
-    person = session.scalar(select(Person).where(Person.code_09 == identity.code_09))
-    if person is None:  # pragma: no cover - a personal identity has its person
-        raise UnknownIdentity()
-    return person
 
 
 def _created_data(act: Act) -> dict[str, object]:

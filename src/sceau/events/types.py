@@ -13,7 +13,13 @@ ACTE_SIGNE = "acte.signe"
 ACTE_REFUSE = "acte.refuse"
 ACTE_EXPIRE = "acte.expire"
 ACTE_ANNULE = "acte.annule"
+DELEGATION_CREEE = "delegation.creee"
+DELEGATION_SIGNEE = "delegation.signee"
+DELEGATION_REFUSEE = "delegation.refusee"
+DELEGATION_ANNULEE = "delegation.annulee"
+DELEGATION_REVOQUEE = "delegation.revoquee"
 DELEGATION_REFUS = "delegation.refus"
+MATRICE_REVUE_PROCHE = "matrice.revue_proche"
 INCIDENT_OUVERT = "incident.ouvert"
 INCIDENT_MIS_A_JOUR = "incident.mis_a_jour"
 INCIDENT_CLOS = "incident.clos"
@@ -24,6 +30,8 @@ PERSONNE_VERROUILLEE = "personne.verrouillee"
 PERSONNE_ACTE_A_SIGNER = "personne.acte_a_signer"
 PERSONNE_ACTE_RAPPEL = "personne.acte_rappel"
 PERSONNE_ACTE_ANNULE = "personne.acte_annule"
+PERSONNE_DELEGATION_A_SIGNER = "personne.delegation_a_signer"
+PERSONNE_DELEGATION_REFUS = "personne.delegation_refus"
 
 DESCRIPTIONS: dict[str, str] = {
     SIGNATURE_SIGNEE: "un document a été signé",
@@ -33,7 +41,13 @@ DESCRIPTIONS: dict[str, str] = {
     ACTE_REFUSE: "une personne a refusé de signer un acte",
     ACTE_EXPIRE: "un acte n'a pas été signé à temps",
     ACTE_ANNULE: "un acte a été annulé avant d'être signé",
+    DELEGATION_CREEE: "une délégation attend la signature de son délégant",
+    DELEGATION_SIGNEE: "une délégation est signée et prend effet",
+    DELEGATION_REFUSEE: "une personne a refusé de signer une délégation",
+    DELEGATION_ANNULEE: "une délégation a été annulée avant d'être signée",
+    DELEGATION_REVOQUEE: "une personne a révoqué sa délégation",
     DELEGATION_REFUS: "une signature sortait de l'enveloppe d'une délégation",
+    MATRICE_REVUE_PROCHE: "la date de revue de la matrice d'autorité approche",
     INCIDENT_OUVERT: "un incident de service est déclaré",
     INCIDENT_MIS_A_JOUR: "un incident de service est mis à jour",
     INCIDENT_CLOS: "un incident de service est clos",
@@ -43,6 +57,8 @@ DESCRIPTIONS: dict[str, str] = {
     PERSONNE_ACTE_A_SIGNER: "un acte attend la signature d'une personne",
     PERSONNE_ACTE_RAPPEL: "un acte attend encore la signature d'une personne",
     PERSONNE_ACTE_ANNULE: "un acte adressé à une personne a été annulé",
+    PERSONNE_DELEGATION_A_SIGNER: "une délégation attend la signature d'une personne",
+    PERSONNE_DELEGATION_REFUS: "une demande hors de l'enveloppe d'une délégation",
 }
 
 ALL_TYPES: tuple[str, ...] = tuple(DESCRIPTIONS)

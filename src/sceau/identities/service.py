@@ -135,10 +135,17 @@ def normalise_label(text: str) -> str:
 
 
 def resolve_signing_identity(
-    session: Session, *, client_id: str, code_09: str, signer_name: str
+    session: Session,
+    *,
+    client_id: str,
+    code_09: str,
+    signer_name: str,
+    personal_allowed: bool = False,
 ) -> Identity:
     """The identity a request may sign with, checked in the order the API
-    promises: form of the code, existence, ownership, state, then the name."""
+    promises: form of the code, existence, ownership, state, then the name.
+    A person's identity is accepted only where ``personal_allowed`` (signing
+    under that person's delegation)."""
     try:
         code = parse_code(code_09)
     except InvalidCode as exc:
@@ -153,7 +160,7 @@ def resolve_signing_identity(
         raise IdentityRevoked()
     # A person's key signs only for that person, once logged in: never on the
     # word of a client's API key.
-    if identity.kind != KIND_SYSTEM:
+    if identity.kind != KIND_SYSTEM and not personal_allowed:
         raise PersonalIdentity()
 
     if normalise_label(signer_name) != identity.label:

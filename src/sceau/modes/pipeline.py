@@ -74,6 +74,11 @@ class SigningJob:
     seal: SealPlacement | None = None
     # Extra fields for the ``signature.signee`` event (an act's reference…).
     event_data: dict[str, object] = field(default_factory=dict)
+    # What the request declared, and what allowed the signature.
+    act_type: str | None = None
+    amount: int | None = None
+    delegation_ref: str | None = None
+    matrix_version: int | None = None
 
 
 @dataclass(frozen=True)
@@ -142,6 +147,10 @@ def sign_and_record(
                         api_key_id=job.api_key_id,
                         duration_ms=round((time.perf_counter() - job.started) * 1000),
                         signed_at=now,
+                        act_type=job.act_type,
+                        amount=job.amount,
+                        delegation_ref=job.delegation_ref,
+                        matrix_version=job.matrix_version,
                     ),
                     timedelta(days=runtime.settings.retention_days),
                 )
@@ -186,6 +195,15 @@ def signed_event_data(record: SignatureRecord) -> dict[str, object]:
         "ref_horodatage": record.ref_horodatage,
         "signe_le": record.signed_at.isoformat().replace("+00:00", "Z"),
         "id_requete": record.request_id,
+    } | {
+        name: value
+        for name, value in (
+            ("type_acte", record.act_type),
+            ("montant", record.amount),
+            ("ref_delegation", record.delegation_ref),
+            ("version_matrice", record.matrix_version),
+        )
+        if value is not None
     }
 
 
@@ -221,6 +239,7 @@ def _sign(
             field_name=f"Sceau-{ref}",
             trust=trust,
             appearance=appearance,
+            delegation_ref=job.delegation_ref,
         )
     except AppearanceInvalid:
         raise

@@ -6,7 +6,7 @@ import base64
 import json
 import time
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Request
@@ -15,17 +15,21 @@ from starlette.concurrency import run_in_threadpool
 
 from sceau.auth.http import authenticated_client
 from sceau.auth.service import AuthenticatedClient
+from sceau.delegations.errors import DelegatedFieldsMissing
 from sceau.errors import SceauError
 from sceau.http import (
     ERROR_RESPONSES,
     InvalidFields,
     decode_pdf_b64,
+    frozen_now,
     parse_body,
     read_body,
     require_json,
     runtime_of,
 )
 from sceau.idempotency import service as idempotency
+from sceau.identities.codes import InvalidCode, parse_code
+from sceau.modes.delegated import DelegatedSignatureRequest, sign_under_delegation
 from sceau.modes.schemas import (
     SHEET_REQUEST_EXAMPLE,
     ApparenceRequest,
@@ -84,7 +88,8 @@ async def sign(
         ),
     ] = None,
 ) -> Response:
-    """Signe le PDF au nom de l'identité système (mode Système)."""
+    """Signe le PDF au nom de l'identité système (mode Système, code 09S-…) ou
+    d'une personne sous sa délégation (mode Déléguée, code 09-…)."""
     started = request.scope["state"].get("started", time.perf_counter())
     runtime = runtime_of(request)
     require_json(request)
@@ -103,6 +108,7 @@ async def sign(
         request.url.path,
         request_id_var.get() or "",
         started,
+        frozen_now(request),
     )
 
 
@@ -114,6 +120,7 @@ def _sign_request(
     path: str,
     request_id: str,
     started: float,
+    now: datetime | None,
 ) -> Response:
     body = body_holder.pop()
     request_fingerprint = idempotency.fingerprint("POST", path, body)
@@ -138,15 +145,27 @@ def _sign_request(
         claim = outcome
 
     try:
-        signed = sign_in_system_mode(
-            runtime,
-            signature_request,
-            client_id=client.client_id,
-            api_key_id=client.api_key_id,
-            request_id=request_id,
-            started=started,
-            claim=claim,
-        )
+        if isinstance(signature_request, DelegatedSignatureRequest):
+            signed = sign_under_delegation(
+                runtime,
+                signature_request,
+                client_id=client.client_id,
+                api_key_id=client.api_key_id,
+                request_id=request_id,
+                started=started,
+                claim=claim,
+                now=now,
+            )
+        else:
+            signed = sign_in_system_mode(
+                runtime,
+                signature_request,
+                client_id=client.client_id,
+                api_key_id=client.api_key_id,
+                request_id=request_id,
+                started=started,
+                claim=claim,
+            )
     except BaseException as exc:
         if claim is not None:
             idempotency.release(runtime.db, claim)
@@ -159,17 +178,46 @@ def _sign_request(
     return _answer(signed, replayed_header=False)
 
 
-def _prepare(body: bytes, default_level: Level) -> SystemSignatureRequest:
+def _prepare(
+    body: bytes, default_level: Level
+) -> SystemSignatureRequest | DelegatedSignatureRequest:
     parsed = _parse(body)
-    return SystemSignatureRequest(
+    pdf = decode_pdf_b64(parsed.pdf_b64)
+    level = parsed.niveau or default_level
+    callback_url = str(parsed.callback_url) if parsed.callback_url else None
+    seal = _placement(parsed.apparence)
+    if not _is_personal(parsed.code_09):
+        return SystemSignatureRequest(
+            code_09=parsed.code_09,
+            signer_name=parsed.nom_signataire,
+            reason=parsed.motif,
+            pdf=pdf,
+            level=level,
+            callback_url=callback_url,
+            seal=seal,
+        )
+    if parsed.type_acte is None or parsed.montant is None:
+        raise DelegatedFieldsMissing()
+    return DelegatedSignatureRequest(
         code_09=parsed.code_09,
         signer_name=parsed.nom_signataire,
         reason=parsed.motif,
-        pdf=decode_pdf_b64(parsed.pdf_b64),
-        level=parsed.niveau or default_level,
-        callback_url=str(parsed.callback_url) if parsed.callback_url else None,
-        seal=_placement(parsed.apparence),
+        pdf=pdf,
+        level=level,
+        callback_url=callback_url,
+        seal=seal,
+        act_type=parsed.type_acte,
+        amount=parsed.montant,
     )
+
+
+def _is_personal(code_09: str) -> bool:
+    """A well-formed person's code (09-…); anything else takes the system
+    path, which reports a malformed or unknown code as it always has."""
+    try:
+        return not parse_code(code_09).is_system
+    except InvalidCode:
+        return False
 
 
 def _placement(apparence: ApparenceRequest | None) -> SealPlacement | None:
@@ -236,6 +284,10 @@ def _answer(outcome: SignatureOutcome, *, replayed_header: bool) -> Response:
             field("ref_horodatage", record.ref_horodatage),
             b",",
             field("duree_traitement_ms", record.duration_ms),
+            b",",
+            field("mode", record.mode),
+            b",",
+            field("ref_delegation", record.delegation_ref),
             b"}",
         ]
     )

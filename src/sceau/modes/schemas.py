@@ -76,12 +76,15 @@ class SignRequest(BaseModel):
     )
 
     code_09: str = Field(
-        max_length=100, description="Identifiant Pixel de l'identité système (09S-…)."
+        max_length=100,
+        description="Identifiant Pixel du signataire : l'identité système (09S-…, "
+        "mode Système) ou une personne (09-…, mode Déléguée, sous sa délégation).",
     )
     nom_signataire: str = Field(
         min_length=1,
         max_length=200,
-        description="Libellé enregistré de l'identité, tel qu'il figure au certificat.",
+        description="Libellé enregistré de l'identité, tel qu'il figure au certificat "
+        "(pour une personne : son nom).",
     )
     motif: str = Field(
         min_length=1,
@@ -103,6 +106,20 @@ class SignRequest(BaseModel):
         description="Sceau visible (page, coin ou cadre) : nom, code 09, motif, "
         "date, référence et QR code de vérification. Par défaut : invisible.",
     )
+    type_acte: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="Type d'acte, parmi ceux du catalogue du client ; requis en mode "
+        "Déléguée et quand le client a une matrice d'autorité.",
+    )
+    montant: int | None = Field(
+        default=None,
+        ge=0,
+        le=10**15,
+        description="Montant de l'acte en francs CFA (XOF, entier) ; requis en mode "
+        "Déléguée.",
+    )
 
 
 class SignResponse(BaseModel):
@@ -114,6 +131,14 @@ class SignResponse(BaseModel):
     sha256_signe: str
     ref_horodatage: str
     duree_traitement_ms: int
+    mode: Literal["systeme", "deleguee", "humaine"] = Field(
+        description="Mode de la signature : systeme, ou deleguee quand elle est "
+        "faite au nom d'une personne sous sa délégation."
+    )
+    ref_delegation: str | None = Field(
+        description="La délégation sous laquelle la signature est faite (DLG-…), "
+        "en mode Déléguée ; sinon null."
+    )
 
 
 class SignatureView(BaseModel):
@@ -133,6 +158,10 @@ class SignatureView(BaseModel):
     ref_horodatage: str
     callback_url: str | None
     id_requete: str
+    type_acte: str | None
+    montant: int | None
+    ref_delegation: str | None
+    version_matrice: int | None
     signe_le: datetime
     conserve_jusqu_au: datetime
     duree_traitement_ms: int

@@ -23,6 +23,9 @@ _TEMPLATE_OF = {
     types.PERSONNE_ACTE_A_SIGNER: "personne_acte_a_signer",
     types.PERSONNE_ACTE_RAPPEL: "personne_acte_rappel",
     types.PERSONNE_ACTE_ANNULE: "personne_acte_annule",
+    types.MATRICE_REVUE_PROCHE: "matrice_revue_proche",
+    types.PERSONNE_DELEGATION_A_SIGNER: "personne_delegation_a_signer",
+    types.PERSONNE_DELEGATION_REFUS: "personne_delegation_refus",
 }
 
 _SUBJECTS = {
@@ -36,6 +39,12 @@ _SUBJECTS = {
     types.PERSONNE_ACTE_RAPPEL: "[Pixel Sceau] Rappel : un document attend votre "
     "signature",
     types.PERSONNE_ACTE_ANNULE: "[Pixel Sceau] Demande de signature annulée",
+    types.MATRICE_REVUE_PROCHE: "[Pixel Sceau] Revue de votre matrice d'autorité "
+    "avant le {revue_le}",
+    types.PERSONNE_DELEGATION_A_SIGNER: "[Pixel Sceau] Une délégation de signature "
+    "attend votre accord",
+    types.PERSONNE_DELEGATION_REFUS: "[Pixel Sceau] Une signature en votre nom a "
+    "été refusée",
 }
 
 

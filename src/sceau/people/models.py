@@ -17,6 +17,10 @@ PROFESSIONS = (
     "medecin",
     "architecte",
     "geometre",
+    # Company officers, who may delegate their signature to their company's
+    # system (sceau.delegations).
+    "dirigeant",
+    "mandataire",
     "autre",
 )
 

@@ -16,9 +16,17 @@ from sqlalchemy.orm import Session
 
 from sceau.clients.service import create_client, get_client
 from sceau.db import utcnow
+from sceau.errors import SceauError
 from sceau.events import types
 from sceau.events.service import queue_email, record_event
 from sceau.identities.codes import PERSON_PREFIX, InvalidCode, parse_code
+from sceau.identities.errors import (
+    IdentityOfAnotherClient,
+    IdentityRevoked,
+    MalformedCode,
+    UnknownIdentity,
+)
+from sceau.identities.models import Identity
 from sceau.identities.service import (
     KIND_PERSON,
     choose_code,
@@ -200,6 +208,32 @@ def get_person(session: Session, code_09: str) -> Person:
     person = session.scalar(select(Person).where(Person.code_09 == str(code)))
     if person is None:
         raise PersonNotFound()
+    return person
+
+
+def person_of_client(
+    session: Session, client_id: str, code_09: str, *, system_code_error: SceauError
+) -> Person:
+    """The person of ``client_id`` whose identity is ``code_09``, checked in
+    the order the signing route checks an identity: form, existence,
+    ownership, kind (``system_code_error`` for a system's code), state."""
+    try:
+        code = parse_code(code_09.strip().upper())
+    except InvalidCode as exc:
+        raise MalformedCode(str(exc)) from exc
+
+    identity = session.get(Identity, str(code))
+    if identity is None:
+        raise UnknownIdentity()
+    if identity.client_id != client_id:
+        raise IdentityOfAnotherClient()
+    if identity.kind != KIND_PERSON:
+        raise system_code_error
+    if identity.revoked_at is not None:
+        raise IdentityRevoked()
+    person = session.scalar(select(Person).where(Person.code_09 == identity.code_09))
+    if person is None:  # pragma: no cover - a personal identity has its person
+        raise UnknownIdentity()
     return person
 
 

@@ -21,8 +21,10 @@ from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign import fields, signers
+from pyhanko.sign.signers.pdf_byterange import BuildProps
 from pyhanko.sign.timestamps.api import TimeStamper
 from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.registry import SimpleCertificateStore
@@ -171,6 +173,24 @@ class TrustMaterial:
         )
 
 
+@dataclass(frozen=True)
+class ServiceBuildProps(BuildProps):
+    """The signature's ``/Prop_Build /App`` entry: the application that made
+    it and, for a signature made under a delegation, its reference
+    (``/Delegation``), inside the signed bytes like the reason."""
+
+    delegation_ref: str | None = None
+
+    def as_pdf_object(self) -> generic.DictionaryObject:
+        props = super().as_pdf_object()
+        if self.delegation_ref:
+            props["/Delegation"] = generic.TextStringObject(self.delegation_ref)
+        return props
+
+
+APPLICATION_NAME = "PixelSceau"
+
+
 class PadesEngine:
     def __init__(self, timestamper: TimeStamper, token_bytes: int = 6144) -> None:
         self.timestamper = timestamper
@@ -190,8 +210,10 @@ class PadesEngine:
         field_name: str,
         trust: TrustMaterial | None,
         appearance: Appearance | None = None,
+        delegation_ref: str | None = None,
     ) -> SignedPdf:
-        """Sign ``pdf``; invisibly, unless ``appearance`` asks for a seal."""
+        """Sign ``pdf``; invisibly, unless ``appearance`` asks for a seal.
+        ``delegation_ref`` names the delegation a signature is made under."""
         writer = open_pdf(pdf)
         signer = key.signer()
 
@@ -219,6 +241,9 @@ class PadesEngine:
             embed_validation_info=long_term,
             use_pades_lta=level == "B-LTA",
             validation_context=trust.validation_context() if trust else None,
+            app_build_props=ServiceBuildProps(
+                name=APPLICATION_NAME, delegation_ref=delegation_ref
+            ),
         )
 
         # The seal's drawing goes into the PDF's incremental update, not into

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy import BigInteger, ForeignKey, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sceau.db import Base, UTCDateTime, utcnow
@@ -16,7 +16,7 @@ class SignatureRecord(Base):
     ref: Mapped[str] = mapped_column(String(24), primary_key=True)
     client_id: Mapped[str] = mapped_column(ForeignKey("clients.id"), index=True)
     code_09: Mapped[str] = mapped_column(ForeignKey("identities.code_09"))
-    mode: Mapped[str] = mapped_column(String(16))  # "systeme"
+    mode: Mapped[str] = mapped_column(String(16))  # systeme, deleguee, humaine
     level: Mapped[str] = mapped_column(String(8))
     reason: Mapped[str] = mapped_column(Text)
     signer_name: Mapped[str] = mapped_column(String(200))
@@ -31,6 +31,14 @@ class SignatureRecord(Base):
     duration_ms: Mapped[int] = mapped_column(Integer)
     signed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     keep_until: Mapped[datetime] = mapped_column(UTCDateTime())
+    # What the request declared, when it did (delegated signing requires it;
+    # the authority matrix reads it), and what allowed the signature.
+    act_type: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    amount: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    delegation_ref: Mapped[str | None] = mapped_column(
+        ForeignKey("delegations.ref"), nullable=True, index=True
+    )
+    matrix_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class SignedDocument(Base):

@@ -43,6 +43,10 @@ class NewSignature:
     api_key_id: str | None
     duration_ms: int
     signed_at: datetime
+    act_type: str | None = None
+    amount: int | None = None
+    delegation_ref: str | None = None
+    matrix_version: int | None = None
 
 
 def record_signature(
@@ -67,6 +71,10 @@ def record_signature(
         duration_ms=new.duration_ms,
         signed_at=new.signed_at,
         keep_until=new.signed_at + retention,
+        act_type=new.act_type,
+        amount=new.amount,
+        delegation_ref=new.delegation_ref,
+        matrix_version=new.matrix_version,
     )
     session.add(record)
     session.flush()

@@ -632,7 +632,10 @@ def _recorded(
         return None, NOT_ANCHORED
 
     recorded = Recorded(
-        ref=record.ref, mode=record.mode, delegation_ref=None, level=record.level
+        ref=record.ref,
+        mode=record.mode,
+        delegation_ref=record.delegation_ref,
+        level=record.level,
     )
     return recorded, _anchoring(session, record.ref_horodatage)
 

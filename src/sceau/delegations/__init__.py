@@ -1,0 +1,1 @@
+"""A person's permission for a client's system to sign in their name."""

@@ -1,0 +1,1 @@
+"""Tests of delegations and their envelopes."""
