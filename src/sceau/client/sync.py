@@ -12,7 +12,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -41,6 +41,8 @@ class SignedDocument:
     ref_horodatage: str
     duree_traitement_ms: int
     statut: str = "signe"
+    mode: str = "systeme"
+    ref_delegation: str | None = None
 
 
 class SceauClient:
@@ -105,32 +107,69 @@ class SceauClient:
         niveau: str | None = None,
         callback_url: str | None = None,
         idempotency_key: str | None = None,
+        type_acte: str | None = None,
+        montant: int | None = None,
     ) -> SignedDocument:
-        """Mode système: sign ``pdf`` in the name of the system identity."""
-        payload: dict[str, Any] = {
-            "code_09": code_09,
-            "nom_signataire": nom_signataire,
-            "motif": motif,
-            "pdf_b64": base64.b64encode(pdf).decode(),
-        }
-        if niveau is not None:
-            payload["niveau"] = niveau
-        if callback_url is not None:
-            payload["callback_url"] = callback_url
+        """Mode système: sign ``pdf`` in the name of the system identity.
+        ``type_acte`` (and ``montant``) are required once the client has an
+        authority matrix."""
+        return self._post_signature(
+            {
+                "code_09": code_09,
+                "nom_signataire": nom_signataire,
+                "motif": motif,
+                "niveau": niveau,
+                "callback_url": callback_url,
+                "type_acte": type_acte,
+                "montant": montant,
+            },
+            pdf,
+            idempotency_key,
+        )
+
+    def sign_delegated(
+        self,
+        *,
+        code_09: str,
+        nom_signataire: str,
+        motif: str,
+        pdf: bytes,
+        type_acte: str,
+        montant: int,
+        niveau: str | None = None,
+        callback_url: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> SignedDocument:
+        """Mode déléguée: sign ``pdf`` in the name of the person ``code_09``,
+        inside the envelope of their delegation; outside it the API answers
+        403 ``hors_enveloppe`` and ``SceauApiError.details["limite"]`` says
+        which limit was crossed."""
+        return self._post_signature(
+            {
+                "code_09": code_09,
+                "nom_signataire": nom_signataire,
+                "motif": motif,
+                "niveau": niveau,
+                "callback_url": callback_url,
+                "type_acte": type_acte,
+                "montant": montant,
+            },
+            pdf,
+            idempotency_key,
+        )
+
+    def _post_signature(
+        self, fields: dict[str, Any], pdf: bytes, idempotency_key: str | None
+    ) -> SignedDocument:
+        payload = {name: value for name, value in fields.items() if value is not None}
+        payload["pdf_b64"] = base64.b64encode(pdf).decode()
         answer = self._json(
             "POST",
             f"{API}/signer",
             payload,
             idempotency_key=idempotency_key or str(uuid.uuid4()),
         )
-        return SignedDocument(
-            ref_signature=answer["ref_signature"],
-            pdf_signe=base64.b64decode(answer["pdf_signe_b64"]),
-            sha256_signe=answer["sha256_signe"],
-            ref_horodatage=answer["ref_horodatage"],
-            duree_traitement_ms=answer["duree_traitement_ms"],
-            statut=answer["statut"],
-        )
+        return signed_document(answer)
 
     def get_signature(self, ref: str) -> dict[str, Any]:
         """The record of one of one's signatures (without the PDF)."""
@@ -203,6 +242,67 @@ class SceauClient:
         query = "&".join(f"{k}={v}" for k, v in filters.items() if v is not None)
         path = f"{API}/actes" + (f"?{query}" if query else "")
         result: list[dict[str, Any]] = self._json("GET", path)
+        return result
+
+    # -- delegations (mode déléguée) ---------------------------------------------------
+
+    def draft_delegation(
+        self,
+        *,
+        code_09: str,
+        types_acte: list[str],
+        jours: list[str],
+        heure_debut: str,
+        heure_fin: str,
+        valide_du: date | str,
+        valide_au: date | str,
+        montant_max: int | None = None,
+        montant_max_inclus: bool = False,
+        fuseau_horaire: str = "Africa/Abidjan",
+        quota_journalier: int | None = None,
+    ) -> dict[str, Any]:
+        """Propose a delegation to the officer ``code_09``; it takes effect once
+        they have signed it in their signing space."""
+        payload: dict[str, Any] = {
+            "code_09": code_09,
+            "types_acte": types_acte,
+            "montant_max": montant_max,
+            "montant_max_inclus": montant_max_inclus,
+            "jours": jours,
+            "heure_debut": heure_debut,
+            "heure_fin": heure_fin,
+            "fuseau_horaire": fuseau_horaire,
+            "valide_du": str(valide_du),
+            "valide_au": str(valide_au),
+            "quota_journalier": quota_journalier,
+        }
+        result: dict[str, Any] = self._json("POST", f"{API}/delegations", payload)
+        return result
+
+    def get_delegation(self, ref_delegation: str) -> dict[str, Any]:
+        result: dict[str, Any] = self._json(
+            "GET", f"{API}/delegations/{ref_delegation}"
+        )
+        return result
+
+    def list_delegations(
+        self, *, statut: str | None = None, code_09: str | None = None
+    ) -> list[dict[str, Any]]:
+        filters = {"statut": statut, "code_09": code_09}
+        query = "&".join(f"{k}={v}" for k, v in filters.items() if v is not None)
+        path = f"{API}/delegations" + (f"?{query}" if query else "")
+        result: list[dict[str, Any]] = self._json("GET", path)
+        return result
+
+    def download_delegation_pdf(self, ref_delegation: str) -> bytes:
+        """The delegation as its person signed it (else 409
+        delegation_non_signee)."""
+        return self._send("GET", f"{API}/delegations/{ref_delegation}/pdf").content
+
+    def cancel_delegation(self, ref_delegation: str) -> dict[str, Any]:
+        result: dict[str, Any] = self._json(
+            "POST", f"{API}/delegations/{ref_delegation}/annulation"
+        )
         return result
 
     # -- anchoring -------------------------------------------------------------------
@@ -389,12 +489,30 @@ def _retry_after(response: httpx.Response, default: float) -> float:
         return default
 
 
+def signed_document(answer: dict[str, Any]) -> SignedDocument:
+    return SignedDocument(
+        ref_signature=answer["ref_signature"],
+        pdf_signe=base64.b64decode(answer["pdf_signe_b64"]),
+        sha256_signe=answer["sha256_signe"],
+        ref_horodatage=answer["ref_horodatage"],
+        duree_traitement_ms=answer["duree_traitement_ms"],
+        statut=answer["statut"],
+        mode=answer.get("mode", "systeme"),
+        ref_delegation=answer.get("ref_delegation"),
+    )
+
+
 def _api_error(response: httpx.Response) -> SceauApiError:
     request_id = response.headers.get("x-request-id")
     try:
         error = response.json()["erreur"]
+        details = {k: v for k, v in error.items() if k not in ("code", "message")}
         return SceauApiError(
-            response.status_code, error["code"], error["message"], request_id
+            response.status_code,
+            error["code"],
+            error["message"],
+            request_id,
+            details=details,
         )
     except (ValueError, KeyError, TypeError):
         return SceauApiError(

@@ -524,7 +524,7 @@ def take_use(session: Session, ref: str, at: datetime) -> None:
     transaction: the delegation's row is locked, so that of two requests for
     the last signature of a day one is refused, and a revocation is seen."""
     delegation = session.scalars(
-        select(Delegation).where(Delegation.ref == ref).with_for_update()
+        select(Delegation).where(Delegation.ref == ref).with_for_update(key_share=True)
     ).one()
     session.refresh(delegation)
     if delegation.status != STATUS_ACTIVE:
