@@ -331,3 +331,24 @@ def test_two_requests_racing_for_the_last_signature_of_the_day_one_wins(
         use = session.get_one(DelegationDailyUse, (signed.ref, TUESDAY_10H.date()))
     assert under_delegation == 2
     assert use.count == 2
+
+
+def test_public_verification_names_the_delegation_a_signature_was_made_under(
+    runtime: Runtime, api: TestClient, atlanta: Provisioned, director: Registered
+) -> None:
+    signed = signed_delegation(runtime, api, atlanta, director)
+    at(api, TUESDAY_10H)
+    answer = api.post(SIGN, json=delegated_body(director), headers=atlanta.headers)
+    pdf = base64.b64decode(answer.json()["pdf_signe_b64"])
+    ref = answer.json()["ref_signature"]
+
+    report = api.post("/api/v1/sceau/verifier", files={"fichier": ("p.pdf", pdf)})
+    recorded = api.get(f"/api/v1/sceau/verifier/{ref}")
+    page = api.get("/verifier-signature", params={"ref": ref})
+
+    [item] = report.json()["signatures"]
+    assert item["mode"] == "deleguee"
+    assert item["ref_delegation"] == signed.ref
+    assert item["code_09"] == director.code_09
+    assert recorded.json()["ref_delegation"] == signed.ref
+    assert f"(délégation {signed.ref})" in page.text

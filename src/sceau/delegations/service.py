@@ -53,6 +53,7 @@ from sceau.delegations.envelope import (
     check,
     daily_limit_crossing,
     describe,
+    format_amount,
     no_delegation_crossing,
 )
 from sceau.delegations.errors import (
@@ -619,7 +620,7 @@ def record_refusal(
                     "ref_delegation": refused.delegation_ref,
                     "raison": refused.crossing.message,
                     "type_acte": act_type,
-                    "montant_affiche": f"{amount:,} FCFA".replace(",", " "),
+                    "montant_affiche": format_amount(amount),
                     "refuse_le_affiche": now.strftime("%d/%m/%Y à %H:%M:%S UTC"),
                     "autres": True,
                     "lien": f"{settings.public_base_url}/signer/delegations",

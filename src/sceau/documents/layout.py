@@ -19,6 +19,8 @@ from fpdf.enums import WrapMode
 ENCODING = "windows-1252"
 MARGIN_MM = 18
 LABEL_WIDTH_MM = 52
+_NO_BREAK_SPACE = "\u00a0"
+_NO_BREAK_SPACES = _NO_BREAK_SPACE + "\u202f"
 _INK = (27, 35, 48)
 _SOFT_INK = (74, 85, 102)
 _ACCENT = (8, 70, 58)
@@ -30,6 +32,11 @@ def printable(text: str) -> str:
     for char in text:
         if char in "\n\t":
             kept.append(" " if char == "\t" else char)
+            continue
+        if char in _NO_BREAK_SPACES:
+            # Unprintable to Python, yet WinAnsi has U+00A0, and no line
+            # breaks there: "5 000 000" stays on one line.
+            kept.append(_NO_BREAK_SPACE)
             continue
         if not char.isprintable():
             continue
@@ -54,9 +61,10 @@ def _encodable(char: str) -> bool:
 
 class _Pages(FPDF):
     footer_text = ""
+    free_bottom_mm: float = 0
 
     def footer(self) -> None:
-        self.set_y(-12)
+        self.set_y(-12 - self.free_bottom_mm)
         self.set_font("Helvetica", size=8)
         self.set_text_color(*_SOFT_INK)
         self.cell(0, 5, printable(self.footer_text), align="L")
@@ -65,14 +73,26 @@ class _Pages(FPDF):
 
 
 class FrenchPdf:
-    """A4 portrait, 18 mm margins, text flowing onto new pages as needed."""
+    """A4 portrait, 18 mm margins, text flowing onto new pages as needed.
 
-    def __init__(self, *, title: str, footer: str, created_at: datetime) -> None:
+    ``free_bottom_mm`` keeps a band that high at the bottom of every page
+    empty, footer included: room for a seal drawn there once it is signed.
+    """
+
+    def __init__(
+        self,
+        *,
+        title: str,
+        footer: str,
+        created_at: datetime,
+        free_bottom_mm: float = 0,
+    ) -> None:
         pdf = _Pages(orientation="portrait", unit="mm", format="A4")
         pdf.core_fonts_encoding = ENCODING
         pdf.footer_text = footer
+        pdf.free_bottom_mm = free_bottom_mm
         pdf.set_margins(MARGIN_MM, MARGIN_MM, MARGIN_MM)
-        pdf.set_auto_page_break(auto=True, margin=MARGIN_MM)
+        pdf.set_auto_page_break(auto=True, margin=MARGIN_MM + free_bottom_mm)
         pdf.set_title(printable(title))
         pdf.set_author("Pixel Sceau")
         pdf.set_creator("Pixel Sceau")

@@ -218,6 +218,7 @@ class RecordedSignature:
     signed_at: datetime
     sha256_signed: str
     anchoring: Anchoring
+    delegation_ref: str | None = None
 
     def as_api(self) -> dict[str, Any]:
         return {
@@ -225,7 +226,7 @@ class RecordedSignature:
             "signataire": self.signer_name,
             "code_09": self.code_09,
             "mode": self.mode,
-            "ref_delegation": None,
+            "ref_delegation": self.delegation_ref,
             "niveau_pades": self.level,
             "motif": self.reason,
             "signe_le": _time(self.signed_at),

@@ -688,4 +688,5 @@ def recorded_signature(runtime: Runtime, ref: str) -> RecordedSignature:
             signed_at=record.signed_at,
             sha256_signed=record.sha256_signed,
             anchoring=_anchoring(session, record.ref_horodatage),
+            delegation_ref=record.delegation_ref,
         )

@@ -152,10 +152,15 @@ def _mode(item: SignatureReport) -> str:
     recorded = item.recorded
     if recorded is None:
         return "inconnu : cette signature n'a pas été enregistrée par Pixel Sceau"
-    words = MODES.get(recorded.mode, recorded.mode)
-    if recorded.delegation_ref:
-        words += f" (délégation {recorded.delegation_ref})"
+    words = _mode_words(recorded.mode, recorded.delegation_ref)
     return f"{words} — référence {recorded.ref}"
+
+
+def _mode_words(mode: str, delegation_ref: str | None) -> str:
+    words = MODES.get(mode, mode)
+    if delegation_ref:
+        words += f" (délégation {delegation_ref})"
+    return words
 
 
 def _changed(item: SignatureReport) -> str:
@@ -255,7 +260,7 @@ def recorded_facts(recorded: RecordedSignature) -> tuple[Fact, ...]:
     return (
         ("Signataire", f"{recorded.signer_name} ({recorded.code_09})"),
         ("Signé le", day(recorded.signed_at)),
-        ("Mode", MODES.get(recorded.mode, recorded.mode)),
+        ("Mode", _mode_words(recorded.mode, recorded.delegation_ref)),
         ("Motif", recorded.reason),
         ("Niveau PAdES", LEVELS.get(recorded.level, recorded.level)),
         ("Empreinte SHA-256 du PDF signé", recorded.sha256_signed),
