@@ -15,8 +15,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from sceau.delegations.errors import EnvelopeCrossed
 from sceau.delegations.models import DelegationDailyUse, DelegationRefusal
-from sceau.delegations.service import revoke_delegation
+from sceau.delegations.service import find_delegation, revoke_delegation, take_use
 from sceau.events.models import Event
 from sceau.runtime import Runtime
 from sceau.signing.models import SignatureRecord
@@ -352,3 +353,32 @@ def test_public_verification_names_the_delegation_a_signature_was_made_under(
     assert item["code_09"] == director.code_09
     assert recorded.json()["ref_delegation"] == signed.ref
     assert f"(délégation {signed.ref})" in page.text
+
+
+def test_a_revocation_committed_during_a_signature_stops_it(
+    runtime: Runtime, api: TestClient, atlanta: Provisioned, director: Registered
+) -> None:
+    """The envelope was checked, then the person revoked before the signature
+    was stored: the storing transaction sees the revocation."""
+    signed = signed_delegation(runtime, api, atlanta, director)
+    with runtime.db.sessions() as session:
+        found, _ = find_delegation(
+            session,
+            client_id=atlanta.client_id,
+            person_id=director.person_id,
+            act_type="police_assurance",
+            amount=10,
+            at=TUESDAY_10H,
+        )
+    with runtime.db.transaction() as session:
+        revoke_delegation(
+            session, person_id=director.person_id, ref=signed.ref, now=TUESDAY_10H
+        )
+
+    with pytest.raises(EnvelopeCrossed) as refused, runtime.db.transaction() as session:
+        take_use(session, found.ref, TUESDAY_10H)
+
+    assert refused.value.crossing.limit == "validite"
+    assert refused.value.delegation_ref == signed.ref
+    with runtime.db.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(DelegationDailyUse)) == 0
