@@ -410,6 +410,8 @@ def identity_list(client_id: str | None, as_json: bool) -> None:
 # Imported for the commands they attach to the groups above.
 # -- anchoring ---------------------------------------------------------------------
 import sceau.anchoring.cli  # noqa: E402
+import sceau.authority.cli  # noqa: E402
+import sceau.catalogue.cli  # noqa: E402
 import sceau.clients.cli  # noqa: E402
 import sceau.people.cli  # noqa: E402
 import sceau.tls.cli  # noqa: E402, F401

@@ -32,6 +32,7 @@ from sqlalchemy import insert, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from sceau.acts.sweeper import sweep_acts
+from sceau.authority import review
 from sceau.db import Database
 from sceau.errors import ConfigurationError
 from sceau.events import types
@@ -623,7 +624,12 @@ def standard_chores(db: Database, settings: Settings) -> list[Chore]:
             "acts.sweep",
             settings.act_sweep_interval_seconds,
             lambda: sweep_acts(db, settings),
-        )
+        ),
+        Chore(
+            "authority.review_notices",
+            review.SWEEP_SECONDS,
+            lambda: review.send_review_notices(db),
+        ),
     ]
 
 
