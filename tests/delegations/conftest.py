@@ -3,11 +3,10 @@ delegation drafted through the API and signed by her, and request bodies."""
 
 from __future__ import annotations
 
-import base64
 import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pyotp
@@ -15,7 +14,6 @@ import pytest
 from fastapi.testclient import TestClient
 
 from sceau.app import create_app
-from sceau.catalogue.models import ActType
 from sceau.delegations.service import (
     delegation_document,
     get_for_person,
@@ -25,29 +23,38 @@ from sceau.runtime import Runtime
 from tests.conftest import Provisioned
 from tests.people.conftest import START, Registered, mailbox, register, runtime
 from tests.people.test_enrolment import enrol
+from tests.support.delegations import (
+    DELEGATIONS,
+    OFFICER_EMAIL,
+    OFFICER_NAME,
+    SATURDAY_10H,
+    SIGN,
+    TUESDAY_10H,
+    add_catalogue,
+    delegated_sign_body,
+    envelope_body,
+)
 from tests.support.pdfs import one_page_pdf
 
-__all__ = ["mailbox", "runtime"]
+__all__ = [
+    "DELEGATIONS",
+    "SATURDAY_10H",
+    "SIGN",
+    "TUESDAY_10H",
+    "add_catalogue",
+    "envelope_body",
+    "mailbox",
+    "runtime",
+]
 
-DELEGATIONS = "/api/v1/sceau/b2b/delegations"
-SIGN = "/api/v1/sceau/b2b/signer"
-DIRECTOR = "Awa Koné-Diabaté"
+DIRECTOR = OFFICER_NAME
+# Atlanta's catalogue here has a second kind, outside the example's envelope.
 CATALOGUE = {
     "police_assurance": "polices d'assurance",
     "attestation": "attestations de garantie",
 }
 # START is Friday 4 December 2026, 09:00:15 in Abidjan (UTC+0, no DST).
 SIGNED_AT = START + timedelta(seconds=40)
-TUESDAY_10H = datetime(2026, 12, 8, 10, 0, tzinfo=UTC)
-SATURDAY_10H = datetime(2026, 12, 12, 10, 0, tzinfo=UTC)
-
-
-def add_catalogue(
-    runtime: Runtime, client: Provisioned, entries: dict[str, str] | None = None
-) -> None:
-    with runtime.db.transaction() as session:
-        for code, label in (entries or CATALOGUE).items():
-            session.add(ActType(client_id=client.client_id, code=code, label=label))
 
 
 @pytest.fixture
@@ -62,33 +69,14 @@ def api(runtime: Runtime) -> Iterator[TestClient]:
 @pytest.fixture
 def director(runtime: Runtime, atlanta: Provisioned) -> Registered:
     """Atlanta's managing director, registered with her catalogue ready."""
-    add_catalogue(runtime, atlanta)
+    add_catalogue(runtime, atlanta, CATALOGUE)
     return register(
         runtime,
         atlanta,
-        name=DIRECTOR,
-        email="a.diabate@atlanta.example.ci",
+        name=OFFICER_NAME,
+        email=OFFICER_EMAIL,
         profession="dirigeant",
     )
-
-
-def envelope_body(code_09: str, **overrides: Any) -> dict[str, Any]:
-    """The sheet's example: policies under 5 million FCFA, Monday to Friday
-    from 8 am to 6 pm, for a year."""
-    body: dict[str, Any] = {
-        "code_09": code_09,
-        "types_acte": ["police_assurance"],
-        "montant_max": 5_000_000,
-        "montant_max_inclus": False,
-        "jours": ["lundi", "mardi", "mercredi", "jeudi", "vendredi"],
-        "heure_debut": "08:00",
-        "heure_fin": "18:00",
-        "fuseau_horaire": "Africa/Abidjan",
-        "valide_du": "2026-12-01",
-        "valide_au": "2027-11-30",
-    }
-    body.update(overrides)
-    return body
 
 
 def draft(api: TestClient, client: Provisioned, code_09: str, **overrides: Any) -> Any:
@@ -139,17 +127,10 @@ def signed_delegation(
 def delegated_body(
     person: Registered, pdf: bytes | None = None, **overrides: Any
 ) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "code_09": person.code_09,
-        "nom_signataire": DIRECTOR,
-        "motif": "Police habitation n° 2026-118",
-        "pdf_b64": base64.b64encode(pdf or one_page_pdf()).decode(),
-        "niveau": "B-T",
-        "type_acte": "police_assurance",
-        "montant": 1_250_000,
-    }
-    body.update(overrides)
-    return body
+    """The example's policy in the director's name, at level B-T."""
+    return delegated_sign_body(
+        person, pdf or one_page_pdf(), **({"niveau": "B-T"} | overrides)
+    )
 
 
 def at(api: TestClient, moment: datetime) -> None:

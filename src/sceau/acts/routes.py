@@ -244,6 +244,8 @@ def _prepare(body: bytes) -> NewAct:
         level=parsed.niveau,
         callback_url=str(parsed.callback_url) if parsed.callback_url else None,
         expires_at=parsed.expire_le,
+        act_type=parsed.type_acte,
+        amount=parsed.montant,
     )
 
 

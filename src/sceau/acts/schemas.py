@@ -61,6 +61,19 @@ class ActRequest(BaseModel):
         default=None,
         description="Niveau PAdES de la signature. Par défaut : B-LT.",
     )
+    type_acte: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="Type d'acte, parmi ceux du catalogue du client ; requis quand "
+        "le client a une matrice d'autorité.",
+    )
+    montant: int | None = Field(
+        default=None,
+        ge=0,
+        le=10**15,
+        description="Montant de l'acte en francs CFA (XOF, entier).",
+    )
 
 
 class ActView(BaseModel):
@@ -80,6 +93,9 @@ class ActView(BaseModel):
     sha256_signe: str | None = None
     ref_horodatage: str | None = None
     motif_refus: str | None = None
+    type_acte: str | None = None
+    montant: int | None = None
+    version_matrice: int | None = None
 
     @classmethod
     def of(cls, state: ActState) -> ActView:
@@ -100,12 +116,23 @@ class ActView(BaseModel):
             sha256_signe=signature.sha256_signed if signature else None,
             ref_horodatage=signature.ref_horodatage if signature else None,
             motif_refus=act.refusal_reason,
+            type_acte=act.act_type,
+            montant=act.amount,
+            version_matrice=act.matrix_version,
         )
 
     def as_json(self) -> dict[str, Any]:
         """Only the fields the act's state has: no ``ref_signature: null``
         on an act still waiting."""
-        optional = ("ref_signature", "sha256_signe", "ref_horodatage", "motif_refus")
+        optional = (
+            "ref_signature",
+            "sha256_signe",
+            "ref_horodatage",
+            "motif_refus",
+            "type_acte",
+            "montant",
+            "version_matrice",
+        )
         return {
             name: value
             for name, value in self.model_dump(mode="json").items()

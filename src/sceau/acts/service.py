@@ -85,7 +85,8 @@ from sceau.acts.states import (
 from sceau.db import utcnow
 from sceau.events import types
 from sceau.idempotency.service import Claim, complete
-from sceau.modes.human import PersonalSignatureRequest, sign_as_person
+from sceau.modes.human import MODE_HUMAN, PersonalSignatureRequest, sign_as_person
+from sceau.modes.matrix import matrix_verdict, version_of
 from sceau.modes.pipeline import check_document
 from sceau.people.models import Person
 from sceau.people.service import person_of_client
@@ -117,6 +118,8 @@ class NewAct:
     level: Level | None = None
     callback_url: str | None = None
     expires_at: datetime | None = None
+    act_type: str | None = None
+    amount: int | None = None
 
 
 # -- the client's side --------------------------------------------------------------
@@ -155,6 +158,15 @@ def create_act(
                     new.code_09,
                     system_code_error=SystemIdentityNotAllowed(),
                 )
+                verdict = matrix_verdict(
+                    session,
+                    client_id,
+                    mode=MODE_HUMAN,
+                    code_09=person.code_09,
+                    act_type=new.act_type,
+                    amount=new.amount,
+                    now=now,
+                )
                 act = Act(
                     ref=ref,
                     client_id=client_id,
@@ -172,6 +184,9 @@ def create_act(
                     reminders_sent=reminders_due(settings, expires_at, now),
                     request_id=request_id,
                     api_key_id=api_key_id,
+                    act_type=new.act_type,
+                    amount=new.amount,
+                    matrix_version=version_of(verdict),
                 )
                 session.add(act)
                 session.flush()
@@ -372,6 +387,9 @@ def sign_act(
             started=started,
             callback_url=act.callback_url,
             event_data={"ref_acte": act.ref},
+            act_type=act.act_type,
+            amount=act.amount,
+            matrix_version=act.matrix_version,
         ),
         within=settle,
         now=now,

@@ -24,6 +24,7 @@ from sceau.idempotency.errors import (
     RequestInProgress,
 )
 from sceau.idempotency.models import IdempotencyKey
+from sceau.settings import Settings
 
 _KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 STATE_RUNNING = "en_cours"
@@ -75,6 +76,28 @@ def claim(
             # insert; read again and decide on what it wrote.
             continue
     raise RequestInProgress()
+
+
+def claim_for(
+    db: Database,
+    settings: Settings,
+    *,
+    client_id: str,
+    key: str | None,
+    request_fingerprint: str,
+) -> Claim | Replay | None:
+    """``claim`` with the service's settings; ``None`` for a request sent
+    without a key."""
+    if key is None:
+        return None
+    return claim(
+        db,
+        client_id=client_id,
+        key=key,
+        request_fingerprint=request_fingerprint,
+        ttl=timedelta(hours=settings.idempotency_ttl_hours),
+        lock_timeout=timedelta(seconds=settings.idempotency_lock_seconds),
+    )
 
 
 def _claim_once(

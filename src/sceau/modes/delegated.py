@@ -10,7 +10,7 @@ requests for the last signature of a day cannot both succeed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import select
@@ -21,6 +21,7 @@ from sceau.delegations.errors import EnvelopeCrossed
 from sceau.delegations.service import find_delegation, record_refusal, take_use
 from sceau.idempotency.service import Claim
 from sceau.identities.service import resolve_signing_identity
+from sceau.modes.matrix import matrix_verdict, version_of, warning_of
 from sceau.modes.pipeline import (
     SignatureOutcome,
     SigningJob,
@@ -62,7 +63,6 @@ def sign_under_delegation(
     request_id: str,
     started: float,
     claim: Claim | None = None,
-    matrix_version: int | None = None,
     now: datetime | None = None,
 ) -> SignatureOutcome:
     """Check the envelope at the server's time, then sign with the person's
@@ -80,6 +80,17 @@ def sign_under_delegation(
         person_id = session.scalars(
             select(Person.id).where(Person.code_09 == identity.code_09)
         ).one()
+        # The matrix first: a request it sends elsewhere is the client's
+        # mistake, not a delegation's limit, and is not reported to the person.
+        verdict = matrix_verdict(
+            session,
+            client_id,
+            mode=MODE_DELEGATED,
+            code_09=identity.code_09,
+            act_type=request.act_type,
+            amount=request.amount,
+            now=at,
+        )
     try:
         with runtime.db.sessions() as session:
             delegation, _ = find_delegation(
@@ -94,7 +105,7 @@ def sign_under_delegation(
         def count_use(session: Session, record: SignatureRecord) -> None:
             take_use(session, delegation.ref, at)
 
-        return sign_and_record(
+        outcome = sign_and_record(
             runtime,
             SigningJob(
                 client_id=client_id,
@@ -112,10 +123,11 @@ def sign_under_delegation(
                 act_type=request.act_type,
                 amount=request.amount,
                 delegation_ref=delegation.ref,
-                matrix_version=matrix_version,
+                matrix_version=version_of(verdict),
             ),
             within=count_use,
         )
+        return replace(outcome, warning=warning_of(verdict))
     except EnvelopeCrossed as refused:
         record_refusal(
             runtime.db,

@@ -45,6 +45,11 @@ class PersonalSignatureRequest:
     event_data: dict[str, object] = field(default_factory=dict)
     # A visible seal chosen in the web signer; None signs invisibly.
     seal: SealPlacement | None = None
+    # What the client declared when it prepared the act, and the version of
+    # its authority matrix that sent the act to the person.
+    act_type: str | None = None
+    amount: int | None = None
+    matrix_version: int | None = None
 
 
 def sign_as_person(
@@ -82,6 +87,9 @@ def sign_as_person(
             callback_url=request.callback_url,
             event_data=request.event_data,
             seal=request.seal,
+            act_type=request.act_type,
+            amount=request.amount,
+            matrix_version=request.matrix_version,
         ),
         within=within,
     )

@@ -85,6 +85,9 @@ class SigningJob:
 class SignatureOutcome:
     record: SignatureRecord
     signed_pdf: bytes
+    # A French sentence for the answer's warning header (an authority matrix
+    # overdue for review).
+    warning: str | None = None
 
 
 def check_document(runtime: Runtime, pdf: bytes, callback_url: str | None) -> None:

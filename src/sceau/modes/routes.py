@@ -6,8 +6,9 @@ import base64
 import json
 import time
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import Response, StreamingResponse
@@ -15,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from sceau.auth.http import authenticated_client
 from sceau.auth.service import AuthenticatedClient
+from sceau.authority.service import WARNING_HEADER
 from sceau.delegations.errors import DelegatedFieldsMissing
 from sceau.errors import SceauError
 from sceau.http import (
@@ -126,24 +128,42 @@ def _sign_request(
     request_fingerprint = idempotency.fingerprint("POST", path, body)
     signature_request = _prepare(body, runtime.settings.default_level)
     del body
+
+    claim = idempotency.claim_for(
+        runtime.db,
+        runtime.settings,
+        client_id=client.client_id,
+        key=key,
+        request_fingerprint=request_fingerprint,
+    )
+    if isinstance(claim, idempotency.Replay):
+        replayed = replay_signature(runtime, client.client_id, claim.ref_signature)
+        return signed_answer(replayed, replayed_header=True)
+    signed = sign_request(
+        runtime,
+        client,
+        signature_request,
+        claim=claim,
+        request_id=request_id,
+        started=started,
+        now=now,
+    )
+    return signed_answer(signed, replayed_header=False)
+
+
+def sign_request(
+    runtime: Runtime,
+    client: AuthenticatedClient,
+    signature_request: SystemSignatureRequest | DelegatedSignatureRequest,
+    *,
+    claim: idempotency.Claim | None,
+    request_id: str,
+    started: float,
+    now: datetime | None,
+) -> SignatureOutcome:
+    """Sign in the request's mode; a failure releases the idempotency key and
+    is counted under its code."""
     level = signature_request.level
-
-    claim: idempotency.Claim | None = None
-    if key is not None:
-        settings = runtime.settings
-        outcome = idempotency.claim(
-            runtime.db,
-            client_id=client.client_id,
-            key=key,
-            request_fingerprint=request_fingerprint,
-            ttl=timedelta(hours=settings.idempotency_ttl_hours),
-            lock_timeout=timedelta(seconds=settings.idempotency_lock_seconds),
-        )
-        if isinstance(outcome, idempotency.Replay):
-            replayed = _replay(runtime, client.client_id, outcome.ref_signature)
-            return _answer(replayed, replayed_header=True)
-        claim = outcome
-
     try:
         if isinstance(signature_request, DelegatedSignatureRequest):
             signed = sign_under_delegation(
@@ -165,6 +185,7 @@ def _sign_request(
                 request_id=request_id,
                 started=started,
                 claim=claim,
+                now=now,
             )
     except BaseException as exc:
         if claim is not None:
@@ -175,7 +196,7 @@ def _sign_request(
 
     SIGNATURES.labels(level, "signe").inc()
     SIGNING_LATENCY.labels(level).observe(time.perf_counter() - started)
-    return _answer(signed, replayed_header=False)
+    return signed
 
 
 def _prepare(
@@ -185,7 +206,7 @@ def _prepare(
     pdf = decode_pdf_b64(parsed.pdf_b64)
     level = parsed.niveau or default_level
     callback_url = str(parsed.callback_url) if parsed.callback_url else None
-    seal = _placement(parsed.apparence)
+    seal = placement(parsed.apparence)
     if not _is_personal(parsed.code_09):
         return SystemSignatureRequest(
             code_09=parsed.code_09,
@@ -195,6 +216,8 @@ def _prepare(
             level=level,
             callback_url=callback_url,
             seal=seal,
+            act_type=parsed.type_acte,
+            amount=parsed.montant,
         )
     if parsed.type_acte is None or parsed.montant is None:
         raise DelegatedFieldsMissing()
@@ -220,7 +243,7 @@ def _is_personal(code_09: str) -> bool:
         return False
 
 
-def _placement(apparence: ApparenceRequest | None) -> SealPlacement | None:
+def placement(apparence: ApparenceRequest | None) -> SealPlacement | None:
     if apparence is None:
         return None
     cadre = apparence.cadre
@@ -247,7 +270,7 @@ def _parse(body: bytes) -> SignRequest:
     return parsed
 
 
-def _replay(runtime: Runtime, client_id: str, ref: str) -> SignatureOutcome:
+def replay_signature(runtime: Runtime, client_id: str, ref: str) -> SignatureOutcome:
     with runtime.db.sessions() as session:
         record = get_signature(session, client_id, ref)
         return SignatureOutcome(
@@ -259,13 +282,30 @@ def _replay(runtime: Runtime, client_id: str, ref: str) -> SignatureOutcome:
 _ANSWER_SLICE = 3 * 64 * 1024
 
 
-def _answer(outcome: SignatureOutcome, *, replayed_header: bool) -> Response:
+def warning_header(sentence: str) -> str:
+    """The sentence as a header value: header values are Latin-1 at best, so
+    it travels percent-encoded (UTF-8), spaces and punctuation kept."""
+    return quote(sentence, safe=" ,;:()'")
+
+
+def signed_answer(
+    outcome: SignatureOutcome,
+    *,
+    replayed_header: bool,
+    extra: dict[str, object] | None = None,
+) -> Response:
     """The sheet's answer, streamed: the signed PDF's base64 is written into the
     JSON slice by slice, so that neither the whole base64 text nor a copy of it
     in the socket's send buffer ever exists, for documents that may weigh tens
     of megabytes. Base64 needs no JSON escaping."""
     record = outcome.record
     pdf = outcome.signed_pdf
+    # The sheet's six fields, and for a signature made in a person's name the
+    # delegation that allowed it.
+    added: dict[str, object] = {}
+    if record.delegation_ref is not None:
+        added = {"mode": record.mode, "ref_delegation": record.delegation_ref}
+    added |= extra or {}
 
     def field(name: str, value: object) -> bytes:
         return json.dumps(name).encode() + b":" + json.dumps(value).encode()
@@ -284,15 +324,14 @@ def _answer(outcome: SignatureOutcome, *, replayed_header: bool) -> Response:
             field("ref_horodatage", record.ref_horodatage),
             b",",
             field("duree_traitement_ms", record.duration_ms),
-            b",",
-            field("mode", record.mode),
-            b",",
-            field("ref_delegation", record.delegation_ref),
+            *(b"," + field(name, value) for name, value in added.items()),
             b"}",
         ]
     )
 
     headers = {"Idempotent-Replayed": "true"} if replayed_header else {}
+    if outcome.warning is not None:
+        headers[WARNING_HEADER] = warning_header(outcome.warning)
     if len(pdf) <= _ANSWER_SLICE:
         # Small enough to answer in one buffer, without streaming's hand-offs.
         body = head + base64.b64encode(pdf) + tail

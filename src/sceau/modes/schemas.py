@@ -131,13 +131,15 @@ class SignResponse(BaseModel):
     sha256_signe: str
     ref_horodatage: str
     duree_traitement_ms: int
-    mode: Literal["systeme", "deleguee", "humaine"] = Field(
-        description="Mode de la signature : systeme, ou deleguee quand elle est "
-        "faite au nom d'une personne sous sa délégation."
+    mode: Literal["deleguee"] | None = Field(
+        default=None,
+        description="En mode Déléguée seulement : deleguee (absent en mode Système, "
+        "dont la réponse est exactement celle de la fiche).",
     )
     ref_delegation: str | None = Field(
-        description="La délégation sous laquelle la signature est faite (DLG-…), "
-        "en mode Déléguée ; sinon null."
+        default=None,
+        description="En mode Déléguée seulement : la délégation sous laquelle la "
+        "signature est faite (DLG-…).",
     )
 
 

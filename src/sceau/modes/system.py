@@ -3,10 +3,12 @@ identity (``09S-…``), in one pass from the request to the stored record."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 
 from sceau.idempotency.service import Claim
 from sceau.identities.service import resolve_signing_identity
+from sceau.modes.matrix import matrix_verdict, version_of, warning_of
 from sceau.modes.pipeline import (
     SignatureOutcome,
     SigningJob,
@@ -36,6 +38,8 @@ class SystemSignatureRequest:
     level: Level
     callback_url: str | None
     seal: SealPlacement | None = None
+    act_type: str | None = None
+    amount: int | None = None
 
 
 def sign_in_system_mode(
@@ -47,8 +51,11 @@ def sign_in_system_mode(
     request_id: str,
     started: float,
     claim: Claim | None = None,
+    now: datetime | None = None,
 ) -> SignatureOutcome:
-    """Check, sign, and record; nothing is stored unless all of it succeeds."""
+    """Check, sign, and record; nothing is stored unless all of it succeeds.
+    A client with an authority matrix is held to it (``now`` dates the
+    check)."""
     # Size and callback first: a refusal that needs no database read.
     check_document(runtime, request.pdf, request.callback_url)
     with runtime.db.sessions() as session:
@@ -58,7 +65,16 @@ def sign_in_system_mode(
             code_09=request.code_09,
             signer_name=request.signer_name,
         )
-    return sign_and_record(
+        verdict = matrix_verdict(
+            session,
+            client_id,
+            mode=MODE_SYSTEM,
+            code_09=identity.code_09,
+            act_type=request.act_type,
+            amount=request.amount,
+            now=now,
+        )
+    outcome = sign_and_record(
         runtime,
         SigningJob(
             client_id=client_id,
@@ -73,5 +89,9 @@ def sign_in_system_mode(
             api_key_id=api_key_id,
             claim=claim,
             seal=request.seal,
+            act_type=request.act_type,
+            amount=request.amount,
+            matrix_version=version_of(verdict),
         ),
     )
+    return replace(outcome, warning=warning_of(verdict))
