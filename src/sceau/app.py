@@ -24,6 +24,7 @@ from sceau.delegations.routes import router as delegations_router
 from sceau.errors import BadRequest, SceauError
 from sceau.events.worker import BackgroundWorker, DeliveryWorker
 from sceau.http import error_response
+from sceau.modes.auto_routes import router as auto_router
 from sceau.modes.routes import router as signing_router
 from sceau.ops.middleware import RequestContextMiddleware
 from sceau.ops.routes import router as ops_router
@@ -36,6 +37,7 @@ from sceau.tls.front import front_token_of
 from sceau.verification.page_routes import router as verification_page_router
 from sceau.verification.routes import router as verification_router
 from sceau.web.act_routes import router as web_acts_router
+from sceau.web.delegation_routes import router as web_delegations_router
 from sceau.web.pages import PAGE_PREFIXES, STATIC_DIR, is_page, page_error_response
 from sceau.web.pages import PREFIX as PAGES_PREFIX
 from sceau.web.routes import router as web_router
@@ -115,6 +117,7 @@ def create_app(
     for router in (
         signing_router,
         signatures_router,
+        auto_router,
         acts_router,
         catalogue_router,
         authority_router,
@@ -127,6 +130,7 @@ def create_app(
         webhooks_router,
         web_router,
         web_acts_router,
+        web_delegations_router,
         verification_router,
         verification_page_router,
     ):

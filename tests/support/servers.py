@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import uvicorn
+from fastapi import FastAPI
 
 from sceau.app import create_app
 from sceau.runtime import Runtime
@@ -32,6 +33,8 @@ def free_port() -> int:
 class LiveApp:
     base_url: str
     app_socket: Path | None
+    # The application served, for a test that freezes its clocks.
+    app: FastAPI | None = None
 
 
 @contextmanager
@@ -53,9 +56,8 @@ def live_app(
         tcp.bind(("127.0.0.1", port))
         sockets = [tcp]
 
-    config = uvicorn.Config(
-        create_app(settings, runtime), log_config=None, access_log=False
-    )
+    app = create_app(settings, runtime)
+    config = uvicorn.Config(app, log_config=None, access_log=False)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": sockets})
     thread.start()
@@ -65,7 +67,7 @@ def live_app(
             raise RuntimeError("the application server did not start")
         time.sleep(0.02)
     try:
-        yield LiveApp(f"http://127.0.0.1:{port}", app_socket)
+        yield LiveApp(f"http://127.0.0.1:{port}", app_socket, app)
     finally:
         server.should_exit = True
         thread.join(timeout=10)

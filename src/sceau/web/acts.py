@@ -20,7 +20,6 @@ from sceau.acts.service import (
 from sceau.acts.states import ActState
 from sceau.runtime import Runtime
 from sceau.web import preview
-from sceau.web.errors import PageNotShown
 from sceau.web.sessions import SignedIn
 
 # How many decided acts the home page lists; the client keeps the full record.
@@ -69,21 +68,20 @@ def act_page_png(
 ) -> bytes:
     """Page ``number`` (from 1) of the act's document, within the rendering
     cap, for the person the act is addressed to."""
-    dpi = runtime.settings.web_preview_dpi
     with runtime.db.sessions() as session:
-        state = get_act_for_person(session, signed_in.person_id, ref, now)
-        sha256 = state.act.sha256_source
-        count = _page_count(session, state) or 0
-        if not 1 <= number <= min(count, runtime.settings.web_preview_max_pages):
-            raise PageNotShown()
-        cached = preview.cached_page(sha256, number - 1, dpi)
-        if cached is not None:
-            return cached
-        pdf = act_document(session, state.act)
-    try:
-        return preview.page_png(pdf, sha256=sha256, index=number - 1, dpi=dpi)
-    except preview.Unrenderable as exc:
-        raise PageNotShown() from exc
+        act = get_act_for_person(session, signed_in.person_id, ref, now).act
+
+    def load() -> bytes:
+        with runtime.db.sessions() as session:
+            return act_document(session, act)
+
+    return preview.shown_page_png(
+        act.sha256_source,
+        number,
+        dpi=runtime.settings.web_preview_dpi,
+        max_pages=runtime.settings.web_preview_max_pages,
+        load=load,
+    )
 
 
 def act_pdf(runtime: Runtime, signed_in: SignedIn, ref: str, *, now: datetime) -> bytes:
@@ -115,11 +113,6 @@ def decided_acts(
 
 
 def _page_count(session: Session, state: ActState) -> int | None:
-    sha256 = state.act.sha256_source
-    cached = preview.cached_count(sha256)
-    if cached is not None:
-        return cached
-    try:
-        return preview.page_count(act_document(session, state.act), sha256=sha256)
-    except preview.Unrenderable:
-        return None
+    return preview.shown_page_count(
+        state.act.sha256_source, lambda: act_document(session, state.act)
+    )

@@ -44,3 +44,11 @@ class InvalidDraft(Unprocessable):
 class PageNotShown(NotFound):
     code = "page_inconnue"
     message = "Cette page n'est pas affichée : téléchargez le document pour la lire."
+
+
+class RevocationNotConfirmed(Unprocessable):
+    code = "revocation_non_confirmee"
+    message = (
+        "Cochez la case de confirmation pour révoquer cette délégation : rien n'a "
+        "été révoqué."
+    )

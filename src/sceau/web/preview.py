@@ -11,8 +11,11 @@ from __future__ import annotations
 import io
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 
 import pypdfium2 as pdfium
+
+from sceau.web.errors import PageNotShown
 
 # The longest side of a rendered page, whatever its format, so that a poster
 # or a banner-sized page cannot cost megapixels.
@@ -73,6 +76,43 @@ def cached_page(sha256: str, index: int, dpi: int) -> bytes | None:
     """The page if it was drawn already, so the caller can skip loading the PDF."""
     with _lock:
         return _cache.get((sha256, index, dpi))
+
+
+def shown_page_count(sha256: str, load: Callable[[], bytes]) -> int | None:
+    """The pages of a document under review, from the cache or by opening
+    what ``load`` returns; ``None`` when PDFium cannot open it."""
+    cached = cached_count(sha256)
+    if cached is not None:
+        return cached
+    try:
+        return page_count(load(), sha256=sha256)
+    except Unrenderable:
+        return None
+
+
+def shown_page_png(
+    sha256: str, number: int, *, dpi: int, max_pages: int, load: Callable[[], bytes]
+) -> bytes:
+    """Page ``number`` (from 1) of a document under review, if it is among the
+    first ``max_pages`` (``PageNotShown`` otherwise). ``load`` returns the PDF
+    and is called at most once, only when the cache lacks the page."""
+    loaded: list[bytes] = []
+
+    def pdf() -> bytes:
+        if not loaded:
+            loaded.append(load())
+        return loaded[0]
+
+    count = shown_page_count(sha256, pdf) or 0
+    if not 1 <= number <= min(count, max_pages):
+        raise PageNotShown()
+    cached = cached_page(sha256, number - 1, dpi)
+    if cached is not None:
+        return cached
+    try:
+        return page_png(pdf(), sha256=sha256, index=number - 1, dpi=dpi)
+    except Unrenderable as exc:
+        raise PageNotShown() from exc
 
 
 def _render(pdf: bytes, index: int, dpi: int) -> bytes:

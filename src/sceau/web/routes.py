@@ -22,7 +22,7 @@ from sceau.people.errors import EnrolmentLinkInvalid
 from sceau.people.login import verify_login
 from sceau.people.service import EnrolmentStart, finish_enrolment, start_enrolment
 from sceau.signing.errors import PdfTooLarge
-from sceau.web import acts, drafts
+from sceau.web import acts, delegations, drafts
 from sceau.web.errors import DraftNotFound, InvalidDraft, PasswordsDiffer
 from sceau.web.pages import (
     LOGIN_PAGE,
@@ -276,11 +276,15 @@ def home_page(
     with runtime.db.sessions() as session:
         history = drafts.signatures_of(session, who)
         decided = acts.decided_acts(session, who, now=now_of(request))
+        waiting_delegations = delegations.waiting_delegations(
+            session, who, now=now_of(request)
+        )
     return render(
         request,
         "accueil.html",
         {
             "waiting_acts": waiting_acts,
+            "waiting_delegations": waiting_delegations,
             "decided_acts": decided,
             "status_labels": acts.STATUS_LABELS,
             "history": history,
