@@ -374,8 +374,7 @@ def test_after_the_review_date_a_warning_policy_warns(
         "La matrice d'autorité (version 1) devait être revue le 2026-12-14 au plus "
         "tard : publiez-en une version revue."
     )
-    # The API sends it in a header: it must be Latin-1.
-    verdict.warning.encode("latin-1")
+    # The API sends it in a header, in ASCII (see test_enforcement.py).
 
 
 def test_after_the_review_date_a_refusing_policy_refuses(

@@ -29,6 +29,7 @@ from sceau.catalogue.errors import ActTypeInUse, InvalidCatalogue, UnknownActTyp
 from sceau.catalogue.models import ActType
 from sceau.clients.errors import ClientNotFound
 from sceau.clients.models import Client
+from sceau.delegations.models import STATUS_ACTIVE, STATUS_TO_SIGN, Delegation
 
 MAX_ENTRIES = 200
 MAX_LABEL = 200
@@ -197,6 +198,20 @@ def _refuse_removing_used(session: Session, client_id: str, removed: set[str]) -
                     "nomme plus, puis retirez-le du catalogue."
                 )
 
-    # TODO(delegations name act kinds too): a kind listed by a delegation that
-    # is active or awaiting its signature must not be removed either; the
-    # check goes here, beside the matrix's, raising ActTypeInUse.
+    # A delegation that is in force, or waits for its signature, names act
+    # kinds in its envelope: its document promises them.
+    delegations = session.execute(
+        select(Delegation.ref, Delegation.act_types).where(
+            Delegation.client_id == client_id,
+            Delegation.status.in_((STATUS_ACTIVE, STATUS_TO_SIGN)),
+        )
+    )
+    for ref, act_types in delegations:
+        for code in act_types.split(","):
+            if code in removed:
+                raise ActTypeInUse(
+                    f"Le type d'acte « {code} » est dans l'enveloppe de la "
+                    f"délégation {ref}, en vigueur ou à signer : elle doit prendre "
+                    "fin (révocation, retrait, expiration) avant qu'il soit retiré "
+                    "du catalogue."
+                )

@@ -265,7 +265,9 @@ def _auto(
         started=started,
         now=now,
     )
-    return signed_answer(signed, replayed_header=False, extra=decided)
+    return signed_answer(
+        signed, replayed_header=False, extra={"mode": rule.mode} | decided
+    )
 
 
 def _signer_name(session: Session, client_id: str, verdict: MatrixVerdict) -> str:
@@ -304,7 +306,10 @@ def _replay(runtime: Runtime, client: AuthenticatedClient, ref: str) -> Response
     return signed_answer(
         replayed,
         replayed_header=True,
-        extra={"version_matrice": replayed.record.matrix_version},
+        extra={
+            "mode": replayed.record.mode,
+            "version_matrice": replayed.record.matrix_version,
+        },
     )
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import base64
 import json
 import time
+import unicodedata
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Annotated
-from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import Response, StreamingResponse
@@ -283,9 +283,10 @@ _ANSWER_SLICE = 3 * 64 * 1024
 
 
 def warning_header(sentence: str) -> str:
-    """The sentence as a header value: header values are Latin-1 at best, so
-    it travels percent-encoded (UTF-8), spaces and punctuation kept."""
-    return quote(sentence, safe=" ,;:()'")
+    """The sentence as a header value: in ASCII, its accents dropped, since
+    clients read header bytes differently beyond it (httpx refuses Latin-1)."""
+    folded = unicodedata.normalize("NFKD", sentence)
+    return folded.encode("ascii", "ignore").decode("ascii")
 
 
 def signed_answer(
