@@ -413,6 +413,7 @@ import sceau.anchoring.cli  # noqa: E402
 import sceau.authority.cli  # noqa: E402
 import sceau.catalogue.cli  # noqa: E402
 import sceau.clients.cli  # noqa: E402
+import sceau.delegations.cli  # noqa: E402
 import sceau.people.cli  # noqa: E402
 import sceau.tls.cli  # noqa: E402, F401
 
