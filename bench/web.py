@@ -93,10 +93,15 @@ def make_runtime(data_dir: Path) -> Runtime:
 
 
 def enrol_person(
-    runtime: Runtime, email: str, client_id: str | None = None
+    runtime: Runtime,
+    email: str,
+    client_id: str | None = None,
+    *,
+    name: str = "Maître Banc d'Essai",
+    profession: str = "notaire",
 ) -> Enrolled:
     """A notary (with a client account of their own unless ``client_id``),
-    enrolled a day ago."""
+    or another ``profession``, enrolled a day ago."""
     start = utcnow() - timedelta(days=1)
     with runtime.db.transaction() as session:
         invitation = create_person(
@@ -104,9 +109,9 @@ def enrol_person(
             runtime.pki,
             runtime.sealer,
             runtime.settings,
-            name="Maître Banc d'Essai",
+            name=name,
             email=email,
-            profession="notaire",
+            profession=profession,
             client_id=client_id,
             algorithm="ecdsa-p256",
             now=start,

@@ -269,3 +269,42 @@ def test_an_overdue_matrix_warns_or_refuses_as_its_policy_says(
     assert "matrice d'autorite (version 1)" in late.headers["X-Pixel-Avertissement"]
     assert refused.status_code == 403
     assert refused.json()["erreur"]["code"] == "matrice_a_revoir"
+
+
+def test_a_refused_auto_request_leaves_its_idempotency_key_free(
+    runtime: Runtime, api: TestClient, atlanta: Provisioned, director: Registered
+) -> None:
+    set_catalogue(runtime, atlanta, KINDS)
+    publish(
+        runtime,
+        atlanta,
+        [
+            {
+                "type_acte": "police_assurance",
+                "mode": "deleguee",
+                "code_09": director.code_09,
+            }
+        ],
+    )
+    headers = atlanta.headers | {"Idempotency-Key": "auto-sans-montant"}
+    body = _auto_body("police_assurance", None)
+
+    first = api.post(AUTO, json=body, headers=headers)
+    second = api.post(AUTO, json=body, headers=headers)
+
+    for answer in (first, second):
+        assert answer.status_code == 422, answer.text
+        assert answer.json()["erreur"]["code"] == "champ_invalide"
+        assert "montant" in answer.json()["erreur"]["message"]
+
+
+def test_an_impossible_matrix_version_number_is_refused_not_failed(
+    api: TestClient, atlanta: Provisioned
+) -> None:
+    answer = api.get(
+        "/api/v1/sceau/b2b/matrice/versions/99999999999999999999",
+        headers=atlanta.headers,
+    )
+
+    assert answer.status_code == 400
+    assert answer.json()["erreur"]["code"] == "parametre_invalide"

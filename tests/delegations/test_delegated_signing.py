@@ -382,3 +382,58 @@ def test_a_revocation_committed_during_a_signature_stops_it(
     assert refused.value.delegation_ref == signed.ref
     with runtime.db.sessions() as session:
         assert session.scalar(select(func.count()).select_from(DelegationDailyUse)) == 0
+
+
+def test_a_declared_kind_is_one_of_the_catalogues_in_every_mode(
+    runtime: Runtime, api: TestClient, atlanta: Provisioned, director: Registered
+) -> None:
+    signed_delegation(runtime, api, atlanta, director)
+    at(api, TUESDAY_10H)
+    pdf = one_page_pdf()
+    act = {
+        "code_09": director.code_09,
+        "motif": "Police",
+        "pdf_b64": base64.b64encode(pdf).decode(),
+    }
+
+    answers = {
+        "système, NUL": api.post(
+            SIGN,
+            json=sign_body(atlanta, pdf, type_acte="a\x00b"),
+            headers=atlanta.headers,
+        ),
+        "déléguée, NUL": api.post(
+            SIGN,
+            json=delegated_body(director, type_acte="a\x00b"),
+            headers=atlanta.headers,
+        ),
+        "acte, NUL": api.post(
+            "/api/v1/sceau/b2b/actes",
+            json=act | {"type_acte": "a\x00b"},
+            headers=atlanta.headers,
+        ),
+        "système, majuscules": api.post(
+            SIGN,
+            json=sign_body(atlanta, pdf, type_acte="Police"),
+            headers=atlanta.headers,
+        ),
+    }
+    unknown = api.post(
+        SIGN,
+        json=sign_body(atlanta, pdf, type_acte="pret_auto"),
+        headers=atlanta.headers,
+    )
+
+    for name, answer in answers.items():
+        assert answer.status_code == 422, (name, answer.text)
+        assert answer.json()["erreur"]["code"] == "champ_invalide", name
+    assert unknown.status_code == 422
+    assert unknown.json()["erreur"]["code"] == "type_acte_inconnu"
+    with runtime.db.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(DelegationRefusal)) == 0
+        under = session.scalar(
+            select(func.count())
+            .select_from(SignatureRecord)
+            .where(SignatureRecord.delegation_ref.is_not(None))
+        )
+    assert under == 0

@@ -173,6 +173,10 @@ def test_drafting_refuses_what_cannot_be_a_delegation(
             ),
         ),
         ("champ_invalide", draft(api, atlanta, director.code_09, jours=[])),
+        (
+            "enveloppe_invalide",
+            draft(api, atlanta, director.code_09, valide_au="9999-12-31"),
+        ),
     ]
     past = draft(
         api, atlanta, director.code_09, valide_du="2026-01-01", valide_au="2026-06-30"

@@ -9,7 +9,7 @@ page. The three states of the page are saved as screenshots for the docs."""
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from io import BytesIO
 from pathlib import Path
 
@@ -30,9 +30,6 @@ from tests.support.delegations import (
     OFFICER_EMAIL,
     OFFICER_NAME,
     POLICY_REASON,
-    SATURDAY_10H,
-    TUESDAY_10H,
-    TUESDAY_18H,
     add_catalogue,
     envelope_body,
     register_officer,
@@ -114,6 +111,15 @@ def _page_count(runtime: Runtime, officer: Registered, ref: str) -> int:
     return len(PdfReader(BytesIO(pdf)).pages)
 
 
+def _next(weekday: int, hour: int) -> datetime:
+    """The next such day (ISO weekday) after today, at ``hour`` in Abidjan
+    (UTC): the pages run at the real time, so the envelope does too."""
+    today = utcnow().date()
+    ahead = (weekday - today.isoweekday() - 1) % 7 + 1
+    day = today + timedelta(days=ahead)
+    return datetime(day.year, day.month, day.day, hour, tzinfo=UTC)
+
+
 def test_a_delegation_is_signed_used_and_revoked_in_a_browser(
     page: Page,
     runtime: Runtime,
@@ -123,8 +129,15 @@ def test_a_delegation_is_signed_used_and_revoked_in_a_browser(
     tmp_path: Path,
 ) -> None:
     officer, phone = _enrolled_officer(page, runtime, atlanta, mailbox, tmp_path)
+    tuesday_10h, tuesday_18h, saturday_10h = _next(2, 10), _next(2, 18), _next(6, 10)
+    today = utcnow().date()
+    envelope = envelope_body(
+        officer.code_09,
+        valide_du=str(today - timedelta(days=1)),
+        valide_au=str(today + timedelta(days=365)),
+    )
     with SceauClient(server.base_url, atlanta.api_key) as sceau:
-        drafted = sceau.draft_delegation(**envelope_body(officer.code_09))
+        drafted = sceau.draft_delegation(**envelope)
     ref = drafted["ref_delegation"]
     assert drafted["statut"] == "a_signer"
 
@@ -180,7 +193,7 @@ def test_a_delegation_is_signed_used_and_revoked_in_a_browser(
     assert entries["/Reason"].startswith(f"Délégation de signature {ref} ")
 
     # Tuesday 10:00 in Abidjan: inside the envelope, signed in her name.
-    policy, under = _sign_policy(server, atlanta, officer, TUESDAY_10H)
+    policy, under = _sign_policy(server, atlanta, officer, tuesday_10h)
     assert under == ref
     path = tmp_path / "police.pdf"
     path.write_bytes(policy)
@@ -190,11 +203,11 @@ def test_a_delegation_is_signed_used_and_revoked_in_a_browser(
     assert entries["/Reason"] == f"{POLICY_REASON} — signé sous la délégation {ref}"
 
     # 18:00:00 sharp and Saturday: outside, refused, and she is told.
-    at_six = _refused(server, atlanta, officer, TUESDAY_18H)
+    at_six = _refused(server, atlanta, officer, tuesday_18h)
     assert at_six.details == {"limite": "heure", "ref_delegation": ref}
-    on_saturday = _refused(server, atlanta, officer, SATURDAY_10H)
+    on_saturday = _refused(server, atlanta, officer, saturday_10h)
     assert on_saturday.details == {"limite": "jour", "ref_delegation": ref}
-    deliver_mail(runtime, SATURDAY_10H)
+    deliver_mail(runtime, saturday_10h)
     notices = [text for text in _mails_to_officer(mailbox) if "Rien n'a été" in text]
     assert any("le samedi" in text and ref in text for text in notices), notices
     assert any("de 08:00 à 18:00" in text for text in notices), notices
@@ -209,7 +222,7 @@ def test_a_delegation_is_signed_used_and_revoked_in_a_browser(
     expect(page.get_by_role("status")).to_contain_text("La délégation est révoquée.")
     expect(page.locator("main form")).to_have_count(0)
     screenshot(page, "delegation-revoquee")
-    after = _refused(server, atlanta, officer, TUESDAY_10H)
+    after = _refused(server, atlanta, officer, tuesday_10h)
     assert after.details["limite"] == "aucune_delegation"
     with SceauClient(server.base_url, atlanta.api_key) as sceau:
         assert sceau.get_delegation(ref)["statut"] == "revoquee"

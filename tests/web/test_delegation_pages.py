@@ -87,7 +87,11 @@ def officer_in(
 def propose(
     site: TestClient, client: Provisioned, officer: Registered, **overrides: Any
 ) -> dict[str, Any]:
-    """The client's system drafts a delegation through the API."""
+    """The client's system drafts a delegation through the API, at the
+    pages' frozen day unless a test has set the API's clock already."""
+    state = site.app.state  # type: ignore[attr-defined]
+    if getattr(state, "api_clock", None) is None:
+        state.api_clock = state.web_clock
     answer = site.post(
         DELEGATIONS,
         json=envelope_body(officer.code_09, **overrides),

@@ -3,7 +3,7 @@ the signed PDF, or withdraws it. The person signs on the web signer."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request
@@ -26,6 +26,7 @@ from sceau.http import (
     ERROR_RESPONSES,
     InvalidFields,
     decode_pdf_b64,
+    frozen_now,
     parse_body,
     read_body,
     require_json,
@@ -88,6 +89,7 @@ async def prepare_act(
         key,
         request.url.path,
         request_id_var.get() or "",
+        frozen_now(request),
     )
 
 
@@ -192,29 +194,25 @@ def _create(
     key: str | None,
     path: str,
     request_id: str,
+    now: datetime | None,
 ) -> Response:
     body = body_holder.pop()
     request_fingerprint = idempotency.fingerprint("POST", path, body)
     new = _prepare(body)
     del body
 
-    claim: idempotency.Claim | None = None
-    if key is not None:
-        settings = runtime.settings
-        outcome = idempotency.claim(
-            runtime.db,
-            client_id=client.client_id,
-            key=key,
-            request_fingerprint=request_fingerprint,
-            ttl=timedelta(hours=settings.idempotency_ttl_hours),
-            lock_timeout=timedelta(seconds=settings.idempotency_lock_seconds),
-        )
-        if isinstance(outcome, idempotency.Replay):
-            with runtime.db.sessions() as session:
-                # The act as it is now: it may have been signed since.
-                state = get_act(session, client.client_id, outcome.ref_signature)
-            return _created(state, {"Idempotent-Replayed": "true"})
-        claim = outcome
+    claim = idempotency.claim_for(
+        runtime.db,
+        runtime.settings,
+        client_id=client.client_id,
+        key=key,
+        request_fingerprint=request_fingerprint,
+    )
+    if isinstance(claim, idempotency.Replay):
+        with runtime.db.sessions() as session:
+            # The act as it is now: it may have been signed since.
+            state = get_act(session, client.client_id, claim.ref_signature)
+        return _created(state, {"Idempotent-Replayed": "true"})
 
     try:
         state = create_act(
@@ -224,6 +222,7 @@ def _create(
             api_key_id=client.api_key_id,
             request_id=request_id,
             claim=claim,
+            now=now,
         )
     except BaseException:
         if claim is not None:

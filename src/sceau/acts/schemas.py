@@ -65,6 +65,7 @@ class ActRequest(BaseModel):
         default=None,
         min_length=1,
         max_length=64,
+        pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$",
         description="Type d'acte, parmi ceux du catalogue du client ; requis quand "
         "le client a une matrice d'autorité.",
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -23,7 +23,14 @@ from sceau.authority.schemas import (
     inline_schema,
 )
 from sceau.db import utcnow
-from sceau.http import ERROR_RESPONSES, parse_body, read_body, require_json, runtime_of
+from sceau.http import (
+    ERROR_RESPONSES,
+    frozen_now,
+    parse_body,
+    read_body,
+    require_json,
+    runtime_of,
+)
 
 router = APIRouter(prefix="/api/v1/sceau/b2b/matrice", tags=["Matrice d'autorité"])
 
@@ -49,10 +56,11 @@ _ABSENT: dict[int | str, dict[str, Any]] = {
 async def read_matrix(request: Request, client: Client) -> JSONResponse:
     """La version la plus récente, ses règles et l'état de sa revue."""
     runtime = runtime_of(request)
+    now = frozen_now(request) or utcnow()
 
     def work() -> service.MatrixVersion:
         with runtime.db.sessions() as session:
-            found = service.current(session, client.client_id, utcnow())
+            found = service.current(session, client.client_id, now)
         if found is None:
             raise MatrixNotFound()
         return found
@@ -90,6 +98,8 @@ async def publish_matrix(request: Request, client: Client) -> JSONResponse:
     require_json(request)
     body = parse_body(MatrixBody, await read_body(request), field_codes=_FIELD_CODES)
 
+    now = frozen_now(request) or utcnow()
+
     def work() -> service.MatrixVersion:
         with runtime.db.transaction() as session:
             return service.publish(
@@ -99,7 +109,7 @@ async def publish_matrix(request: Request, client: Client) -> JSONResponse:
                 review_due=body.revue_le,
                 overdue_policy=body.politique_revue,
                 author=f"api:{client.api_key_id}",
-                now=utcnow(),
+                now=now,
             )
 
     matrix = await run_in_threadpool(work)
@@ -115,10 +125,11 @@ async def publish_matrix(request: Request, client: Client) -> JSONResponse:
 async def read_versions(request: Request, client: Client) -> JSONResponse:
     """La plus récente d'abord, sans leurs règles (voir /versions/{n})."""
     runtime = runtime_of(request)
+    now = frozen_now(request) or utcnow()
 
     def work() -> list[service.MatrixVersion]:
         with runtime.db.sessions() as session:
-            return service.versions(session, client.client_id, utcnow())
+            return service.versions(session, client.client_id, now)
 
     found = await run_in_threadpool(work)
     summaries = [
@@ -137,11 +148,13 @@ async def read_versions(request: Request, client: Client) -> JSONResponse:
     },
     summary="Consulter une version de la matrice d'autorité",
 )
-async def read_version(n: int, request: Request, client: Client) -> JSONResponse:
+async def read_version(
+    n: Annotated[int, Path(ge=1, le=2**31 - 1)], request: Request, client: Client
+) -> JSONResponse:
     runtime = runtime_of(request)
+    now = frozen_now(request) or utcnow()
 
     def work() -> tuple[service.MatrixVersion, bool]:
-        now = utcnow()
         with runtime.db.sessions() as session:
             found = service.version(session, client.client_id, n, now)
             latest = service.current(session, client.client_id, now)

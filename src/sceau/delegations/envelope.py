@@ -42,6 +42,8 @@ MINUTES_PER_DAY = 24 * 60
 MAX_AMOUNT = 10**15
 # A 32-bit column, and far above what one person's name should sign in a day.
 MAX_DAILY_LIMIT = 1_000_000
+# A delegation is reviewed like the matrix that names it: ten years at most.
+MAX_VALIDITY_DAYS = 10 * 365 + 2
 ACT_TYPE_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 
 _MONTHS = (
@@ -440,6 +442,12 @@ def _check_dates(first: date, last: date) -> None:
         raise InvalidEnvelope(
             f"valide_au ({last.isoformat()}) doit être le même jour que valide_du "
             f"({first.isoformat()}) ou le suivre."
+        )
+    if (last - first).days >= MAX_VALIDITY_DAYS:
+        raise InvalidEnvelope(
+            f"Une délégation vaut au plus {MAX_VALIDITY_DAYS // 365} ans : "
+            f"valide_au ({last.isoformat()}) est trop loin de valide_du "
+            f"({first.isoformat()}). Faites-en signer une nouvelle à son terme."
         )
 
 

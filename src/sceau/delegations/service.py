@@ -41,7 +41,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from sceau.catalogue.service import labels, require_known
+from sceau.catalogue.service import labels, lock_client, require_known
 from sceau.clients.models import Client
 from sceau.db import Database, utcnow
 from sceau.delegations.document import DelegationText, render_delegation
@@ -135,7 +135,7 @@ class DelegationState:
 
 
 class InvalidDelegationFilter(Unprocessable):
-    code = "filtre_invalide"
+    code = "parametre_invalide"
 
 
 def envelope_of(delegation: Delegation) -> Envelope:
@@ -191,6 +191,9 @@ def draft_delegation(
                 )
                 if person.profession not in DELEGATING_PROFESSIONS:
                     raise DelegatorNotAllowed()
+                # The catalogue's lock: a kind cannot leave it while a
+                # delegation naming it is being drafted.
+                lock_client(session, client_id)
                 require_known(session, client_id, envelope.act_types)
                 act_labels = labels(session, client_id)
                 client = session.get_one(Client, client_id)
@@ -285,10 +288,14 @@ def list_delegations(
     if code_09 is not None:
         query = query.where(Delegation.code_09 == code_09.strip().upper())
     query = query.order_by(Delegation.created_at.desc(), Delegation.ref.desc())
+    limit = max(1, min(limit, MAX_LIST))
+    if status is None:
+        query = query.limit(limit)
     found = [_state(session, d, now) for d in session.scalars(query)]
     if status is not None:
+        # The effective status depends on the time: filtered after reading.
         found = [state for state in found if state.status == status]
-    return found[: max(1, min(limit, MAX_LIST))]
+    return found[:limit]
 
 
 def signed_delegation_pdf(session: Session, client_id: str, ref: str) -> bytes:
@@ -567,7 +574,10 @@ def record_refusal(
     once per ``REFUSAL_NOTICE_INTERVAL``, the person by e-mail."""
     now = now or utcnow()
     with db.transaction() as session:
-        person = session.get_one(Person, person_id)
+        # Locked, so that two refusals at once do not both e-mail the person.
+        person = session.scalars(
+            select(Person).where(Person.id == person_id).with_for_update(key_share=True)
+        ).one()
         recent = session.scalar(
             select(func.count())
             .select_from(DelegationRefusal)

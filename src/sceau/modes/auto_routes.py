@@ -76,7 +76,9 @@ class AutoRequest(BaseModel):
         extra="forbid", json_schema_extra={"examples": [AUTO_REQUEST_EXAMPLE]}
     )
 
-    type_acte: str = Field(min_length=1, max_length=64)
+    type_acte: str = Field(
+        min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$"
+    )
     montant: int | None = Field(
         default=None,
         ge=0,
@@ -176,55 +178,65 @@ def _auto(
         # The first answer, whatever the matrix says now.
         return _replay(runtime, client, claim.ref_signature)
     try:
-        with runtime.db.sessions() as session:
-            verdict = decide(
-                session,
-                client.client_id,
-                act_type=parsed.type_acte,
-                amount=parsed.montant,
-                today=business_date(now or utcnow()),
-            )
-            signer = _signer_name(session, client.client_id, verdict)
+        return _decide_and_sign(
+            runtime, client, parsed, pdf, claim, request_id, started, now
+        )
     except BaseException:
+        # Released again by a signature that failed: releasing is idempotent.
         if claim is not None:
             idempotency.release(runtime.db, claim)
         raise
+
+
+def _decide_and_sign(
+    runtime: Runtime,
+    client: AuthenticatedClient,
+    parsed: AutoRequest,
+    pdf: bytes,
+    claim: idempotency.Claim | None,
+    request_id: str,
+    started: float,
+    now: datetime | None,
+) -> Response:
+    with runtime.db.sessions() as session:
+        verdict = decide(
+            session,
+            client.client_id,
+            act_type=parsed.type_acte,
+            amount=parsed.montant,
+            today=business_date(now or utcnow()),
+        )
+        signer = _signer_name(session, client.client_id, verdict)
     decided: dict[str, object] = {
         "regle": verdict.rule.numero,
         "version_matrice": verdict.version,
     }
-
     rule = verdict.rule
     assert rule.code_09 is not None
     callback_url = str(parsed.callback_url) if parsed.callback_url else None
     level = parsed.niveau or runtime.settings.default_level
+
     if rule.mode == MODE_HUMAN:
-        try:
-            state = create_act(
-                runtime,
-                NewAct(
-                    code_09=rule.code_09,
-                    reason=parsed.motif,
-                    pdf=pdf,
-                    level=parsed.niveau,
-                    callback_url=callback_url,
-                    expires_at=parsed.expire_le,
-                    act_type=parsed.type_acte,
-                    amount=parsed.montant,
-                ),
-                client_id=client.client_id,
-                request_id=request_id,
-                api_key_id=client.api_key_id,
-                claim=claim,
-                now=now,
-            )
-        except BaseException:
-            if claim is not None:
-                idempotency.release(runtime.db, claim)
-            raise
-        return _act_answer(
-            ActView.of(state).as_json(), decided, verdict, replayed=False
+        state = create_act(
+            runtime,
+            NewAct(
+                code_09=rule.code_09,
+                reason=parsed.motif,
+                pdf=pdf,
+                level=parsed.niveau,
+                callback_url=callback_url,
+                expires_at=parsed.expire_le,
+                act_type=parsed.type_acte,
+                amount=parsed.montant,
+            ),
+            client_id=client.client_id,
+            request_id=request_id,
+            api_key_id=client.api_key_id,
+            claim=claim,
+            now=now,
         )
+        content = ActView.of(state).as_json()
+        return _act_answer(content, decided, verdict, replayed=False)
 
     signature_request: SystemSignatureRequest | DelegatedSignatureRequest
     if rule.mode == MODE_SYSTEM:

@@ -12,6 +12,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from sceau.authority.service import MatrixVerdict, business_date, check_request
+from sceau.catalogue.service import require_known
 from sceau.db import utcnow
 
 
@@ -25,7 +26,7 @@ def matrix_verdict(
     amount: int | None,
     now: datetime | None = None,
 ) -> MatrixVerdict | None:
-    return check_request(
+    verdict = check_request(
         session,
         client_id,
         mode=mode,
@@ -34,6 +35,11 @@ def matrix_verdict(
         amount=amount,
         today=business_date(now or utcnow()),
     )
+    if verdict is None and act_type is not None:
+        # Without a matrix a declared kind is still one of the catalogue's:
+        # it is recorded with the signature, and read back years later.
+        require_known(session, client_id, [act_type])
+    return verdict
 
 
 def version_of(verdict: MatrixVerdict | None) -> int | None:
