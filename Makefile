@@ -60,6 +60,7 @@ bench: $(STAMP) test-tools
 	$(BIN)/python -m bench.anchoring --out docs/benchmarks.md
 	$(BIN)/python -m bench.web --out docs/benchmarks.md
 	$(BIN)/python -m bench.verification --out docs/benchmarks.md
+	$(BIN)/python -m bench.delegation --out docs/benchmarks.md
 
 # The web signer's screenshots in docs/, from the browser tests.
 screenshots: $(STAMP) test-tools
