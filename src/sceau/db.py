@@ -56,6 +56,11 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def iso_utc(moment: datetime) -> str:
+    """An aware time as the API writes it: ISO 8601 with ``Z``."""
+    return moment.isoformat().replace("+00:00", "Z")
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(

@@ -14,13 +14,14 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from sceau.acts.models import Act
+from sceau.db import iso_utc
 from sceau.events.service import queue_email, record_event
 from sceau.people.models import Person
 from sceau.settings import Settings
 
 
 def iso(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
+    return iso_utc(moment)
 
 
 def act_link(settings: Settings, ref: str) -> str:

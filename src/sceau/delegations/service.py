@@ -43,7 +43,7 @@ from sqlalchemy.orm import Session
 
 from sceau.catalogue.service import labels, lock_client, require_known
 from sceau.clients.models import Client
-from sceau.db import Database, utcnow
+from sceau.db import Database, iso_utc, utcnow
 from sceau.delegations.document import DelegationText, render_delegation
 from sceau.delegations.envelope import (
     LIMIT_VALIDITY,
@@ -238,7 +238,7 @@ def draft_delegation(
                     session,
                     delegation,
                     types.DELEGATION_CREEE,
-                    {"statut": STATUS_TO_SIGN, "cree_le": _iso(now)},
+                    {"statut": STATUS_TO_SIGN, "cree_le": iso_utc(now)},
                     now,
                 )
                 _tell_person(
@@ -314,7 +314,7 @@ def cancel_delegation(
         session,
         delegation,
         types.DELEGATION_ANNULEE,
-        {"statut": STATUS_CANCELLED, "annulee_le": _iso(now)},
+        {"statut": STATUS_CANCELLED, "annulee_le": iso_utc(now)},
         now,
     )
     logger.info("delegation.cancelled", extra={"ref": ref, "client_id": client_id})
@@ -401,7 +401,7 @@ def sign_delegation(
                 "statut": STATUS_ACTIVE,
                 "ref_signature": record.ref,
                 "sha256_signe": record.sha256_signed,
-                "signee_le": _iso(record.signed_at),
+                "signee_le": iso_utc(record.signed_at),
             },
             now,
         )
@@ -450,7 +450,7 @@ def refuse_delegation(
         session,
         delegation,
         types.DELEGATION_REFUSEE,
-        {"statut": STATUS_REFUSED, "motif_refus": reason, "refusee_le": _iso(now)},
+        {"statut": STATUS_REFUSED, "motif_refus": reason, "refusee_le": iso_utc(now)},
         now,
     )
     logger.info("delegation.refused", extra={"ref": ref})
@@ -479,7 +479,7 @@ def revoke_delegation(
         session,
         delegation,
         types.DELEGATION_REVOQUEE,
-        {"statut": STATUS_REVOKED, "revoquee_le": _iso(now)},
+        {"statut": STATUS_REVOKED, "revoquee_le": iso_utc(now)},
         now,
     )
     logger.info("delegation.revoked", extra={"ref": ref})
@@ -610,7 +610,7 @@ def record_refusal(
             "type_acte": act_type,
             "montant": amount,
             "id_requete": request_id,
-            "refuse_le": _iso(now),
+            "refuse_le": iso_utc(now),
         }
         record_event(
             session,
@@ -757,10 +757,6 @@ def _tell_person(
         now=now,
     )
     queue_email(session, event, person.email, now=now)
-
-
-def _iso(moment: datetime) -> str:
-    return moment.isoformat().replace("+00:00", "Z")
 
 
 __all__ = [
