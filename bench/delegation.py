@@ -12,15 +12,15 @@ director (ECDSA P-256) who signed a delegation (the sheet's example envelope,
 no daily limit). Level B-B, so that no time-stamp blurs the comparison. The
 requests go through the whole application in process (FastAPI's TestClient:
 authentication, parsing, the mode, the signature, the transaction), in turn,
-round-robin so that they see the same load; the first two kinds together,
-then, once the matrix is published (it holds every request from then on),
-the last two:
+round-robin so that all see the same load. A second client, alike, has
+published an authority matrix, read and checked on every one of its
+requests:
 
 * **système**: ``POST /signer`` with the system identity;
 * **déléguée**: the same with the director's code, a kind and an amount: the
   envelope's check, the delegation's row lock and its daily count on top;
-* **système + matrice** and **déléguée + matrice**: the same once the client
-  has published an authority matrix, read and checked on every request.
+* **système + matrice** and **déléguée + matrice**: the same for the client
+  with a matrix.
 
 The director's key is ECDSA and the system's RSA, so the two modes' raw
 signing costs differ too: the engine's own time for each key is measured
@@ -71,12 +71,15 @@ MARKER_START, MARKER_END = markers("delegation")
 SIGN = "/api/v1/sceau/b2b/signer"
 # A Tuesday at 10:00 in Abidjan, inside the envelope.
 INSIDE = datetime(2026, 12, 8, 10, 0, tzinfo=UTC)
+Call = Callable[[], int]
 MODES = ("système", "déléguée", "système + matrice", "déléguée + matrice")
 
 
-def prepare(runtime: Runtime, api: TestClient) -> tuple[Provisioned, str]:
-    """The client, and its director's code once her delegation is signed."""
-    client = provision(runtime)
+def prepare(
+    runtime: Runtime, api: TestClient, name: str, body: str, email: str
+) -> tuple[Provisioned, str]:
+    """A client, and its director's code once her delegation is signed."""
+    client = provision(runtime, name=name, label=f"{name} – production", body=body)
     add_catalogue(
         runtime,
         client,
@@ -84,7 +87,7 @@ def prepare(runtime: Runtime, api: TestClient) -> tuple[Provisioned, str]:
     )
     director = enrol_person(
         runtime,
-        "a.diabate@atlanta.example.ci",
+        email,
         client.client_id,
         name=OFFICER_NAME,
         profession="dirigeant",
@@ -237,34 +240,38 @@ def main(argv: list[str] | None = None) -> int:
         runtime = make_runtime(Path(tmp))
         try:
             with TestClient(create_app(runtime.settings, runtime)) as api:
-                client, director = prepare(runtime, api)
+                plain, plain_director = prepare(
+                    runtime, api, "Atlanta Assurances", "ATLANTASYS", "a@atlanta.ci"
+                )
+                ruled, ruled_director = prepare(
+                    runtime, api, "Bêta Assurances", "BETASYS", "b@beta.ci"
+                )
+                publish_matrix(runtime, ruled, ruled_director)
                 api.app.state.api_clock = lambda: INSIDE  # type: ignore[attr-defined]
                 pdf = one_page_pdf()
-                system = sign_body(client, pdf)
-                typed = sign_body(client, pdf, type_acte="attestation")
-                officer = Registered(person_id="", code_09=director, email="", token="")
-                delegated = delegated_sign_body(officer, pdf, montant=1_250_000)
 
-                def post(body: dict[str, object]) -> Callable[[], int]:
+                def post(client: Provisioned, body: dict[str, object]) -> Call:
                     return lambda: (
                         api.post(SIGN, json=body, headers=client.headers).status_code
                     )
 
-                samples = measure(
-                    api, {"système": post(system), "déléguée": post(delegated)}, rounds
-                )
-                publish_matrix(runtime, client, director)
-                samples |= measure(
-                    api,
-                    {
-                        "système + matrice": post(typed),
-                        "déléguée + matrice": post(delegated),
-                    },
-                    rounds,
-                )
+                def delegated(code_09: str) -> dict[str, object]:
+                    officer = Registered(
+                        person_id="", code_09=code_09, email="", token=""
+                    )
+                    return delegated_sign_body(officer, pdf, montant=1_250_000)
+
+                typed = sign_body(ruled, pdf, type_acte="attestation")
+                calls = {
+                    "système": post(plain, sign_body(plain, pdf)),
+                    "déléguée": post(plain, delegated(plain_director)),
+                    "système + matrice": post(ruled, typed),
+                    "déléguée + matrice": post(ruled, delegated(ruled_director)),
+                }
+                samples = measure(api, calls, rounds)
                 engine = {
-                    "système": engine_ms(runtime, client.code_09, rounds),
-                    "déléguée": engine_ms(runtime, director, rounds),
+                    "système": engine_ms(runtime, plain.code_09, rounds),
+                    "déléguée": engine_ms(runtime, plain_director, rounds),
                 }
         finally:
             runtime.close()
