@@ -57,3 +57,22 @@ def test_a_kind_named_by_a_delegation_stays_in_the_catalogue(
     assert refused.json()["erreur"]["code"] == "type_acte_utilise"
     assert ref in refused.json()["erreur"]["message"]
     assert allowed.status_code == 200, allowed.text
+
+
+def test_a_kind_named_only_by_an_ended_delegation_may_leave_the_catalogue(
+    runtime: Runtime, api: TestClient, atlanta: Provisioned, director: Registered
+) -> None:
+    from datetime import UTC, datetime
+
+    from tests.delegations.conftest import at
+
+    signed_delegation(runtime, api, atlanta, director, valide_au="2026-12-31")
+    without_policies = {"types_acte": [{"code": "attestation", "libelle": "A"}]}
+
+    at(api, datetime(2026, 12, 31, 12, tzinfo=UTC))
+    in_force = api.put(TYPES, json=without_policies, headers=atlanta.headers)
+    at(api, datetime(2027, 1, 2, 12, tzinfo=UTC))
+    ended = api.put(TYPES, json=without_policies, headers=atlanta.headers)
+
+    assert in_force.status_code == 409
+    assert ended.status_code == 200, ended.text

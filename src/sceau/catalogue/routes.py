@@ -15,7 +15,14 @@ from sceau.auth.service import AuthenticatedClient
 from sceau.authority.schemas import inline_schema
 from sceau.catalogue import service
 from sceau.db import utcnow
-from sceau.http import ERROR_RESPONSES, parse_body, read_body, require_json, runtime_of
+from sceau.http import (
+    ERROR_RESPONSES,
+    frozen_now,
+    parse_body,
+    read_body,
+    require_json,
+    runtime_of,
+)
 
 router = APIRouter(
     prefix="/api/v1/sceau/b2b/types-acte", tags=["Catalogue des types d'actes"]
@@ -95,7 +102,8 @@ async def read_catalogue(request: Request, client: Client) -> JSONResponse:
 )
 async def replace_catalogue(request: Request, client: Client) -> JSONResponse:
     """Le catalogue devient exactement la liste envoyée ; un type d'acte que la
-    matrice d'autorité en vigueur nomme ne peut pas en être retiré."""
+    matrice d'autorité en vigueur, ou une délégation active ou à signer, nomme
+    ne peut pas en être retiré."""
     runtime = runtime_of(request)
     require_json(request)
     body = parse_body(
@@ -104,12 +112,11 @@ async def replace_catalogue(request: Request, client: Client) -> JSONResponse:
         field_codes={"types_acte": "catalogue_invalide"},
     )
     entries = service.parse_entries(body.types_acte)
+    now = frozen_now(request) or utcnow()
 
     def work() -> dict[str, str]:
         with runtime.db.transaction() as session:
-            return service.replace_catalogue(
-                session, client.client_id, entries, utcnow()
-            )
+            return service.replace_catalogue(session, client.client_id, entries, now)
 
     return JSONResponse(_shown(await run_in_threadpool(work)))
 

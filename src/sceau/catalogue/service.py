@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -115,7 +115,7 @@ def replace_catalogue(
 
     removed = set(current) - set(wanted)
     if removed:
-        _refuse_removing_used(session, client_id, removed)
+        _refuse_removing_used(session, client_id, removed, now)
         session.execute(
             delete(ActType).where(
                 ActType.client_id == client_id, ActType.code.in_(removed)
@@ -179,7 +179,9 @@ def _checked_label(code: str, label: object) -> str:
     return text
 
 
-def _refuse_removing_used(session: Session, client_id: str, removed: set[str]) -> None:
+def _refuse_removing_used(
+    session: Session, client_id: str, removed: set[str], now: datetime
+) -> None:
     # The matrix in force names act kinds in its rules; earlier versions are
     # history and hold nothing back.
     matrix = session.scalars(
@@ -199,11 +201,13 @@ def _refuse_removing_used(session: Session, client_id: str, removed: set[str]) -
                 )
 
     # A delegation that is in force, or waits for its signature, names act
-    # kinds in its envelope: its document promises them.
+    # kinds in its envelope: its document promises them. One past its last
+    # day no longer does (a day's margin covers any delegation's zone).
     delegations = session.execute(
         select(Delegation.ref, Delegation.act_types).where(
             Delegation.client_id == client_id,
             Delegation.status.in_((STATUS_ACTIVE, STATUS_TO_SIGN)),
+            Delegation.valid_until >= now.date() - timedelta(days=1),
         )
     )
     for ref, act_types in delegations:
