@@ -7,9 +7,11 @@ import json
 import subprocess
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from sceau.delegations.errors import DelegationNotPending
 from sceau.delegations.models import Delegation
 from sceau.events.models import Event
 from sceau.runtime import Runtime
@@ -142,12 +144,12 @@ def test_a_withdrawn_delegation_can_no_longer_be_signed(
     ref = draft(api, atlanta, director.code_09).json()["ref_delegation"]
     api.post(f"{DELEGATIONS}/{ref}/annulation", headers=atlanta.headers)
 
-    try:
+    with pytest.raises(DelegationNotPending) as refused:
         sign_as_director(runtime, director, ref, secret, SIGNED_AT)
-    except Exception as exc:
-        assert getattr(exc, "code", None) == "delegation_deja_traitee"
-    else:
-        raise AssertionError("a withdrawn delegation was signed")
+
+    assert refused.value.code == "delegation_deja_traitee"
+    with runtime.db.sessions() as session:
+        assert session.get_one(Delegation, ref).signature_ref is None
 
 
 def test_drafting_refuses_what_cannot_be_a_delegation(

@@ -33,6 +33,7 @@ import hmac
 import logging
 import secrets
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -291,7 +292,7 @@ def list_delegations(
     limit = max(1, min(limit, MAX_LIST))
     if status is None:
         query = query.limit(limit)
-    found = [_state(session, d, now) for d in session.scalars(query)]
+    found = _states(session, session.scalars(query), now)
     if status is not None:
         # The effective status depends on the time: filtered after reading.
         found = [state for state in found if state.status == status]
@@ -335,7 +336,7 @@ def list_for_person(
         .order_by(Delegation.created_at.desc(), Delegation.ref.desc())
         .limit(MAX_LIST)
     )
-    found = [_state(session, d, now) for d in session.scalars(query)]
+    found = _states(session, session.scalars(query), now)
     return sorted(found, key=lambda state: state.status != STATUS_TO_SIGN)
 
 
@@ -632,7 +633,6 @@ def record_refusal(
                     "type_acte": act_type,
                     "montant_affiche": format_amount(amount),
                     "refuse_le_affiche": now.strftime("%d/%m/%Y à %H:%M:%S UTC"),
-                    "autres": True,
                     "lien": f"{settings.public_base_url}/signer/delegations",
                 },
                 subject=refused.delegation_ref or person.code_09,
@@ -654,16 +654,37 @@ def record_refusal(
 
 
 def _state(session: Session, delegation: Delegation, now: datetime) -> DelegationState:
-    client = session.get_one(Client, delegation.client_id)
-    person = session.get_one(Person, delegation.person_id)
-    return DelegationState(
-        delegation=delegation,
-        status=effective_status(delegation, now),
-        envelope=envelope_of(delegation),
-        client_name=client.name,
-        person_name=person.name,
-        act_type_labels=labels(session, delegation.client_id),
-    )
+    [state] = _states(session, [delegation], now)
+    return state
+
+
+def _states(
+    session: Session, delegations: Iterable[Delegation], now: datetime
+) -> list[DelegationState]:
+    """Each delegation with its client's name and catalogue and its person's
+    name, each read once however many delegations share them."""
+    client_names: dict[str, str] = {}
+    catalogues: dict[str, dict[str, str]] = {}
+    person_names: dict[str, str] = {}
+    states = []
+    for delegation in delegations:
+        client_id, person_id = delegation.client_id, delegation.person_id
+        if client_id not in client_names:
+            client_names[client_id] = session.get_one(Client, client_id).name
+            catalogues[client_id] = labels(session, client_id)
+        if person_id not in person_names:
+            person_names[person_id] = session.get_one(Person, person_id).name
+        states.append(
+            DelegationState(
+                delegation=delegation,
+                status=effective_status(delegation, now),
+                envelope=envelope_of(delegation),
+                client_name=client_names[client_id],
+                person_name=person_names[person_id],
+                act_type_labels=catalogues[client_id],
+            )
+        )
+    return states
 
 
 def _used_on(session: Session, ref: str, day: Any) -> int:
