@@ -32,7 +32,6 @@ rewritten; the rest of the file is left alone.
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import os
 import statistics
@@ -55,7 +54,7 @@ from tests.support.delegations import (
 )
 from tests.support.pdfs import one_page_pdf
 
-from bench.harness import markers, percentile, write_section
+from bench.harness import out_and_quick, percentile, section, write_section
 from bench.signing import code_revision, machine_description
 from bench.web import enrol_person, make_runtime
 from sceau.app import create_app
@@ -67,7 +66,6 @@ from sceau.identities.models import Identity
 from sceau.people.models import Person
 from sceau.runtime import Runtime
 
-MARKER_START, MARKER_END = markers("delegation")
 SIGN = "/api/v1/sceau/b2b/signer"
 # A Tuesday at 10:00 in Abidjan, inside the envelope.
 INSIDE = datetime(2026, 12, 8, 10, 0, tzinfo=UTC)
@@ -201,39 +199,8 @@ def table(
     return lines
 
 
-def render(lines: list[str], machine: list[str], command: str) -> str:
-    return (
-        "\n".join(
-            [
-                MARKER_START,
-                "## Delegated signing and the authority matrix",
-                "",
-                f"Command: `{command}`",
-                "",
-                *machine,
-                "",
-                *lines,
-                "",
-                "Read the column « above the engine »: what a mode adds to the "
-                "signature itself (the RSA-3072 system key and the ECDSA "
-                "director's key do not cost the same to the engine).",
-                "",
-                MARKER_END,
-            ]
-        )
-        + "\n"
-    )
-
-
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--out", type=Path, default=None)
-    parser.add_argument("--quick", action="store_true")
-    return parser.parse_args(argv)
-
-
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+    args = out_and_quick(__doc__.split("\n")[0], argv)
     load_at_start = os.getloadavg()[0]
     rounds = 10 if args.quick else 200
     with tempfile.TemporaryDirectory(prefix="sceau-bench-delegation-") as tmp:
@@ -280,10 +247,21 @@ def main(argv: list[str] | None = None) -> int:
     print("\n".join(lines))
     if args.out is not None and not args.quick:
         command = "python -m bench.delegation --out " + str(args.out)
-        section = render(
-            lines, machine_description(load_at_start, code_revision()), command
+        machine = machine_description(load_at_start, code_revision())
+        reading = [
+            "",
+            "Read the column « above the engine »: what a mode adds to the "
+            "signature itself (the RSA-3072 system key and the ECDSA director's "
+            "key do not cost the same to the engine).",
+        ]
+        text = section(
+            "delegation",
+            "Delegated signing and the authority matrix",
+            command,
+            machine,
+            [*lines, *reading],
         )
-        write_section(args.out, section, "delegation")
+        write_section(args.out, text, "delegation")
     return 0
 
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import argparse
 import math
 import socket
 from pathlib import Path
@@ -40,3 +41,21 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def section(
+    name: str, title: str, command: str, machine: list[str], lines: list[str]
+) -> str:
+    """A benchmark's section of ``docs/benchmarks.md``: its markers, title,
+    the command that produced it, the machine, then its lines."""
+    start, end = markers(name)
+    body = [start, f"## {title}", "", f"Command: `{command}`", "", *machine, ""]
+    return "\n".join([*body, *lines, "", end]) + "\n"
+
+
+def out_and_quick(description: str, argv: list[str] | None) -> argparse.Namespace:
+    """``--out FILE`` (the section is written there) and ``--quick``."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--quick", action="store_true")
+    return parser.parse_args(argv)

@@ -25,7 +25,6 @@ rewritten; the rest of the file is left alone.
 
 from __future__ import annotations
 
-import argparse
 import base64
 import os
 import statistics
@@ -47,7 +46,7 @@ from pyhanko_certvalidator import ValidationContext
 from tests.conftest import provision, sign_body
 from tests.support.pdfs import one_page_pdf
 
-from bench.harness import markers, percentile, write_section
+from bench.harness import out_and_quick, percentile, section, write_section
 from bench.signing import code_revision, machine_description
 from bench.web import make_runtime
 from sceau.app import create_app
@@ -55,7 +54,6 @@ from sceau.runtime import Runtime
 from sceau.verification import hex_strings
 from sceau.verification.service import verify_pdf
 
-MARKER_START, MARKER_END = markers("verification")
 TARGET_MS = 60.0
 
 
@@ -150,35 +148,8 @@ def table(samples: dict[str, list[float]], size: int) -> list[str]:
     return lines
 
 
-def render(lines: list[str], machine: list[str], command: str) -> str:
-    return (
-        "\n".join(
-            [
-                MARKER_START,
-                "## Public verification",
-                "",
-                f"Command: `{command}`",
-                "",
-                *machine,
-                "",
-                *lines,
-                "",
-                MARKER_END,
-            ]
-        )
-        + "\n"
-    )
-
-
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--out", type=Path, default=None)
-    parser.add_argument("--quick", action="store_true")
-    return parser.parse_args(argv)
-
-
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+    args = out_and_quick(__doc__.split("\n")[0], argv)
     load_at_start = os.getloadavg()[0]
     rounds = 10 if args.quick else 200
     with tempfile.TemporaryDirectory(prefix="sceau-bench-verification-") as tmp:
@@ -192,10 +163,9 @@ def main(argv: list[str] | None = None) -> int:
     print("\n".join(lines))
     if args.out is not None and not args.quick:
         command = "python -m bench.verification --out " + str(args.out)
-        section = render(
-            lines, machine_description(load_at_start, code_revision()), command
-        )
-        write_section(args.out, section, "verification")
+        machine = machine_description(load_at_start, code_revision())
+        text = section("verification", "Public verification", command, machine, lines)
+        write_section(args.out, text, "verification")
     return 0
 
 
