@@ -196,6 +196,7 @@ def provision(runtime: Runtime, data_dir: Path, algorithm: KeyAlgorithm) -> Fixt
             label=LABEL,
             body="ATLANTASYS",
             algorithm=algorithm,
+            state="production",
         )
         return Fixture(
             data_dir=data_dir,

@@ -268,6 +268,7 @@ def make_fixture(database: str, data_dir: Path, database_url: str) -> Fixture:
                     name=f"Banc d'essai {variant.key}",
                     label=LABEL,
                     algorithm="ecdsa-p256",
+                    state="production",
                 )
                 client_id = made.client.id
                 set_level(session, client_id, variant.level)

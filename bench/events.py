@@ -140,6 +140,7 @@ def provision(runtime: Runtime, body: str) -> tuple[str, str]:
             label=LABEL,
             body=body,
             algorithm="ecdsa-p256",
+            state="production",
         )
         return made.client.id, made.identity.code_09
 

@@ -265,6 +265,7 @@ def make_fixture(data_dir: Path) -> Fixture:
             label=LABEL,
             body="ATLANTASYS",
             algorithm="rsa3072",
+            state="production",
         )
         client, key, code_09 = made.client, made.key, made.identity.code_09
     with runtime.db.sessions() as session:

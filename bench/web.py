@@ -430,6 +430,7 @@ def main(argv: list[str] | None = None) -> int:
                     name="Atlanta Assurances",
                     label="Atlanta Assurances - Système",
                     algorithm="ecdsa-p256",
+                    state="production",
                 ).client.id
             # Acts go to a person of the client that creates them.
             page_user = enrol_person(runtime, "pages@notaires.example.ci", client)

@@ -106,6 +106,7 @@ def provision(
     label: str = LABEL,
     body: str | None = "ATLANTASYS",
     algorithm: str = "rsa3072",
+    state: str = "production",
 ) -> Provisioned:
     with runtime.db.transaction() as session:
         made = provision_system_client(
@@ -116,6 +117,7 @@ def provision(
             label=label,
             body=body,
             algorithm=algorithm,  # type: ignore[arg-type]
+            state=state,
         )
         return Provisioned(
             made.client.id, made.key.secret, made.key.id, made.identity.code_09, label

@@ -18,6 +18,7 @@ import click
 from sceau.errors import ConfigurationError, SceauError
 from sceau.identities.codes import InvalidCode, parse_code
 from sceau.identities.errors import CodeTaken
+from sceau.lifecycle.models import STATES
 from sceau.runtime import Runtime
 from sceau.settings import get_settings
 
@@ -233,19 +234,27 @@ def client() -> None:
 @click.option("--name", required=True)
 @click.option("--plan", default="pay_as_you_go", show_default=True)
 @click.option("--level", type=click.Choice(["A", "B", "C"]), default="A")
+@click.option(
+    "--state",
+    type=click.Choice(STATES),
+    default="cadrage",
+    show_default=True,
+    help="The integration step it starts at.",
+)
 @json_option
 @_fail_on_errors
-def client_create(name: str, plan: str, level: str, as_json: bool) -> None:
+def client_create(name: str, plan: str, level: str, state: str, as_json: bool) -> None:
     """Create a client; prints its id."""
     from sceau.clients.service import create_client
 
     with _runtime() as runtime, runtime.db.transaction() as session:
-        created = create_client(session, name, plan, level)
+        created = create_client(session, name, plan, level, state=state)
         data = {
             "id": created.id,
             "nom": created.name,
             "formule": created.plan,
             "niveau": created.auth_level,
+            "etape": created.state,
         }
     _emit(as_json, data, lambda: data["id"])
 
@@ -282,11 +291,24 @@ def client_list(as_json: bool) -> None:
 @click.option("--label", required=True, help="The system identity's label.")
 @click.option("--code", "code", default=None, help="Body (ATLANTASYS) or full code.")
 @click.option("--plan", default="pay_as_you_go", show_default=True)
+@click.option(
+    "--state",
+    type=click.Choice(STATES),
+    default="provisionne",
+    show_default=True,
+    help="The integration step it starts at (signing opens at pilote).",
+)
 @click.option("--env", "as_env", is_flag=True, help="Print shell `export` lines.")
 @json_option
 @_fail_on_errors
 def client_provision(
-    name: str, label: str, code: str | None, plan: str, as_env: bool, as_json: bool
+    name: str,
+    label: str,
+    code: str | None,
+    plan: str,
+    state: str,
+    as_env: bool,
+    as_json: bool,
 ) -> None:
     """Create a client, its system identity and an API key in one step."""
     from sceau.clients.provisioning import provision_system_client
@@ -302,6 +324,7 @@ def client_provision(
             body=body,
             algorithm=runtime.settings.default_key_algorithm,
             plan=plan,
+            state=state,
         )
         data = {
             "client": made.client.id,
@@ -414,6 +437,7 @@ import sceau.authority.cli  # noqa: E402
 import sceau.catalogue.cli  # noqa: E402
 import sceau.clients.cli  # noqa: E402
 import sceau.delegations.cli  # noqa: E402
+import sceau.lifecycle.cli  # noqa: E402
 import sceau.people.cli  # noqa: E402
 import sceau.tls.cli  # noqa: E402, F401
 

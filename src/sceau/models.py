@@ -17,6 +17,7 @@ from sceau.events.models import Delivery, DeliveryAttempt, Event
 from sceau.idempotency.models import IdempotencyKey
 from sceau.identities.models import Identity
 from sceau.incidents.models import Incident, IncidentUpdate
+from sceau.lifecycle.models import ClientStateChange
 from sceau.notifications.models import ClientContact
 from sceau.people.models import EnrolmentToken, LoginFailure, Person, RecoveryCode
 from sceau.pki.models import IssuedCertificate
@@ -38,6 +39,7 @@ __all__ = [
     "Client",
     "ClientCertificate",
     "ClientContact",
+    "ClientStateChange",
     "Delegation",
     "DelegationDailyUse",
     "DelegationDocument",

@@ -142,6 +142,12 @@ class Settings(BaseSettings):
     # How often each worker loop looks for acts to expire or remind.
     act_sweep_interval_seconds: float = Field(default=60.0, gt=0)
 
+    # Integration life cycle: a client in pilot signs at most this many
+    # documents a day (unless its agreement sets plafond_pilote), each reason
+    # starting with the marker.
+    pilot_daily_cap: int = Field(default=200, ge=1)
+    pilot_reason_marker: str = Field(default="PILOTE", min_length=1, max_length=40)
+
     # The web signer's pages: sessions end after this much idleness, and in any
     # case this long after login; an uploaded draft waits this long to be signed.
     web_session_idle_minutes: float = Field(default=15.0, gt=0, le=240)

@@ -33,12 +33,15 @@ from sceau.http import (
     runtime_of,
 )
 from sceau.idempotency import service as idempotency
+from sceau.lifecycle.http import open_client
 from sceau.ops.logs import request_id_var
 from sceau.runtime import Runtime
 
 router = APIRouter(prefix="/api/v1/sceau/b2b/actes", tags=["Actes (signature humaine)"])
 
 Client = Annotated[AuthenticatedClient, Depends(authenticated_client)]
+# Preparing an act starts a signature: only from the pilot on.
+OpenClient = Annotated[AuthenticatedClient, Depends(open_client)]
 
 _UNKNOWN: dict[int | str, dict[str, Any]] = {
     404: {"description": "Acte inconnu (ou d'un autre client)."}
@@ -65,7 +68,7 @@ _UNKNOWN: dict[int | str, dict[str, Any]] = {
 )
 async def prepare_act(
     request: Request,
-    client: Client,
+    client: OpenClient,
     idempotency_key: Annotated[
         str | None,
         Header(

@@ -78,6 +78,8 @@ class AuthenticatedClient:
     level: str = "A"
     hmac_key_id: str | None = None
     certificate_fingerprint: str | None = None
+    # The client's integration step (sceau.lifecycle), read with its level.
+    state: str = "production"
 
 
 @dataclass(frozen=True)
@@ -104,6 +106,7 @@ class Started:
     api_key_id: str
     level: str
     hmac_secret: HmacSecret | None = None
+    state: str = "production"
 
 
 @dataclass(frozen=True)
@@ -153,6 +156,7 @@ class Authenticator:
                 level=started.level,
                 hmac_key_id=secret_id,
                 certificate_fingerprint=credentials.peer.certificate_fingerprint,
+                state=started.state,
             )
             self._remember(result, nonce)
             return result
@@ -201,6 +205,7 @@ class Authenticator:
             key.id,
             client.auth_level,
             hmac_secret=_named_secret(session, credentials.signature),
+            state=client.state,
         )
 
     def _check_certificate(

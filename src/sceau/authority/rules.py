@@ -17,11 +17,7 @@ from itertools import pairwise
 from typing import Any
 
 from sceau.authority.errors import InvalidMatrix
-
-MODE_SYSTEM = "systeme"
-MODE_DELEGATED = "deleguee"
-MODE_HUMAN = "humaine"
-MODES = (MODE_SYSTEM, MODE_DELEGATED, MODE_HUMAN)
+from sceau.modes.names import MODE_DELEGATED, MODE_SYSTEM, MODES
 
 MAX_RULES = 500
 # The largest montant a signing request may state (XOF).

@@ -21,6 +21,11 @@ class Client(Base):
     auth_level: Mapped[str] = mapped_column(String(1), default="A", server_default="A")
     # Level C: the source networks allowed, as CIDRs separated by spaces.
     ip_allowlist: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # The integration's step (sceau.lifecycle): a new client starts at
+    # "cadrage"; only pilot and production may sign through the API.
+    state: Mapped[str] = mapped_column(String(16), default="cadrage")
+    # The service agreement's parameters as JSON, once in "convention".
+    service_agreement: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class ApiKey(Base):

@@ -11,6 +11,7 @@ from sceau.clients.models import Client
 from sceau.clients.service import IssuedKey, create_api_key, create_client
 from sceau.identities.models import Identity
 from sceau.identities.service import create_system_identity
+from sceau.lifecycle.models import PROVISIONED
 from sceau.pki.keystore import KeyAlgorithm, KeySealer
 from sceau.pki.service import ServicePki
 
@@ -32,8 +33,13 @@ def provision_system_client(
     body: str | None = None,
     algorithm: KeyAlgorithm = "rsa3072",
     plan: str = "pay_as_you_go",
+    state: str = PROVISIONED,
+    actor: str = "operateur",
 ) -> Provisioning:
-    client = create_client(session, name, plan)
+    """Step 4 of an integration in one go: the client, its system identity
+    and an API key; the client starts at ``state`` (by default
+    ``provisionne``: it signs once the operator opens its pilot)."""
+    client = create_client(session, name, plan, state=state, actor=actor)
     identity = create_system_identity(
         session,
         pki,

@@ -23,6 +23,7 @@ from sceau.clients.errors import (
 )
 from sceau.clients.models import ApiKey, Client, HmacSecret
 from sceau.db import utcnow
+from sceau.lifecycle.models import CADRAGE, MAX_ACTOR, STATES, ClientStateChange
 from sceau.pki.keystore import KeySealer
 
 PLANS = ("gratuit_notaire", "pay_as_you_go", "forfait", "enterprise")
@@ -47,16 +48,39 @@ def _new_id(prefix: str) -> str:
 
 
 def create_client(
-    session: Session, name: str, plan: str = "pay_as_you_go", level: str = "A"
+    session: Session,
+    name: str,
+    plan: str = "pay_as_you_go",
+    level: str = "A",
+    *,
+    state: str = CADRAGE,
+    actor: str = "operateur",
 ) -> Client:
+    """A new client at the integration step ``state`` (an operator may
+    create it at any step, say to take over an existing integration); the
+    step is the first line of its history."""
     if plan not in PLANS:
         raise ValueError(f"unknown plan {plan!r}; choose one of {', '.join(PLANS)}")
     _check_level(level)
+    if state not in STATES:
+        raise ValueError(f"unknown state {state!r}; choose one of {', '.join(STATES)}")
     name = name.strip()
     if not name:
         raise ValueError("a client needs a name")
-    client = Client(id=_new_id("cli_"), name=name, plan=plan, auth_level=level)
+    client = Client(
+        id=_new_id("cli_"), name=name, plan=plan, auth_level=level, state=state
+    )
     session.add(client)
+    session.flush()
+    session.add(
+        ClientStateChange(
+            client_id=client.id,
+            from_state=None,
+            to_state=state,
+            actor=actor.strip()[:MAX_ACTOR] or "operateur",
+            at=client.created_at,
+        )
+    )
     session.flush()
     return client
 

@@ -22,7 +22,6 @@ from starlette.concurrency import run_in_threadpool
 
 from sceau.acts.schemas import ActView
 from sceau.acts.service import NewAct, create_act, get_act
-from sceau.auth.http import authenticated_client
 from sceau.auth.service import AuthenticatedClient
 from sceau.authority.service import (
     WARNING_HEADER,
@@ -44,6 +43,7 @@ from sceau.http import (
 )
 from sceau.idempotency import service as idempotency
 from sceau.identities.models import Identity
+from sceau.lifecycle.http import open_client
 from sceau.modes.delegated import MODE_DELEGATED, DelegatedSignatureRequest
 from sceau.modes.human import MODE_HUMAN
 from sceau.modes.routes import (
@@ -124,7 +124,7 @@ class RuleWithoutSigner(Conflict):
 )
 async def sign_by_matrix(
     request: Request,
-    client: Annotated[AuthenticatedClient, Depends(authenticated_client)],
+    client: Annotated[AuthenticatedClient, Depends(open_client)],
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> Response:
     """La matrice d'autorité en vigueur choisit le mode et le signataire : la

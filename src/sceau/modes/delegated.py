@@ -22,6 +22,7 @@ from sceau.delegations.service import find_delegation, record_refusal, take_use
 from sceau.idempotency.service import Claim
 from sceau.identities.service import resolve_signing_identity
 from sceau.modes.matrix import matrix_verdict, version_of, warning_of
+from sceau.modes.names import MODE_DELEGATED
 from sceau.modes.pipeline import (
     SignatureOutcome,
     SigningJob,
@@ -33,8 +34,6 @@ from sceau.runtime import Runtime
 from sceau.signing.engine import Level
 from sceau.signing.models import SignatureRecord
 from sceau.signing.seal import SealPlacement
-
-MODE_DELEGATED = "deleguee"
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from sceau.identities.errors import IdentityRevoked
 from sceau.identities.models import Identity
+from sceau.modes.names import MODE_HUMAN
 from sceau.modes.pipeline import (
     SignatureOutcome,
     SigningJob,
@@ -28,8 +29,6 @@ from sceau.runtime import Runtime
 from sceau.signing.engine import Level
 from sceau.signing.models import SignatureRecord
 from sceau.signing.seal import SealPlacement
-
-MODE_HUMAN = "humaine"
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from types import UnionType
 
@@ -30,6 +30,7 @@ from sceau.events import types as event_types
 from sceau.events.service import record_event
 from sceau.idempotency.service import Claim, complete
 from sceau.identities.models import Identity
+from sceau.lifecycle.pilot import check_pilot_cap, marked_reason, pilot_terms
 from sceau.runtime import Runtime
 from sceau.signing.engine import (
     Level,
@@ -115,6 +116,12 @@ def sign_and_record(
     """Sign and store; nothing is stored unless all of it succeeds, ``within``
     included (it runs in the same transaction, after the record is written)."""
     check_document(runtime, job.pdf, job.callback_url)
+    with runtime.db.sessions() as session:
+        pilot = pilot_terms(session, runtime.settings, job.client_id)
+        if pilot is not None:
+            check_pilot_cap(session, job.client_id, pilot, utcnow(), lock=False)
+    if pilot is not None:
+        job = replace(job, reason=marked_reason(job.reason, pilot))
     signing_key = runtime.signing_key(job.identity)
     trust = runtime.trust() if job.level in ("B-LT", "B-LTA") else None
     label = job.identity.label
@@ -127,6 +134,8 @@ def sign_and_record(
         signed = _sign(runtime, job, signing_key, label, ref, now, trust)
         try:
             with runtime.db.transaction() as session:
+                if pilot is not None:
+                    check_pilot_cap(session, job.client_id, pilot, now, lock=True)
                 anchor_ref = queue_for_anchoring(
                     session, client_id=job.client_id, sha256=signed.sha256
                 )

@@ -14,7 +14,6 @@ from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from sceau.auth.http import authenticated_client
 from sceau.auth.service import AuthenticatedClient
 from sceau.authority.service import WARNING_HEADER
 from sceau.delegations.errors import DelegatedFieldsMissing
@@ -31,6 +30,7 @@ from sceau.http import (
 )
 from sceau.idempotency import service as idempotency
 from sceau.identities.codes import InvalidCode, parse_code
+from sceau.lifecycle.http import open_client
 from sceau.modes.delegated import DelegatedSignatureRequest, sign_under_delegation
 from sceau.modes.schemas import (
     SHEET_REQUEST_EXAMPLE,
@@ -80,7 +80,7 @@ _REQUEST_SCHEMA = SignRequest.model_json_schema()
 )
 async def sign(
     request: Request,
-    client: Annotated[AuthenticatedClient, Depends(authenticated_client)],
+    client: Annotated[AuthenticatedClient, Depends(open_client)],
     idempotency_key: Annotated[
         str | None,
         Header(

@@ -9,6 +9,7 @@ from datetime import datetime
 from sceau.idempotency.service import Claim
 from sceau.identities.service import resolve_signing_identity
 from sceau.modes.matrix import matrix_verdict, version_of, warning_of
+from sceau.modes.names import MODE_SYSTEM
 from sceau.modes.pipeline import (
     SignatureOutcome,
     SigningJob,
@@ -18,8 +19,6 @@ from sceau.modes.pipeline import (
 from sceau.runtime import Runtime
 from sceau.signing.engine import Level
 from sceau.signing.seal import SealPlacement
-
-MODE_SYSTEM = "systeme"
 
 __all__ = [
     "MODE_SYSTEM",

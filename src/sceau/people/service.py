@@ -33,6 +33,7 @@ from sceau.identities.service import (
     issue_identity,
     normalise_label,
 )
+from sceau.lifecycle.models import PRODUCTION
 from sceau.people import totp
 from sceau.people.errors import (
     EmailTaken,
@@ -112,7 +113,10 @@ def create_person(
         raise EmailTaken()
     if client_id is None:
         plan = "gratuit_notaire" if profession == "notaire" else "pay_as_you_go"
-        client = create_client(session, name, plan)
+        # A professional's own account is no integration: it opens at once.
+        client = create_client(
+            session, name, plan, state=PRODUCTION, actor="inscription"
+        )
     else:
         client = get_client(session, client_id)
 

@@ -1,0 +1,139 @@
+"""Moving a client through its integration, one recorded step at a time.
+
+The steps follow the sheet's section 5: ``cadrage`` (the scoping meeting),
+``convention`` (the agreement is signed; its parameters are recorded),
+``provisionne`` (credentials and identities issued), ``pilote`` (restricted
+production) and ``production``. Only the operator moves a client, one step
+forward at a time; every step is kept with who made it and when.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from sceau.clients.errors import ClientNotFound
+from sceau.clients.models import Client
+from sceau.clients.service import get_client
+from sceau.db import utcnow
+from sceau.lifecycle.agreement import parse_agreement
+from sceau.lifecycle.errors import IntegrationNotOpen, TransitionInvalid
+from sceau.lifecycle.models import (
+    CONVENTION,
+    MAX_ACTOR,
+    PILOT,
+    PRODUCTION,
+    STATES,
+    ClientStateChange,
+)
+
+# Where a client's calls may sign: in pilot (capped) and in production.
+OPEN_STATES = (PILOT, PRODUCTION)
+MAX_NOTE = 2000
+
+StateChange = ClientStateChange
+
+
+def transition(
+    session: Session,
+    client_id: str,
+    to_state: str,
+    *,
+    actor: str,
+    note: str | None = None,
+    agreement: Mapping[str, Any] | None = None,
+    now: datetime | None = None,
+) -> ClientStateChange:
+    """Move the client one step forward; the step into ``convention`` needs
+    the agreement's parameters, and only that step takes them."""
+    client = _locked_client(session, client_id)
+    if to_state not in STATES:
+        raise TransitionInvalid(
+            f"Étape inconnue : {to_state[:40]!r} (étapes : {', '.join(STATES)})."
+        )
+    if STATES.index(to_state) != STATES.index(client.state) + 1:
+        raise TransitionInvalid(
+            f"Le client est à l'étape « {client.state} » : l'étape suivante est "
+            f"« {_next(client.state)} », pas « {to_state} »."
+        )
+
+    stored_agreement = None
+    if to_state == CONVENTION:
+        if agreement is None:
+            raise TransitionInvalid(
+                "Le passage en convention enregistre ses paramètres : modes, "
+                "niveau, matrice_autorite, formule, canal (et plafond_pilote)."
+            )
+        stored_agreement = json.dumps(parse_agreement(agreement), sort_keys=True)
+        client.service_agreement = stored_agreement
+    elif agreement is not None:
+        raise TransitionInvalid(
+            "Les paramètres de la convention s'enregistrent au passage en "
+            "convention seulement."
+        )
+
+    change = ClientStateChange(
+        client_id=client.id,
+        from_state=client.state,
+        to_state=to_state,
+        actor=_actor(actor),
+        note=(note.strip()[:MAX_NOTE] or None) if note else None,
+        agreement=stored_agreement,
+        at=now or utcnow(),
+    )
+    client.state = to_state
+    session.add(change)
+    session.flush()
+    return change
+
+
+def history(session: Session, client_id: str) -> list[ClientStateChange]:
+    get_client(session, client_id)
+    return list(
+        session.scalars(
+            select(ClientStateChange)
+            .where(ClientStateChange.client_id == client_id)
+            .order_by(ClientStateChange.at, ClientStateChange.id)
+        )
+    )
+
+
+def require_open(state: str) -> None:
+    """Refuse a signing call from a client not yet in pilot."""
+    if state not in OPEN_STATES:
+        raise IntegrationNotOpen(
+            f"Votre intégration est à l'étape « {state} » : les signatures "
+            "s'ouvrent à la phase pilote. Rapprochez-vous de votre contact "
+            "Pixel Sceau."
+        )
+
+
+def _locked_client(session: Session, client_id: str) -> Client:
+    # Two operators stepping the same client at once: the second waits and
+    # then sees the first's step.
+    client = session.scalars(
+        select(Client)
+        .where(Client.id == client_id)
+        .with_for_update(key_share=True)
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+    if client is None:
+        raise ClientNotFound()
+    return client
+
+
+def _next(state: str) -> str:
+    index = STATES.index(state)
+    return STATES[index + 1] if index + 1 < len(STATES) else "(aucune)"
+
+
+def _actor(actor: str) -> str:
+    actor = actor.strip()
+    if not actor:
+        raise ValueError("a state change names who made it")
+    return actor[:MAX_ACTOR]
