@@ -24,6 +24,7 @@ from sceau.delegations.routes import router as delegations_router
 from sceau.errors import BadRequest, SceauError
 from sceau.events.worker import BackgroundWorker, DeliveryWorker
 from sceau.http import error_response
+from sceau.lifecycle.routes import router as integration_router
 from sceau.modes.auto_routes import router as auto_router
 from sceau.modes.routes import router as signing_router
 from sceau.ops.middleware import RequestContextMiddleware
@@ -120,6 +121,7 @@ def create_app(
         auto_router,
         acts_router,
         catalogue_router,
+        integration_router,
         authority_router,
         delegations_router,
         credentials_router,

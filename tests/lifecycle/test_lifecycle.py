@@ -262,3 +262,40 @@ def test_the_operator_steps_a_client_and_reads_its_history_from_the_cli(
     assert "écart : formule pay_as_you_go configurée, forfait convenue" in shown
     with runtime.db.sessions() as session:
         assert session.scalar(select(func.count()).select_from(SignatureRecord)) == 0
+
+
+def test_a_client_reads_its_step_its_agreement_and_its_history(
+    runtime: Runtime, api: TestClient
+) -> None:
+    client = in_pilot(runtime, cap=5)
+    other = provision(runtime, name="Banque Atlantique", body="BANKSYS")
+
+    mine = api.get("/api/v1/sceau/b2b/integration", headers=client.headers)
+    theirs = api.get("/api/v1/sceau/b2b/integration", headers=other.headers)
+
+    assert mine.status_code == 200, mine.text
+    body = mine.json()
+    assert body["etape"] == "pilote"
+    assert body["signature_ouverte"] is True
+    assert body["plafond_journalier_pilote"] == 5
+    assert body["mention_pilote"] == "PILOTE"
+    assert body["convention"]["formule"] == "pay_as_you_go"
+    assert [(s["de"], s["vers"]) for s in body["historique"]] == [
+        (None, "cadrage"),
+        ("cadrage", "convention"),
+        ("convention", "provisionne"),
+        ("provisionne", "pilote"),
+    ]
+    assert body["historique"][-1]["note"] == "premiers appels"
+    # Who at Pixel Sceau took each step is not the client's to read.
+    assert "awa" not in mine.text
+    assert theirs.json()["etape"] == "production"
+    assert theirs.json()["convention"] is None
+    assert theirs.json()["historique"] == [
+        {
+            "de": None,
+            "vers": "production",
+            "le": theirs.json()["historique"][0]["le"],
+            "note": None,
+        }
+    ]
