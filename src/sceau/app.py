@@ -18,6 +18,7 @@ from sceau import __version__
 from sceau.acts.routes import router as acts_router
 from sceau.anchoring.routes import router as anchoring_router
 from sceau.authority.routes import router as authority_router
+from sceau.billing.routes import router as billing_router
 from sceau.catalogue.routes import router as catalogue_router
 from sceau.clients.routes import router as credentials_router
 from sceau.delegations.routes import router as delegations_router
@@ -33,6 +34,7 @@ from sceau.pki.routes import router as pki_router
 from sceau.runtime import Runtime
 from sceau.settings import Settings, get_settings
 from sceau.signing.routes import router as signatures_router
+from sceau.sla.routes import router as sla_router
 from sceau.timestamping.routes import router as tsa_router
 from sceau.tls.front import front_token_of
 from sceau.verification.page_routes import router as verification_page_router
@@ -123,6 +125,7 @@ def create_app(
         catalogue_router,
         integration_router,
         authority_router,
+        billing_router,
         delegations_router,
         credentials_router,
         anchoring_router,
@@ -135,6 +138,7 @@ def create_app(
         web_delegations_router,
         verification_router,
         verification_page_router,
+        sla_router,
     ):
         app.include_router(router)
     app.mount(

@@ -434,11 +434,13 @@ def identity_list(client_id: str | None, as_json: bool) -> None:
 # -- anchoring ---------------------------------------------------------------------
 import sceau.anchoring.cli  # noqa: E402
 import sceau.authority.cli  # noqa: E402
+import sceau.billing.cli  # noqa: E402
 import sceau.catalogue.cli  # noqa: E402
 import sceau.clients.cli  # noqa: E402
 import sceau.delegations.cli  # noqa: E402
 import sceau.lifecycle.cli  # noqa: E402
 import sceau.people.cli  # noqa: E402
+import sceau.sla.cli  # noqa: E402
 import sceau.tls.cli  # noqa: E402, F401
 
 # -- events: workers, webhooks, contacts, incidents ----------------------------

@@ -1,5 +1,6 @@
 """Imports every table so that the metadata (and Alembic) sees them all."""
 
+import sceau.billing.models
 from sceau.acts.models import Act, ActDocument
 from sceau.anchoring.models import AnchorBatch, AnchorRecord
 from sceau.auth.models import AuthFailure, HmacNonce
@@ -22,6 +23,7 @@ from sceau.notifications.models import ClientContact
 from sceau.people.models import EnrolmentToken, LoginFailure, Person, RecoveryCode
 from sceau.pki.models import IssuedCertificate
 from sceau.signing.models import SignatureRecord, SignedDocument
+from sceau.sla.models import Heartbeat, RequestMinute  # noqa: F401
 from sceau.verification.models import VerificationCount
 from sceau.web.models import SigningDraft, WebSession
 from sceau.webhooks.models import WebhookEndpoint

@@ -157,9 +157,71 @@ class Settings(BaseSettings):
     web_preview_max_pages: int = Field(default=30, ge=1, le=500)
     web_preview_dpi: int = Field(default=96, ge=36, le=200)
 
+    # Billing: plan prices in XOF (FCFA), whole francs; months are UTC. See
+    # docs/operations.md, "Billing". Enterprise terms are set per client.
+    billing_pay_as_you_go_unit_xof: int = Field(default=150, ge=0)
+    billing_forfait_fee_xof: int = Field(default=25_000, ge=0)
+    billing_forfait_included: int = Field(default=500, ge=0)
+    billing_forfait_overage_xof: int = Field(default=100, ge=0)
+    billing_free_months: int = Field(default=12, ge=1, le=120)
+    billing_after_free_plan: Literal["pay_as_you_go", "forfait"] = "pay_as_you_go"
+    # Days before the end of a free period at which the client is told, once
+    # each; JSON in the environment (SCEAU_BILLING_FREE_NOTICE_DAYS='[30, 7]').
+    billing_free_notice_days: list[int] = Field(default_factory=lambda: [30, 7])
+
     # Public verification: requests per source address (per /64 in IPv6) and
     # minute, for POST and GET alike.
     verification_rate_per_minute: int = Field(default=30, ge=1)
+
+    # SLA indicators (docs/operations.md, "SLA indicators"). Each worker loop
+    # flushes its request counts and beats this often (at least once a
+    # minute); /metrics reads the indicators at most once per cache period.
+    # Targets per plan and indicator, and the credit of each missed indicator
+    # in percent of the month's invoice subtotal (the contractual grid), are
+    # JSON in the environment (SCEAU_SLA_TARGETS, SCEAU_SLA_CREDIT_PERCENT).
+    sla_chore_seconds: float = Field(default=20.0, gt=0, le=60)
+    sla_metrics_cache_seconds: float = Field(default=60.0, ge=0)
+    sla_targets: dict[str, dict[str, float]] = Field(
+        default_factory=lambda: {
+            plan: {
+                "disponibilite_pct": availability,
+                "temps_reponse_api_p95_ms": 800.0,
+                "delai_signature_p95_ms": 3000.0,
+                "delai_notification_incident_min": 120.0,
+                "livraison_webhooks_pct": 99.0,
+            }
+            for plan, availability in (("forfait", 99.5), ("enterprise", 99.9))
+        }
+    )
+    sla_credit_percent: dict[str, Annotated[int, Field(ge=0, le=100)]] = Field(
+        default_factory=lambda: {
+            "disponibilite_pct": 10,
+            "temps_reponse_api_p95_ms": 5,
+            "delai_signature_p95_ms": 5,
+            "delai_notification_incident_min": 5,
+            "livraison_webhooks_pct": 5,
+        }
+    )
+
+    @field_validator("sla_targets", "sla_credit_percent")
+    @classmethod
+    def _known_sla_indicators(cls, value: dict[str, object]) -> dict[str, object]:
+        known = (
+            "disponibilite_pct",
+            "temps_reponse_api_p95_ms",
+            "delai_signature_p95_ms",
+            "delai_notification_incident_min",
+            "livraison_webhooks_pct",
+        )
+        # Targets are per plan, then per indicator; credits per indicator.
+        nested = [v for v in value.values() if isinstance(v, dict)]
+        names = [k for entry in nested for k in entry] if nested else list(value)
+        for name in names:
+            if name not in known:
+                raise ValueError(
+                    f"unknown SLA indicator {name}: use " + ", ".join(known)
+                )
+        return value
 
     log_format: Literal["json", "text"] = "json"
     log_level: str = "INFO"

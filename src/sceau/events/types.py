@@ -59,6 +59,9 @@ DESCRIPTIONS: dict[str, str] = {
     PERSONNE_ACTE_ANNULE: "un acte adressé à une personne a été annulé",
     PERSONNE_DELEGATION_A_SIGNER: "une délégation attend la signature d'une personne",
     PERSONNE_DELEGATION_REFUS: "une demande hors de l'enveloppe d'une délégation",
+    # sceau.billing.notices.FREE_PERIOD_ENDING, 30 and 7 days ahead.
+    "formule.fin_gratuite_proche": "la période gratuite de la formule Gratuit — "
+    "Notaires prend bientôt fin",
 }
 
 ALL_TYPES: tuple[str, ...] = tuple(DESCRIPTIONS)

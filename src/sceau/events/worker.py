@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session, aliased
 
 from sceau.acts.sweeper import sweep_acts
 from sceau.authority import review
+from sceau.billing import notices as billing_notices
 from sceau.db import Database
 from sceau.errors import ConfigurationError
 from sceau.events import types
@@ -53,6 +54,7 @@ from sceau.notifications.models import ClientContact
 from sceau.notifications.templates import render_notice
 from sceau.runtime import Runtime
 from sceau.settings import Settings
+from sceau.sla.recorder import sla_chore
 from sceau.webhooks.models import WebhookEndpoint
 from sceau.webhooks.service import current_secret, disable_endpoint, live_secrets
 from sceau.webhooks.signatures import SecretBox, signed_headers
@@ -630,6 +632,12 @@ def standard_chores(db: Database, settings: Settings) -> list[Chore]:
             review.SWEEP_SECONDS,
             lambda: review.send_review_notices(db),
         ),
+        Chore(
+            "billing.free_periods",
+            billing_notices.SWEEP_SECONDS,
+            lambda: billing_notices.sweep(db, settings),
+        ),
+        Chore("sla.record", settings.sla_chore_seconds, sla_chore(db, settings)),
     ]
 
 

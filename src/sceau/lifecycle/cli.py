@@ -42,7 +42,7 @@ def state_show(client_id: str, as_json: bool) -> None:
     with _runtime() as runtime, runtime.db.sessions() as session:
         found = get_client(session, client_id)
         channel = get_contact(session, client_id).incident_channel
-        data = {
+        data: dict[str, Any] = {
             "client": found.id,
             "etape": found.state,
             "convention": agreement_of(found),

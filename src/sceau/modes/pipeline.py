@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from sceau.anchoring.service import queue_for_anchoring
+from sceau.billing.service import record_usage
 from sceau.db import utcnow
 from sceau.events import types as event_types
 from sceau.events.service import record_event
@@ -166,6 +167,7 @@ def sign_and_record(
                     ),
                     timedelta(days=runtime.settings.retention_days),
                 )
+                record_usage(session, record)
                 record_event(
                     session,
                     client_id=job.client_id,

@@ -1,5 +1,6 @@
-"""Request ids, the body-size limit, request logs and HTTP metrics, as one
-pure ASGI middleware (no body buffering, no per-request task)."""
+"""Request ids, the body-size limit, request logs, HTTP metrics and the SLA's
+request counts, as one pure ASGI middleware (no body buffering, no
+per-request task)."""
 
 from __future__ import annotations
 
@@ -11,12 +12,14 @@ import secrets
 import time
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sceau.auth.front import peer_of
 from sceau.errors import PayloadTooLarge
 from sceau.ops.logs import mask_ip, request_id_var
 from sceau.ops.metrics import HTTP_LATENCY, HTTP_REQUESTS
+from sceau.sla.recorder import flush_app, record_request
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +52,9 @@ class RequestContextMiddleware:
         self.page_prefixes = page_prefixes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self.app(scope, _flushing_at_shutdown(scope, receive), send)
+            return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -93,6 +99,7 @@ class RequestContextMiddleware:
             status = status_holder["status"]
             HTTP_REQUESTS.labels(method, route, str(status)).inc()
             HTTP_LATENCY.labels(method, route).observe(elapsed)
+            _count_for_sla(scope, method, route, status, elapsed)
             logger.info(
                 "http.request",
                 extra={
@@ -111,6 +118,36 @@ class RequestContextMiddleware:
             if path == prefix or path.startswith(prefix + "/"):
                 return prefix
         return None
+
+
+def _count_for_sla(
+    scope: Scope, method: str, route: str, status: int, elapsed: float
+) -> None:
+    try:
+        record_request(
+            scope, method=method, route=route, status=status, seconds=elapsed
+        )
+    except Exception:
+        # Counting is in memory and should not fail; if it does, the answer
+        # has gone already and must not turn into an error.
+        logger.exception("sla.count_failed")
+
+
+def _flushing_at_shutdown(scope: Scope, receive: Receive) -> Receive:
+    """``receive`` for the lifespan, which flushes the SLA's request counts
+    when shutdown begins, while the app's runtime is still open."""
+
+    async def wrapped() -> Message:
+        message = await receive()
+        if message["type"] == "lifespan.shutdown":
+            try:
+                await run_in_threadpool(flush_app, scope.get("app"))
+            except Exception:
+                # The counts of the last seconds are lost; stopping goes on.
+                logger.exception("sla.flush_at_shutdown_failed")
+        return message
+
+    return wrapped
 
 
 def _new_request_id() -> str:
