@@ -21,6 +21,7 @@ from sceau.authority.routes import router as authority_router
 from sceau.billing.routes import router as billing_router
 from sceau.catalogue.routes import router as catalogue_router
 from sceau.clients.routes import router as credentials_router
+from sceau.console.routes import router as console_router
 from sceau.delegations.routes import router as delegations_router
 from sceau.errors import BadRequest, SceauError
 from sceau.events.worker import BackgroundWorker, DeliveryWorker
@@ -136,6 +137,7 @@ def create_app(
         web_router,
         web_acts_router,
         web_delegations_router,
+        console_router,
         verification_router,
         verification_page_router,
         sla_router,

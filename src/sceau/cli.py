@@ -437,6 +437,7 @@ import sceau.authority.cli  # noqa: E402
 import sceau.billing.cli  # noqa: E402
 import sceau.catalogue.cli  # noqa: E402
 import sceau.clients.cli  # noqa: E402
+import sceau.console.cli  # noqa: E402
 import sceau.delegations.cli  # noqa: E402
 import sceau.lifecycle.cli  # noqa: E402
 import sceau.people.cli  # noqa: E402

@@ -1,6 +1,7 @@
 """Imports every table so that the metadata (and Alembic) sees them all."""
 
 import sceau.billing.models
+import sceau.console.models  # noqa: F401
 from sceau.acts.models import Act, ActDocument
 from sceau.anchoring.models import AnchorBatch, AnchorRecord
 from sceau.auth.models import AuthFailure, HmacNonce

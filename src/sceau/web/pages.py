@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -32,9 +32,15 @@ from sceau.web.sessions import SignedIn, resume_session
 
 logger = logging.getLogger(__name__)
 
+ErrorPage = Callable[[Request, SceauError, Mapping[str, str] | None], Response]
+# Sections with sessions of their own (the console) draw their own error
+# pages; they register here when their routes are imported.
+SECTION_ERROR_PAGES: dict[str, ErrorPage] = {}
+
 PREFIX = "/signer"
+CONSOLE_PREFIX = "/console"
 # Every path for people rather than programs: errors there are drawn as pages.
-PAGE_PREFIXES = (PREFIX, VERIFICATION_PAGE_PATH)
+PAGE_PREFIXES = (PREFIX, VERIFICATION_PAGE_PATH, CONSOLE_PREFIX)
 SECTION_NAMES = {
     PREFIX: "espace de signature",
     VERIFICATION_PAGE_PATH: "vérification de signature",
@@ -268,9 +274,11 @@ def set_cookie(
     )
 
 
-def clear_cookie(request: Request, response: Response, name: str) -> None:
+def clear_cookie(
+    request: Request, response: Response, name: str, *, path: str = PREFIX
+) -> None:
     response.delete_cookie(
-        name, path=PREFIX, secure=_over_tls(request), httponly=True, samesite="lax"
+        name, path=path, secure=_over_tls(request), httponly=True, samesite="lax"
     )
 
 
@@ -287,6 +295,9 @@ def page_error_response(
 ) -> Response:
     """A domain error met on a page, as a French page with its status
     (and its headers: Retry-After on a 429, Allow on a 405)."""
+    section_page = SECTION_ERROR_PAGES.get(page_prefix(request.url.path) or "")
+    if section_page is not None:
+        return section_page(request, error, headers)
     if isinstance(error, SessionRequired):
         # A page opened from a link (an act in an e-mail) is where the login
         # should lead back to; a POST's target is not a page to return to.

@@ -1,0 +1,266 @@
+"""Console users: creation by the operator, enrolment through a single-use
+link (password and TOTP, under the people's policy), reset.
+
+The link is printed by the CLI for the operator to hand over; nothing is
+e-mailed, since the operator's own users belong to no client to write as.
+Every function works in the caller's transaction and takes ``now``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from sceau.clients.service import get_client
+from sceau.console.errors import (
+    ConsoleEmailTaken,
+    ConsoleUserNotFound,
+    InvalidConsoleUser,
+)
+from sceau.console.models import (
+    ROLE_OPERATOR,
+    ROLES,
+    ConsoleEnrolment,
+    ConsoleSession,
+    ConsoleUser,
+)
+from sceau.db import utcnow
+from sceau.identities.service import normalise_label
+from sceau.people import totp
+from sceau.people.errors import EnrolmentLinkInvalid, WrongTotpCode
+from sceau.people.passwords import PasswordKeeper, check_password_policy
+from sceau.pki.keystore import KeySealer
+from sceau.settings import Settings
+
+ENROLMENT_PATH = "/console/inscription"
+
+
+def totp_purpose(user_id: str) -> str:
+    return f"console-totp:{user_id}"
+
+
+def digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Invitation:
+    user: ConsoleUser
+    link: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class EnrolmentStart:
+    """What the enrolment page shows: the QR code's URI and its secret."""
+
+    user: ConsoleUser
+    secret: str
+    provisioning_uri: str
+
+
+# -- creation, listing, reset ------------------------------------------------------
+
+
+def create_user(
+    session: Session,
+    settings: Settings,
+    *,
+    email: str,
+    name: str,
+    role: str,
+    client_id: str | None,
+    now: datetime | None = None,
+) -> Invitation:
+    """A user and the link to enrol with. The operator has no client; every
+    other role belongs to exactly one."""
+    name = normalise_label(name)
+    email = _checked_email(email)
+    if not name:
+        raise InvalidConsoleUser("Le nom de l'utilisateur est obligatoire.")
+    if role not in ROLES:
+        raise InvalidConsoleUser(
+            f"Rôle inconnu : {role} ; valeurs admises : {', '.join(ROLES)}."
+        )
+    if (role == ROLE_OPERATOR) != (client_id is None):
+        raise InvalidConsoleUser(
+            "Un opérateur n'appartient à aucun client ; un administrateur ou un "
+            "lecteur appartient à un client (--client)."
+        )
+    if client_id is not None:
+        get_client(session, client_id)
+    if session.scalar(select(ConsoleUser.id).where(ConsoleUser.email == email)):
+        raise ConsoleEmailTaken()
+
+    user = ConsoleUser(
+        id="cus_" + secrets.token_hex(12),
+        client_id=client_id,
+        email=email,
+        name=name,
+        role=role,
+        failed_logins=0,
+        created_at=now or utcnow(),
+    )
+    session.add(user)
+    session.flush()
+    return invite(session, settings, user, now=now)
+
+
+def invite(
+    session: Session,
+    settings: Settings,
+    user: ConsoleUser,
+    *,
+    now: datetime | None = None,
+) -> Invitation:
+    """A new single-use enrolment link; earlier links stop working."""
+    now = now or utcnow()
+    _close_open_links(session, user.id, now)
+    token = secrets.token_urlsafe(32)
+    expires_at = now + timedelta(hours=settings.person_enrolment_hours)
+    session.add(
+        ConsoleEnrolment(
+            user_id=user.id,
+            token_hash=digest(token),
+            created_at=now,
+            expires_at=expires_at,
+        )
+    )
+    session.flush()
+    base = settings.public_base_url.rstrip("/")
+    return Invitation(user, f"{base}{ENROLMENT_PATH}/{token}", expires_at)
+
+
+def get_user(session: Session, email: str) -> ConsoleUser:
+    user = session.scalar(
+        select(ConsoleUser).where(ConsoleUser.email == email.strip().lower())
+    )
+    if user is None:
+        raise ConsoleUserNotFound()
+    return user
+
+
+def list_users(session: Session, client_id: str | None = None) -> list[ConsoleUser]:
+    query = select(ConsoleUser).order_by(ConsoleUser.created_at, ConsoleUser.id)
+    if client_id is not None:
+        query = query.where(ConsoleUser.client_id == client_id)
+    return list(session.scalars(query))
+
+
+def reset_user(
+    session: Session, settings: Settings, email: str, *, now: datetime | None = None
+) -> Invitation:
+    """Password and TOTP cleared, the lock lifted, every session ended, and a
+    new enrolment link."""
+    user = get_user(session, email)
+    user.password_hash = None
+    user.totp_secret_sealed = None
+    user.totp_last_step = None
+    user.enrolled_at = None
+    user.failed_logins = 0
+    user.locked_until = None
+    session.execute(delete(ConsoleSession).where(ConsoleSession.user_id == user.id))
+    return invite(session, settings, user, now=now)
+
+
+# -- enrolment -------------------------------------------------------------------
+
+
+def start_enrolment(
+    session: Session, sealer: KeySealer, token: str, *, now: datetime | None = None
+) -> EnrolmentStart:
+    """The TOTP secret to scan; the same one on every visit of the link."""
+    row, user = _open_link(session, token, now or utcnow())
+    if row.pending_totp_sealed is None:
+        secret = totp.new_secret()
+        row.pending_totp_sealed = sealer.seal_bytes(
+            secret.encode(), totp_purpose(user.id)
+        )
+        session.flush()
+    else:
+        secret = sealer.unseal_bytes(
+            row.pending_totp_sealed, totp_purpose(user.id)
+        ).decode()
+    uri = totp.provisioning_uri(secret, account=f"Console ({user.email})")
+    return EnrolmentStart(user, secret, uri)
+
+
+def finish_enrolment(
+    session: Session,
+    sealer: KeySealer,
+    settings: Settings,
+    token: str,
+    *,
+    password: str,
+    first_code: str,
+    now: datetime | None = None,
+) -> ConsoleUser:
+    """Set the password and the TOTP secret (its first code's step used up),
+    and close the link."""
+    now = now or utcnow()
+    row, user = _open_link(session, token, now)
+    if row.pending_totp_sealed is None:
+        raise EnrolmentLinkInvalid(
+            "Commencez l'inscription par l'étape du code QR.",
+            code="inscription_non_commencee",
+        )
+    check_password_policy(password, min_length=settings.person_password_min_length)
+
+    secret = sealer.unseal_bytes(row.pending_totp_sealed, totp_purpose(user.id))
+    step = totp.matching_step(secret.decode(), first_code, now)
+    if step is None:
+        raise WrongTotpCode()
+
+    # Closed by the statement that checks it is open: one link, one enrolment.
+    closed = session.execute(
+        update(ConsoleEnrolment)
+        .where(ConsoleEnrolment.id == row.id, ConsoleEnrolment.closed_at.is_(None))
+        .values(closed_at=now, pending_totp_sealed=None)
+    )
+    if closed.rowcount != 1:  # type: ignore[attr-defined]
+        raise EnrolmentLinkInvalid()
+
+    user.password_hash = PasswordKeeper.of(settings).hash(password)
+    user.totp_secret_sealed = sealer.seal_bytes(secret, totp_purpose(user.id))
+    user.totp_last_step = step
+    user.enrolled_at = now
+    user.failed_logins = 0
+    user.locked_until = None
+    return user
+
+
+def _open_link(
+    session: Session, token: str, now: datetime
+) -> tuple[ConsoleEnrolment, ConsoleUser]:
+    row = session.scalar(
+        select(ConsoleEnrolment).where(ConsoleEnrolment.token_hash == digest(token))
+    )
+    if row is None or row.closed_at is not None or row.expires_at <= now:
+        raise EnrolmentLinkInvalid(
+            "Ce lien d'inscription à la console n'est pas (ou plus) valable : "
+            "demandez-en un nouveau à l'opérateur Pixel Sceau."
+        )
+    return row, session.get_one(ConsoleUser, row.user_id)
+
+
+def _close_open_links(session: Session, user_id: str, now: datetime) -> None:
+    session.execute(
+        update(ConsoleEnrolment)
+        .where(
+            ConsoleEnrolment.user_id == user_id, ConsoleEnrolment.closed_at.is_(None)
+        )
+        .values(closed_at=now, pending_totp_sealed=None)
+    )
+
+
+def _checked_email(email: str) -> str:
+    email = email.strip().lower()
+    local, _, domain = email.rpartition("@")
+    if not local or "." not in domain or any(c.isspace() for c in email):
+        raise InvalidConsoleUser(f"Adresse e-mail invalide : {email!r}.")
+    return email
