@@ -51,6 +51,7 @@ def test_usage_is_charted_by_month_and_the_invoice_downloads(
     assert ">janv.</text>" in page.text
     assert "<script" not in page.text
     assert invoice.number in shown(page)
+    assert "Système : 3" in shown(page)
     assert "450 FCFA" in shown(page).replace("\u202f", " ")
 
     pdf = site.get(
@@ -88,7 +89,7 @@ def test_sla_indicators_stand_beside_their_targets(
     text = shown(page)
     assert "Indicateurs de service — 2026-12" in text
     assert "≥ 99,5 %" in text
-    assert "≤ 800,0 ms" in text
+    assert "≤ 800 ms" in text
     assert page.text.count("<svg") == 5
     assert page.text.count('class="cible"') == 5
     assert "Disponibilité mensuelle du service" in text

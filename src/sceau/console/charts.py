@@ -79,7 +79,7 @@ def bar_chart(
         parts.append(
             f'<text x="{MARGIN_LEFT - 6}" y="{y_of(value) + 4:.1f}" '
             f'text-anchor="end" font-size="12" fill="{AXIS_COLOUR}">'
-            f"{escape(_number(value))}</text>"
+            f"{escape(french_number(value))}</text>"
         )
 
     # The bars, and each month's label below.
@@ -88,12 +88,12 @@ def bar_chart(
         centre = x + slot / 2
         if bar.value is not None:
             y = y_of(bar.value)
+            said = f"{bar.label} : {french_number(bar.value)} {unit}"
             parts.append(
                 f'<rect x="{x + slot * 0.15:.1f}" y="{y:.1f}" '
                 f'width="{slot * 0.7:.1f}" height="{baseline - y:.1f}" '
                 f'fill="{BAR_COLOUR}" class="barre"><title>'
-                f"{escape(bar.label)} : {escape(_number(bar.value))} {escape(unit)}"
-                "</title></rect>"
+                f"{escape(said.strip())}</title></rect>"
             )
         month, year = _ticks(bar.label)
         parts.append(
@@ -130,15 +130,20 @@ def _ticks(label: str) -> tuple[str, str]:
 def _describe(bars: Sequence[Bar], unit: str, target: float | None) -> str:
     said = [
         f"{bar.label} : "
-        + (f"{_number(bar.value)} {unit}".strip() if bar.value is not None else "—")
+        + (
+            f"{french_number(bar.value)} {unit}".strip()
+            if bar.value is not None
+            else "—"
+        )
         for bar in bars
     ]
     if target is not None:
-        said.append(f"objectif : {_number(target)} {unit}".strip())
+        said.append(f"objectif : {french_number(target)} {unit}".strip())
     return " ; ".join(said) + "."
 
 
-def _number(value: float) -> str:
+def french_number(value: float) -> str:
+    """A measure as a French reader writes it: 3\u202f000, 99,5."""
     if float(value).is_integer():
         return f"{int(value):,}".replace(",", "\u202f")
     return f"{value:.2f}".rstrip("0").rstrip(".").replace(".", ",")

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from sceau.clients.models import Client
+from sceau.console.charts import french_number
 from sceau.console.errors import (
     ConsolePageNotFound,
     ConsoleSessionRequired,
@@ -36,6 +37,7 @@ from sceau.console.models import ROLE_ADMIN, ROLE_OPERATOR, ROLE_READER
 from sceau.console.sessions import ConsoleSignedIn, resume_session
 from sceau.errors import SceauError
 from sceau.http import runtime_of
+from sceau.modes.names import MODE_NAMES
 from sceau.web import csrf
 from sceau.web.errors import CsrfRefused
 from sceau.web.pages import (
@@ -91,6 +93,8 @@ _templates = Environment(
 _templates.filters["date_fr"] = lambda moment: moment.strftime("%d/%m/%Y à %H:%M UTC")
 _templates.filters["jour_fr"] = lambda day: day.strftime("%d/%m/%Y")
 _templates.filters["xof"] = lambda amount: f"{amount:,}".replace(",", "\u202f")
+_templates.filters["nombre_fr"] = french_number
+_templates.filters["mode_fr"] = lambda mode: MODE_NAMES.get(mode, mode)
 
 
 # -- who is there, and what they may do ----------------------------------------

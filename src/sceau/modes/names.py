@@ -8,3 +8,9 @@ MODE_SYSTEM = "systeme"
 MODE_DELEGATED = "deleguee"
 MODE_HUMAN = "humaine"
 MODES = (MODE_SYSTEM, MODE_DELEGATED, MODE_HUMAN)
+# As a French reader sees them (the sheet's names).
+MODE_NAMES = {
+    MODE_SYSTEM: "Système",
+    MODE_DELEGATED: "Déléguée",
+    MODE_HUMAN: "Humaine",
+}
