@@ -58,6 +58,7 @@ bench: $(STAMP) test-tools
 	$(BIN)/python -m bench.events --out docs/benchmarks.md
 	$(BIN)/python -m bench.auth --out docs/benchmarks.md
 	$(BIN)/python -m bench.anchoring --out docs/benchmarks.md
+	$(BIN)/python -m bench.billing --out docs/benchmarks.md
 	$(BIN)/python -m bench.web --out docs/benchmarks.md
 	$(BIN)/python -m bench.verification --out docs/benchmarks.md
 	$(BIN)/python -m bench.delegation --out docs/benchmarks.md
