@@ -8,6 +8,7 @@ import re
 from datetime import UTC, date, datetime, time, timedelta
 
 import httpx
+import pytest
 from fastapi.testclient import TestClient
 
 from sceau.app import create_app
@@ -113,10 +114,11 @@ def test_rotating_an_hmac_secret_shows_it_once(
     assert "Clé HMAC" in shown(site.get(f"/console/clients/{atlanta.client_id}/cles"))
 
 
+@pytest.mark.parametrize("grace", ["1000", "-1", "nan", "inf", "1e12", "douze"])
 def test_a_grace_period_out_of_range_is_refused_on_the_page(
-    site: TestClient, admin: ConsoleAccount, atlanta: Provisioned
+    site: TestClient, admin: ConsoleAccount, atlanta: Provisioned, grace: str
 ) -> None:
-    answer = _rotate(site, atlanta, "api", grace="1000")
+    answer = _rotate(site, atlanta, "api", grace=grace)
 
     assert answer.status_code == 422
     assert "entre 0 et 720" in shown(answer)

@@ -6,16 +6,21 @@ from __future__ import annotations
 
 import base64
 import threading
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from alembic import command
+from alembic.config import Config
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from sceau.cli import main
+from sceau.clients.models import Client
+from sceau.db import MIGRATIONS_DIR
 from sceau.lifecycle.errors import AgreementInvalid, TransitionInvalid
-from sceau.lifecycle.service import history, transition
+from sceau.lifecycle.service import history, open_during, transition
 from sceau.people.service import create_person
 from sceau.runtime import Runtime
 from sceau.settings import get_settings
@@ -299,3 +304,62 @@ def test_a_client_reads_its_step_its_agreement_and_its_history(
             "note": None,
         }
     ]
+
+
+def test_a_client_is_open_during_a_period_it_spent_in_pilot_or_production(
+    runtime: Runtime,
+) -> None:
+    client = provision(runtime, state="cadrage")
+    with runtime.db.transaction() as session:
+        created = history(session, client.client_id)[0].at
+    hour = timedelta(hours=1)
+    with runtime.db.transaction() as session:
+        for offset, state, agreement in (
+            (1, "convention", AGREEMENT),
+            (2, "provisionne", None),
+            (3, "pilote", None),
+        ):
+            transition(
+                session,
+                client.client_id,
+                state,
+                actor="operateur:awa",
+                agreement=agreement,
+                now=created + offset * hour,
+            )
+
+    def open_between(start: int, end: int) -> bool:
+        with runtime.db.sessions() as session:
+            return open_during(
+                session, client.client_id, created + start * hour, created + end * hour
+            )
+
+    assert open_between(0, 3) is False  # the pilot opens at the end: excluded
+    assert open_between(2, 4) is True  # it opens inside
+    assert open_between(5, 6) is True  # it was open all along
+
+
+def test_the_migration_puts_existing_clients_in_production(runtime: Runtime) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    with runtime.db.engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0015")
+        connection.execute(
+            text(
+                "INSERT INTO clients (id, name, plan, created_at, auth_level, "
+                "ip_allowlist, incident_channel) VALUES ('cli_ancien', 'Ancien', "
+                "'forfait', '2026-01-05 08:00:00', 'A', '', 'both')"
+            )
+        )
+        command.upgrade(config, "head")
+
+    with runtime.db.sessions() as session:
+        (first,) = history(session, "cli_ancien")
+        state = session.get_one(Client, "cli_ancien").state
+    assert (first.from_state, first.to_state, first.actor) == (
+        None,
+        "production",
+        "migration",
+    )
+    assert state == "production"

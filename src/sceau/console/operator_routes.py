@@ -136,8 +136,8 @@ def _agreement(text: str) -> dict[str, Any]:
     except json.JSONDecodeError as exc:
         raise ConsoleFormInvalid(
             "Les paramètres de la convention s'écrivent en JSON, par exemple "
-            '{"modes": ["automatique"], "niveau": "A", "matrice_autorite": false, '
-            '"formule": "forfait", "canal": "webhook"}.',
+            '{"modes": ["systeme", "humaine"], "niveau": "A", '
+            '"matrice_autorite": false, "formule": "forfait", "canal": "webhook"}.',
             code="convention_invalide",
         ) from exc
     if not isinstance(parsed, dict):

@@ -4,6 +4,7 @@ missing. Domain code: no FastAPI here."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -134,13 +135,14 @@ def _grace(hours: str) -> timedelta:
         value = float(hours.replace(",", ".")) if hours.strip() else 24.0
     except ValueError:
         value = -1.0
-    grace = timedelta(hours=value)
-    if not timedelta(0) <= grace <= MAX_GRACE:
+    # Checked before timedelta sees it: nan, inf and 1e12 hours are numbers
+    # to float(), and an overflow or a failed comparison to timedelta.
+    if not (math.isfinite(value) and 0 <= value <= MAX_GRACE / timedelta(hours=1)):
         raise ConsoleFormInvalid(
             "Le délai de recouvrement est un nombre d'heures entre 0 et 720.",
             code="parametre_invalide",
         )
-    return grace
+    return timedelta(hours=value)
 
 
 def revoke(session: Session, client_id: str, kind: str, credential_id: str) -> None:

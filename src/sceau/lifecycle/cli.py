@@ -67,7 +67,7 @@ def state_show(client_id: str, as_json: bool) -> None:
 @click.argument("client_id")
 @click.argument("to_state", type=click.Choice(STATES))
 @click.option("--actor", required=True, help="Who decides (recorded).")
-@click.option("--note", default=None)
+@click.option("--note", default=None, help="Shown to the client too.")
 @click.option(
     "--modes", default=None, help=f"Convention: comma-separated, of {', '.join(MODES)}."
 )

@@ -137,3 +137,20 @@ def _actor(actor: str) -> str:
     if not actor:
         raise ValueError("a state change names who made it")
     return actor[:MAX_ACTOR]
+
+
+def open_during(
+    session: Session, client_id: str, start: datetime, end: datetime
+) -> bool:
+    """Whether the client could sign at some time in [start, end): it was in
+    pilot or production then, from the steps it took."""
+    changes = history(session, client_id)
+    state_at_start = None
+    for change in changes:
+        if change.at >= end:
+            break
+        if change.at <= start:
+            state_at_start = change.to_state
+        elif change.to_state in OPEN_STATES:
+            return True
+    return state_at_start in OPEN_STATES

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from sceau.db import Base, UTCDateTime, utcnow
@@ -12,6 +12,11 @@ from sceau.db import Base, UTCDateTime, utcnow
 
 class SignatureRecord(Base):
     __tablename__ = "signatures"
+    # A client's signatures of a day or a month: the pilot's daily cap, the
+    # SLA's signing times.
+    __table_args__ = (
+        Index("ix_signatures_client_id_signed_at", "client_id", "signed_at"),
+    )
 
     ref: Mapped[str] = mapped_column(String(24), primary_key=True)
     client_id: Mapped[str] = mapped_column(ForeignKey("clients.id"), index=True)

@@ -1,7 +1,8 @@
 """Client integration life cycle: state and its recorded transitions.
 
 Clients that existed before the life cycle were already signing: they are
-put in production.
+put in production, which is the first step of their history. Signatures get
+an index by client and time, for the pilot's daily count and the SLA.
 
 Revision ID: 0016
 Revises: 0015
@@ -54,9 +55,22 @@ def upgrade() -> None:
         ["client_id"],
         unique=False,
     )
+    # Each existing client's history starts with the step it was put at.
+    op.execute(
+        "INSERT INTO client_state_changes (client_id, from_state, to_state, "
+        "actor, at) SELECT id, NULL, 'production', 'migration', created_at "
+        "FROM clients"
+    )
+    op.create_index(
+        "ix_signatures_client_id_signed_at",
+        "signatures",
+        ["client_id", "signed_at"],
+        unique=False,
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("ix_signatures_client_id_signed_at", table_name="signatures")
     op.drop_index(
         op.f("ix_client_state_changes_client_id"), table_name="client_state_changes"
     )
