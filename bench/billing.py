@@ -11,10 +11,11 @@ whole application in process (FastAPI's TestClient), requests interleaved
 round-robin so that all see the same load:
 
 * **production**: ``POST /signer`` for a client in production: the signature
-  plus its usage row and the plan read, and the client's step read before
-  signing;
-* **pilote**: the same client kind in pilot: its daily count before signing
-  and again under the client's row lock in the storing transaction;
+  plus its usage row and the plan read (its step is known from
+  authentication, so nothing more is read);
+* **pilote**: the same for a client in pilot: its terms and daily count read
+  before signing, and the count again under the client's row lock in the
+  storing transaction;
 * **sans comptage**: the production client with the pipeline's two hooks
   switched off for the call (no step read, no usage row): the floor the
   other two are compared to. The SLA's in-memory request count stays in all

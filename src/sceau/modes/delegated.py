@@ -63,6 +63,7 @@ def sign_under_delegation(
     started: float,
     claim: Claim | None = None,
     now: datetime | None = None,
+    client_state: str | None = None,
 ) -> SignatureOutcome:
     """Check the envelope at the server's time, then sign with the person's
     key; on a refusal, record it and tell the client and the person."""
@@ -123,6 +124,7 @@ def sign_under_delegation(
                 amount=request.amount,
                 delegation_ref=delegation.ref,
                 matrix_version=version_of(verdict),
+                client_state=client_state,
             ),
             within=count_use,
         )

@@ -31,6 +31,7 @@ from sceau.events import types as event_types
 from sceau.events.service import record_event
 from sceau.idempotency.service import Claim, complete
 from sceau.identities.models import Identity
+from sceau.lifecycle.models import PILOT
 from sceau.lifecycle.pilot import check_pilot_cap, marked_reason, pilot_terms
 from sceau.runtime import Runtime
 from sceau.signing.engine import (
@@ -81,6 +82,9 @@ class SigningJob:
     amount: int | None = None
     delegation_ref: str | None = None
     matrix_version: int | None = None
+    # The client's integration step when the caller already read it (at
+    # authentication): outside the pilot, the pipeline need not read it again.
+    client_state: str | None = None
 
 
 @dataclass(frozen=True)
@@ -117,10 +121,14 @@ def sign_and_record(
     """Sign and store; nothing is stored unless all of it succeeds, ``within``
     included (it runs in the same transaction, after the record is written)."""
     check_document(runtime, job.pdf, job.callback_url)
-    with runtime.db.sessions() as session:
-        pilot = pilot_terms(session, runtime.settings, job.client_id)
-        if pilot is not None:
-            check_pilot_cap(session, job.client_id, pilot, utcnow(), lock=False)
+    pilot = None
+    # Steps only go forward: a client past the pilot at authentication is
+    # past it now.
+    if job.client_state in (None, PILOT):
+        with runtime.db.sessions() as session:
+            pilot = pilot_terms(session, runtime.settings, job.client_id)
+            if pilot is not None:
+                check_pilot_cap(session, job.client_id, pilot, utcnow(), lock=False)
     if pilot is not None:
         job = replace(job, reason=marked_reason(job.reason, pilot))
     signing_key = runtime.signing_key(job.identity)

@@ -175,6 +175,7 @@ def sign_request(
                 started=started,
                 claim=claim,
                 now=now,
+                client_state=client.state,
             )
         else:
             signed = sign_in_system_mode(
@@ -186,6 +187,7 @@ def sign_request(
                 started=started,
                 claim=claim,
                 now=now,
+                client_state=client.state,
             )
     except BaseException as exc:
         if claim is not None:

@@ -51,6 +51,7 @@ def sign_in_system_mode(
     started: float,
     claim: Claim | None = None,
     now: datetime | None = None,
+    client_state: str | None = None,
 ) -> SignatureOutcome:
     """Check, sign, and record; nothing is stored unless all of it succeeds.
     A client with an authority matrix is held to it (``now`` dates the
@@ -91,6 +92,7 @@ def sign_in_system_mode(
             act_type=request.act_type,
             amount=request.amount,
             matrix_version=version_of(verdict),
+            client_state=client_state,
         ),
     )
     return replace(outcome, warning=warning_of(verdict))
