@@ -35,6 +35,7 @@ from sceau.pki.routes import router as pki_router
 from sceau.runtime import Runtime
 from sceau.settings import Settings, get_settings
 from sceau.signing.routes import router as signatures_router
+from sceau.sla.recorder import PeriodicFlush
 from sceau.sla.routes import router as sla_router
 from sceau.timestamping.routes import router as tsa_router
 from sceau.tls.front import front_token_of
@@ -84,6 +85,12 @@ def create_app(
         if runtime is None:
             app.state.runtime = Runtime(settings)
             app.state.runtime.prepare()
+        # The request counts are this process's: it flushes them itself,
+        # whether or not a worker loop runs here (SCEAU_WORKER_IN_SERVE).
+        sla_flush = PeriodicFlush(
+            app.state.runtime.db, app.state.runtime.settings.sla_chore_seconds
+        )
+        sla_flush.start()
         background = None
         if with_worker:
             background = BackgroundWorker(
@@ -95,6 +102,8 @@ def create_app(
         if background is not None:
             # Off the event loop: the attempt in flight may take a while.
             await run_in_threadpool(background.stop)
+        # Stopped and flushed once more while the runtime is still open.
+        await run_in_threadpool(sla_flush.stop)
         if runtime is None:
             app.state.runtime.close()
 

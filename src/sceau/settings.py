@@ -173,9 +173,10 @@ class Settings(BaseSettings):
     # minute, for POST and GET alike.
     verification_rate_per_minute: int = Field(default=30, ge=1)
 
-    # SLA indicators (docs/operations.md, "SLA indicators"). Each worker loop
-    # flushes its request counts and beats this often (at least once a
-    # minute); /metrics reads the indicators at most once per cache period.
+    # SLA indicators (docs/operations.md, "SLA indicators"). Each API process
+    # flushes its request counts, and each worker loop flushes and beats, this
+    # often (at least once a minute); /metrics reads the indicators at most
+    # once per cache period.
     # Targets per plan and indicator, and the credit of each missed indicator
     # in percent of the month's invoice subtotal (the contractual grid), are
     # JSON in the environment (SCEAU_SLA_TARGETS, SCEAU_SLA_CREDIT_PERCENT).
@@ -199,7 +200,10 @@ class Settings(BaseSettings):
             "temps_reponse_api_p95_ms": 5,
             "delai_signature_p95_ms": 5,
             "delai_notification_incident_min": 5,
-            "livraison_webhooks_pct": 5,
+            # The sheet sets no webhook target, and a delivery fails as often
+            # by the client's endpoint as by the service: measured and shown
+            # against a target, but no credit unless the agreement sets one.
+            "livraison_webhooks_pct": 0,
         }
     )
 

@@ -12,26 +12,47 @@ from sqlalchemy import update
 
 from sceau.billing.service import record_usage
 from sceau.clients.models import Client
+from sceau.lifecycle.models import ClientStateChange
 from sceau.runtime import Runtime
 from sceau.signing.models import SignatureRecord
 from tests.conftest import Provisioned, provision
 
 # Clients are made today but billed for months each test chooses: their
-# creation is moved back before all of them (a fee is owed from creation on).
+# creation, and the integration step they were created at, are moved back
+# before all of them (a fee is owed for the months a client could sign in).
 CREATED = datetime(2025, 1, 1, tzinfo=UTC)
 
 
-def client_on(runtime: Runtime, name: str, plan: str) -> Provisioned:
-    """A provisioned client on ``plan``, as if created at ``CREATED``."""
+def client_on(
+    runtime: Runtime, name: str, plan: str, *, state: str = "production"
+) -> Provisioned:
+    """A provisioned client on ``plan`` at step ``state``, as if created
+    there at ``CREATED``."""
     body = "".join(c for c in name.upper() if c.isalpha())[:10] + "SYS"
-    made = provision(runtime, name=name, body=body, algorithm="ecdsa-p256")
+    made = provision(runtime, name=name, body=body, algorithm="ecdsa-p256", state=state)
+    backdate(runtime, made, CREATED, plan=plan)
+    return made
+
+
+def backdate(
+    runtime: Runtime, client: Provisioned, created: datetime, *, plan: str
+) -> None:
+    """Move ``client``'s creation and first step back to ``created``, on
+    ``plan``."""
     with runtime.db.transaction() as session:
         session.execute(
             update(Client)
-            .where(Client.id == made.client_id)
-            .values(plan=plan, created_at=CREATED)
+            .where(Client.id == client.client_id)
+            .values(plan=plan, created_at=created)
         )
-    return made
+        session.execute(
+            update(ClientStateChange)
+            .where(
+                ClientStateChange.client_id == client.client_id,
+                ClientStateChange.from_state.is_(None),
+            )
+            .values(at=created)
+        )
 
 
 def metered(

@@ -65,6 +65,7 @@ def test_an_operator_sets_a_plan_for_next_month_and_reads_usage(
     cli: CliRunner, runtime: Runtime
 ) -> None:
     client = client_on(runtime, "Banque Atlantique", "pay_as_you_go")
+    before = utcnow()
 
     change = run_json(
         cli,
@@ -87,13 +88,19 @@ def test_an_operator_sets_a_plan_for_next_month_and_reads_usage(
     )
     usage = run_json(cli, "billing", "usage", client.client_id, "--months", "3")
 
+    after = utcnow()
+    assert isinstance(change, dict)
+    # The CLI reads the real clock: the change takes effect the month after
+    # the one it was recorded in, whichever that was.
+    made = datetime.fromisoformat(change["le"])
+    assert before <= made <= after
     assert change == {
         "client": client.client_id,
         "formule": "enterprise",
         "formule_precedente": "pay_as_you_go",
-        "a_partir_de": next_month(month_of(utcnow())),
+        "a_partir_de": next_month(month_of(made)),
         "acteur": "operateur:awa",
-        "le": change["le"],  # type: ignore[index]
+        "le": change["le"],
         "prix_unitaire_xof": 80,
         "redevance_mensuelle_xof": 400_000,
         "signatures_incluses": 6_000,
@@ -104,3 +111,14 @@ def test_an_operator_sets_a_plan_for_next_month_and_reads_usage(
     assert [row["signatures"] for row in usage] == [0, 0, 0]  # type: ignore[index, union-attr]
     history = run_json(cli, "billing", "plan", "history", client.client_id)
     assert [row["formule"] for row in history] == ["enterprise"]  # type: ignore[index, union-attr]
+
+
+def test_a_month_beyond_what_billing_counts_is_refused_in_french(
+    cli: CliRunner, runtime: Runtime
+) -> None:
+    # An unexpected error would escape ``run`` (it does not catch them).
+    for month in ("0000-01", "9999-12"):
+        refused = run(cli, "billing", "close", "--month", month)
+
+        assert refused.exit_code == 1, refused.output
+        assert "entre 0001-01 et 9999-11" in refused.output

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from sceau.billing import notices
 from sceau.billing.errors import InvalidTerms, UnknownPlan
@@ -67,10 +67,54 @@ def test_a_mid_month_change_takes_effect_the_next_month(runtime: Runtime) -> Non
         for month in ("2026-11", "2026-12")
     )
     assert [(i.plan, i.total_xof) for i in november] == [("pay_as_you_go", 3_000)]
-    # December owes the forfait's fee, less the forfait's 10 % availability
-    # credit (no heartbeat was recorded): the month is held to the targets of
-    # the plan in force then, not of the client's plan when it was scheduled.
-    assert [(i.plan, i.total_xof) for i in december] == [("forfait", 22_500)]
+    # December owes the forfait's fee whole, its ten signatures included. No
+    # heartbeat was ever recorded, so no availability is measured and no SLA
+    # credit earned: credits are tested in test_invoices.py.
+    assert [(i.plan, i.total_xof) for i in december] == [("forfait", 25_000)]
+
+
+def test_the_plan_of_a_month_costs_one_query_on_the_plan_changes(
+    runtime: Runtime,
+) -> None:
+    steady = client_on(runtime, "Cabinet Yao", "pay_as_you_go")
+    moving = client_on(runtime, "Etude Bamba", "pay_as_you_go")
+    with runtime.db.transaction() as session:
+        for plan, month in (("forfait", "2026-12"), ("pay_as_you_go", "2027-03")):
+            schedule_plan_change(
+                session,
+                moving.client_id,
+                plan,
+                actor="operateur:awa",
+                effective_month=month,
+                now=MID_NOVEMBER,
+            )
+    statements: list[str] = []
+
+    def count(*args: object) -> None:
+        # Queries only: SQLite's own BEGIN is no query.
+        if str(args[2]).lstrip().upper().startswith("SELECT"):
+            statements.append(str(args[2]))
+
+    event.listen(runtime.db.engine, "before_cursor_execute", count)
+    try:
+        with runtime.db.sessions() as session:
+            plans = [
+                plan_for_month(session, moving.client_id, month)
+                for month in ("2026-11", "2026-12", "2027-02", "2027-03")
+            ]
+            moving_statements = len(statements)
+            assert plan_for_month(session, steady.client_id, "2026-12") == (
+                "pay_as_you_go"
+            )
+    finally:
+        event.remove(runtime.db.engine, "before_cursor_execute", count)
+
+    assert plans == ["pay_as_you_go", "forfait", "forfait", "pay_as_you_go"]
+    # One query per call with changes; the client's row only without any.
+    assert moving_statements == 4
+    assert len(statements) == 6
+    assert all("plan_changes" in sql for sql in statements[:5])
+    assert "FROM clients" in statements[5]
 
 
 def test_enterprise_terms_are_the_clients_own_and_required(runtime: Runtime) -> None:

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from sceau.billing.invoices import close_month
 from sceau.billing.models import UsageRecord
+from sceau.billing.months import month_of
 from sceau.db import utcnow
 from sceau.runtime import Runtime
 from tests.billing.conftest import metered
@@ -36,14 +37,19 @@ def test_a_signature_is_metered_once_even_when_replayed(
         "Content-Type": "application/json",
     }
     raw = json.dumps(sign_body(atlanta, pdf)).encode()
+    before = utcnow()
 
     first = api.post(SIGN, headers=headers, content=raw)
     replay = api.post(SIGN, headers=headers, content=raw)
 
+    after = utcnow()
     assert first.status_code == 200, first.text
     assert replay.headers["idempotent-replayed"] == "true"
     (row,) = usage_rows(runtime)
-    month = f"{utcnow():%Y-%m}"
+    # Signing reads the real clock; the month is the signature's own, read
+    # from it, so that a month ending mid-test changes nothing.
+    assert before <= row.signed_at <= after
+    month = month_of(row.signed_at)
     assert (row.signature_ref, row.client_id, row.mode, row.plan, row.month) == (
         first.json()["ref_signature"],
         atlanta.client_id,
@@ -52,6 +58,8 @@ def test_a_signature_is_metered_once_even_when_replayed(
         month,
     )
 
+    # The usage read as of the signature: its month is the current one.
+    api.app.state.api_clock = lambda: row.signed_at  # type: ignore[attr-defined]
     usage = api.get(USAGE, headers=atlanta.headers)
     assert usage.status_code == 200, usage.text
     months = usage.json()["mois"]

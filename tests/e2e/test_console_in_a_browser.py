@@ -10,17 +10,16 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from playwright.sync_api import Page, expect
-from sqlalchemy import update
 
 from sceau.billing.invoices import close_month
-from sceau.billing.months import month_of, shift_month
-from sceau.clients.models import Client
+from sceau.billing.months import month_of, month_start, shift_month
 from sceau.console.users import create_user
 from sceau.db import utcnow
 from sceau.runtime import Runtime
-from tests.billing.conftest import metered
+from tests.billing.conftest import backdate, metered
 from tests.conftest import Provisioned
 from tests.e2e.conftest import Authenticator, screenshot
+from tests.support.validators import pdftotext
 
 PASSWORD = "la lagune Ébrié au lever du jour"
 
@@ -67,14 +66,17 @@ def log_in(page: Page, email: str, phone: Authenticator, *, shots: bool) -> None
 
 
 def bill_last_month(runtime: Runtime, client: Provisioned) -> str:
-    """Signatures last month and this one, last month closed: its invoice."""
+    """Signatures last month and this one, last month closed: its invoice.
+
+    The client is on the forfait and in production since before last month,
+    so it owes last month's fee; no heartbeat was recorded then, so no SLA
+    credit is earned: the invoice is the fee, 25 000 XOF."""
     now = utcnow()
     this_month = month_of(now)
     last_month = shift_month(this_month, -1)
-    with runtime.db.transaction() as session:
-        session.execute(
-            update(Client).where(Client.id == client.client_id).values(plan="forfait")
-        )
+    backdate(
+        runtime, client, month_start(last_month) - timedelta(days=1), plan="forfait"
+    )
     metered(runtime, client, 4, now - timedelta(days=now.day + 3))
     metered(runtime, client, 2, now.replace(day=1, hour=0, minute=1))
     # Off this thread: Playwright's event loop runs here, and the invoice's
@@ -118,11 +120,19 @@ def test_an_administrator_rotates_a_key_downloads_an_invoice_and_reads_the_sla(
         r"\d{4}-\d{2} : 4 signatures ; \d{4}-\d{2} : 2 signatures\.$", said
     )
     screenshot(page, "console-consommation")
+    row = page.locator("tr", has_text=number)
+    expect(row.locator('td[data-titre="Total"]')).to_have_text("25\u202f000 FCFA")
     with page.expect_download() as download:
         page.get_by_role("link", name=f"Télécharger {number}").click()
-    pdf = download.value.path().read_bytes()
-    assert pdf.startswith(b"%PDF-")
+    path = download.value.path()
+    assert path.read_bytes().startswith(b"%PDF-")
     assert download.value.suggested_filename == f"{number}.pdf"
+    # What the client reads in the PDF: the fee, nothing taken off.
+    text = " ".join(pdftotext(path).split())
+    assert "Forfait mensuel : redevance mensuelle, 500 signatures incluses" in text
+    assert "Sous-total 25 000 XOF" in text
+    assert "Total à payer 25 000 XOF" in text
+    assert "Crédit" not in text
 
     # The SLA indicators, beside their targets, and their charts.
     page.get_by_role("link", name="Indicateurs SLA").click()

@@ -14,7 +14,12 @@ from sqlalchemy import select, update
 
 from sceau.billing.service import schedule_plan_change
 from sceau.events import types
-from sceau.events.models import STATUS_DELIVERED, STATUS_FAILED, Delivery
+from sceau.events.models import (
+    STATUS_DELIVERED,
+    STATUS_FAILED,
+    Delivery,
+    DeliveryAttempt,
+)
 from sceau.events.service import record_event
 from sceau.incidents.service import open_incident
 from sceau.notifications.service import set_contact
@@ -103,11 +108,9 @@ def test_api_p95_is_the_upper_edge_of_the_bucket_of_the_95th_request(
 
     slow = measured(runtime, forfait.client_id)[API_P95]
     assert (slow.value, slow.met) == (3000.0, False)
-    # Availability is missed too: no heartbeat was recorded that month.
-    assert [c.code for c in credits(runtime, forfait.client_id)] == [
-        API_P95,
-        AVAILABILITY,
-    ]
+    # No heartbeat was ever recorded: availability is not measured, and
+    # earns no credit.
+    assert [c.code for c in credits(runtime, forfait.client_id)] == [API_P95]
 
 
 def test_api_p95_is_measured_on_real_requests_without_signing(
@@ -217,6 +220,45 @@ def test_availability_starts_at_the_clients_creation(
     assert october[AVAILABILITY].value is None
 
 
+def test_availability_is_not_measured_before_any_heartbeat(
+    runtime: Runtime, forfait: Provisioned
+) -> None:
+    recorder = RequestRecorder()
+    recorder.observe(forfait.client_id, KIND_API, at(3, 9), 30, server_error=True)
+    recorder.flush(runtime.db)
+
+    shown = measured(runtime, forfait.client_id)[AVAILABILITY]
+    assert (shown.value, shown.target, shown.met) == (None, 99.5, None)
+    assert credits(runtime, forfait.client_id) == []
+
+
+def test_availability_starts_at_the_first_heartbeat_ever_recorded(
+    runtime: Runtime, forfait: Provisioned
+) -> None:
+    # The service was deployed on the 10th at noon: 58 healthy beats of the
+    # first hour, then two minutes missing, which count as down.
+    with runtime.db.transaction() as session:
+        for minute in range(58):
+            record_heartbeat(session, at(10, 12, minute), healthy=True)
+
+    shown = measured(runtime, forfait.client_id, now=at(10, 13))[AVAILABILITY]
+    assert shown.value == round(100 * 58 / 60, 3)
+    # October, before the deployment, is not measured at all.
+    october = measured(runtime, forfait.client_id, month="2026-10")
+    assert october[AVAILABILITY].value is None
+
+
+def test_a_month_without_heartbeats_after_the_first_one_is_down(
+    runtime: Runtime, forfait: Provisioned
+) -> None:
+    with runtime.db.transaction() as session:
+        record_heartbeat(session, at(1) - timedelta(days=3), healthy=True)
+
+    shown = measured(runtime, forfait.client_id)[AVAILABILITY]
+    assert (shown.value, shown.met) == (0.0, False)
+    assert [c.code for c in credits(runtime, forfait.client_id)] == [AVAILABILITY]
+
+
 def test_enterprise_needs_three_nines(runtime: Runtime, forfait: Provisioned) -> None:
     set_client(runtime, forfait.client_id, plan="enterprise")
     with runtime.db.transaction() as session:
@@ -231,6 +273,36 @@ def test_enterprise_needs_three_nines(runtime: Runtime, forfait: Provisioned) ->
 # -- incident notices ---------------------------------------------------------------
 
 
+def attempt(
+    runtime: Runtime,
+    client_id: str,
+    started_at: datetime,
+    *,
+    succeeded: bool,
+) -> None:
+    """Record an attempt, at ``started_at``, of each of the client's
+    deliveries (and mark it delivered when it succeeded)."""
+    with runtime.db.transaction() as session:
+        deliveries = session.scalars(
+            select(Delivery).where(Delivery.client_id == client_id)
+        ).all()
+        for delivery in deliveries:
+            delivery.attempts += 1
+            session.add(
+                DeliveryAttempt(
+                    delivery_seq=delivery.seq,
+                    number=delivery.attempts,
+                    worker="test",
+                    started_at=started_at,
+                    duration_ms=20,
+                    succeeded=succeeded,
+                )
+            )
+            if succeeded:
+                delivery.status = STATUS_DELIVERED
+                delivery.delivered_at = started_at
+
+
 def test_incident_notice_delay_is_the_slowest_notice_of_the_month(
     runtime: Runtime, forfait: Provisioned, beta: Provisioned
 ) -> None:
@@ -243,12 +315,7 @@ def test_incident_notice_delay_is_the_slowest_notice_of_the_month(
             client_ids=[forfait.client_id],
             now=at(12, 8),
         )
-    with runtime.db.transaction() as session:
-        session.execute(
-            update(Delivery)
-            .where(Delivery.client_id == forfait.client_id)
-            .values(status=STATUS_DELIVERED, delivered_at=at(12, 8, 45))
-        )
+    attempt(runtime, forfait.client_id, at(12, 8, 45), succeeded=True)
 
     shown = measured(runtime, forfait.client_id)[INCIDENT_NOTICE]
     assert (shown.value, shown.unit, shown.target, shown.met) == (
@@ -259,7 +326,7 @@ def test_incident_notice_delay_is_the_slowest_notice_of_the_month(
     )
     assert measured(runtime, beta.client_id)[INCIDENT_NOTICE].value is None
 
-    # A notice still undelivered counts with its age.
+    # A notice not yet sent counts with its age.
     with runtime.db.transaction() as session:
         open_incident(
             session,
@@ -271,6 +338,45 @@ def test_incident_notice_delay_is_the_slowest_notice_of_the_month(
     late = measured(runtime, forfait.client_id, now=at(20, 11))[INCIDENT_NOTICE]
     assert (late.value, late.met) == (180.0, False)
     assert first.id.startswith("INC-")
+
+
+def test_incident_notice_delay_runs_to_the_first_attempt_not_the_success(
+    runtime: Runtime, forfait: Provisioned
+) -> None:
+    # Sent ten minutes after the declaration to a mailbox that refused it,
+    # and never delivered: the service did its part at the first attempt.
+    with runtime.db.transaction() as session:
+        set_contact(session, forfait.client_id, email="ops@atlanta.ci", channel="email")
+        open_incident(
+            session,
+            title="Horodatage lent",
+            impact="Signatures retardées",
+            client_ids=[forfait.client_id],
+            now=at(12, 8),
+        )
+    attempt(runtime, forfait.client_id, at(12, 8, 10), succeeded=False)
+    attempt(runtime, forfait.client_id, at(12, 14), succeeded=False)
+
+    shown = measured(runtime, forfait.client_id)[INCIDENT_NOTICE]
+    assert (shown.value, shown.met) == (10.0, True)
+
+
+def test_a_notice_to_a_client_without_contact_is_not_counted(
+    runtime: Runtime, forfait: Provisioned
+) -> None:
+    with runtime.db.transaction() as session:
+        open_incident(
+            session,
+            title="Horodatage lent",
+            impact="Signatures retardées",
+            client_ids=[forfait.client_id],
+            now=at(12, 8),
+        )
+        assert session.scalars(select(Delivery)).all() == []
+
+    shown = measured(runtime, forfait.client_id)[INCIDENT_NOTICE]
+    assert (shown.value, shown.met) == (None, None)
+    assert credits(runtime, forfait.client_id) == []
 
 
 # -- webhooks -----------------------------------------------------------------------
@@ -313,6 +419,10 @@ def test_webhook_success_is_the_share_delivered_among_those_ended(
         False,
     )
     assert measured(runtime, beta.client_id)[WEBHOOKS].value is None
+    # The sheet sets no webhook target, and an endpoint fails by the client's
+    # hand as often as by ours: missed, shown, but no credit by default.
+    assert runtime.settings.sla_credit_percent[WEBHOOKS] == 0
+    assert WEBHOOKS not in [c.code for c in credits(runtime, forfait.client_id)]
 
 
 # -- plans, months, series ----------------------------------------------------------
@@ -356,6 +466,14 @@ def test_a_month_is_written_yyyy_mm(month: str) -> None:
         month_window(month)
     assert raised.value.code == "mois_invalide"
     assert raised.value.status == 422
+
+
+@pytest.mark.parametrize("month", ["0000-01", "9999-12"])
+def test_a_month_beyond_the_calendar_is_refused(month: str) -> None:
+    with pytest.raises(InvalidMonth) as raised:
+        month_window(month)
+    assert (raised.value.code, raised.value.status) == ("mois_invalide", 422)
+    assert "9999-11" in raised.value.message
 
 
 def test_a_month_runs_to_the_first_of_the_next_in_utc() -> None:

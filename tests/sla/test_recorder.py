@@ -4,8 +4,9 @@ stored rows by any number of processes."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -92,6 +93,52 @@ def test_the_app_flushes_its_counts_when_it_stops(
         assert minutes(runtime) == {}
 
     assert minutes(runtime)[(atlanta.client_id, at(3, 8), KIND_API)].requests == 1
+
+
+def test_every_api_process_flushes_its_counts_without_a_worker_loop(
+    runtime: Runtime, atlanta: Provisioned
+) -> None:
+    # No worker loop in this app (SCEAU_WORKER_IN_SERVE=false, or a runtime
+    # passed in): the API process flushes its own counts nonetheless.
+    quick = Runtime(runtime.settings.model_copy(update={"sla_chore_seconds": 0.05}))
+    app = create_app(quick.settings, quick, delivery_worker=False)
+    try:
+        with TestClient(app) as api:
+            api.app.state.api_clock = lambda: at(3, 8, 0)  # type: ignore[attr-defined]
+            api.get(CATALOGUE, headers=atlanta.headers)
+
+            deadline = time.monotonic() + 10
+            while not minutes(runtime) and time.monotonic() < deadline:
+                time.sleep(0.05)
+
+            assert (
+                minutes(runtime)[(atlanta.client_id, at(3, 8), KIND_API)].requests == 1
+            )
+            assert recorder_for(quick.db).pending() == 0
+    finally:
+        quick.close()
+
+
+def test_a_backlog_of_thousands_of_minutes_is_flushed_at_once(
+    runtime: Runtime, atlanta: Provisioned, beta: Provisioned
+) -> None:
+    # An outage's backlog: more rows than PostgreSQL takes parameters in one
+    # statement (about 21 per row, 65 535 at most).
+    recorder = RequestRecorder()
+    start = at(2)
+    for index in range(1700):
+        moment = start + timedelta(minutes=index)
+        for client in (atlanta, beta):
+            recorder.observe(client.client_id, KIND_API, moment, 40)
+    recorder.observe(atlanta.client_id, KIND_API, start, 40)
+
+    assert recorder.flush(runtime.db) == 3400
+
+    rows = minutes(runtime)
+    assert len(rows) == 3400
+    assert sum(row.requests for row in rows.values()) == 3401
+    assert rows[(atlanta.client_id, start, KIND_API)].requests == 2
+    assert recorder.pending() == 0
 
 
 def test_two_processes_flushing_the_same_minute_add_up(

@@ -4,8 +4,9 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -13,13 +14,16 @@ from click.testing import CliRunner
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 
+from sceau.billing.service import schedule_plan_change
 from sceau.cli import main
 from sceau.runtime import Runtime
 from sceau.settings import get_settings
 from sceau.signing.models import SignatureRecord
+from sceau.sla import metrics as sla_metrics
+from sceau.sla.metrics import Reading, SlaGauges
 from sceau.sla.recorder import record_heartbeat
 from tests.conftest import Provisioned, sign_body
-from tests.sla.conftest import at
+from tests.sla.conftest import at, set_client
 
 SLA = "/api/v1/sceau/b2b/sla"
 SIGN = "/api/v1/sceau/b2b/signer"
@@ -105,6 +109,48 @@ def test_a_malformed_month_is_refused_with_its_code(
     assert "AAAA-MM" in answer.json()["erreur"]["message"]
 
 
+@pytest.mark.parametrize("month", ["0000-01", "9999-12"])
+def test_a_month_beyond_the_calendar_is_refused_with_its_code(
+    api: TestClient, atlanta: Provisioned, month: str
+) -> None:
+    answer = api.get(SLA, params={"mois": month}, headers=atlanta.headers)
+
+    assert answer.status_code == 422
+    error = answer.json()["erreur"]
+    assert error["code"] == "mois_invalide"
+    assert "entre 0001-01 et 9999-11" in error["message"]
+
+
+def test_a_past_month_shows_the_plan_in_force_that_month(
+    api: TestClient,
+    runtime: Runtime,
+    forfait: Provisioned,
+    frozen_api: Callable[[datetime], None],
+) -> None:
+    # Moved to enterprise from December; the client now holds that plan.
+    with runtime.db.transaction() as session:
+        schedule_plan_change(
+            session,
+            forfait.client_id,
+            "enterprise",
+            actor="operateur:awa",
+            now=at(15),
+            unit_price_xof=90,
+            monthly_fee_xof=400_000,
+            included_signatures=5_000,
+        )
+    set_client(runtime, forfait.client_id, plan="enterprise")
+    frozen_api(at(30) + timedelta(days=5))
+
+    november = api.get(SLA, params={"mois": "2026-11"}, headers=forfait.headers)
+    december = api.get(SLA, params={"mois": "2026-12"}, headers=forfait.headers)
+
+    assert november.json()["formule"] == "forfait"
+    assert by_code(november.json())["disponibilite_pct"]["objectif"] == 99.5
+    assert december.json()["formule"] == "enterprise"
+    assert by_code(december.json())["disponibilite_pct"]["objectif"] == 99.9
+
+
 def test_indicators_need_an_authenticated_client(api: TestClient) -> None:
     assert api.get(SLA).status_code == 401
 
@@ -139,6 +185,38 @@ def test_prometheus_shows_each_clients_indicators_and_targets(
         f'sceau_sla_target{{client_id="{beta.client_id}",'
         'indicateur="temps_reponse_api_p95_ms",mois="2026-11"} 800.0' in text
     )
+
+
+def test_one_scrape_at_a_time_reads_the_indicators(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gauges = SlaGauges()
+    reading, release = threading.Event(), threading.Event()
+    calls: list[datetime] = []
+
+    def slow_read(runtime: Runtime, now: datetime) -> list[Reading]:
+        calls.append(now)
+        reading.set()
+        release.wait(10)
+        return [("cli_x", "disponibilite_pct", "2026-11", 100.0, 99.5, True)]
+
+    monkeypatch.setattr(sla_metrics, "_read", slow_read)
+    first = threading.Thread(target=gauges.refresh, args=(runtime, at(20)))
+    first.start()
+    assert reading.wait(10)
+
+    # A second scrape meanwhile does not read again: it serves what is cached.
+    gauges.refresh(runtime, at(20))
+    assert len(calls) == 1
+    release.set()
+    first.join(10)
+
+    assert len(calls) == 1
+    assert [m.samples[0].value for m in gauges.collect() if m.samples] == [
+        100.0,
+        99.5,
+        1.0,
+    ]
 
 
 @pytest.fixture

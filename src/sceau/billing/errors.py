@@ -28,6 +28,16 @@ class InvalidMonth(Unprocessable):
     message = "Le mois s'écrit AAAA-MM, par exemple 2026-11."
 
 
+class MonthOutOfRange(InvalidMonth):
+    """Well written, but before the calendar's first month or without a day
+    after it; the same code and bounds as the SLA's months."""
+
+    message = (
+        "Le mois demandé est hors du calendrier pris en charge : indiquez un "
+        "mois AAAA-MM entre 0001-01 et 9999-11 (mois UTC)."
+    )
+
+
 class MonthNotOver(Conflict):
     code = "mois_non_termine"
     message = "Un mois se facture une fois terminé (le premier du mois suivant, UTC)."

@@ -9,15 +9,23 @@ rolled-back invoice gives its number back, and two closes never share one.
 An invoice is written first (its lines and totals, final from then on), then
 signed and its PDF attached: signing takes its own transaction
 (``sign_and_record``), which must not wait behind the counter's lock. An
-invoice left without its PDF by a crash is completed by the next close.
+invoice left without its PDF, by a signing that failed (the time-stamping
+authority away) or by a crash, keeps its number and lines; the worker chore
+``billing.invoice_pdfs`` (``pdf_chore``) attaches its PDF a few minutes
+later, and so does the next close of its month.
+
+A client owes its plan's monthly fee for a month only if it could sign at
+some time in it (in pilot or production: ``sceau.lifecycle``), in full; its
+signatures, if any, are billed whatever its step.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import asdict
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -52,7 +60,8 @@ from sceau.billing.pricing import (
     standard_terms,
 )
 from sceau.clients.models import Client
-from sceau.db import iso_utc, utcnow
+from sceau.db import Database, iso_utc, utcnow
+from sceau.lifecycle.service import open_during
 from sceau.runtime import Runtime
 from sceau.settings import Settings
 from sceau.sla.service import credits_for
@@ -61,6 +70,10 @@ logger = logging.getLogger(__name__)
 
 SERIES_PREFIX = {KIND_INVOICE: "FAC", KIND_CREDIT_NOTE: "AV"}
 MAX_REASON = 500
+# How often the worker looks for invoices without their PDF, and how old one
+# must be: younger, the close or credit note that issued it is signing it.
+PDF_SWEEP_SECONDS = 300
+PDF_GRACE = timedelta(minutes=2)
 
 
 # -- reading -------------------------------------------------------------------
@@ -117,18 +130,26 @@ def close_month(
     actor: str = "operateur",
 ) -> list[Invoice]:
     """Issue the month's invoices not issued yet: one per client that signed
-    in ``month`` or owes a fee for it. Closing again issues nothing new."""
+    in ``month`` or owes a fee for it. Closing again issues nothing new.
+
+    An invoice whose PDF cannot be signed now is issued all the same, its PDF
+    pending (see the module's note), and the close goes on with the others.
+    """
     month = parse_month(month)
     now = now or utcnow()
     if now < month_end(month):
         raise MonthNotOver()
 
+    # Those an earlier close left without PDF first, before the new ones.
+    attach_pending_pdfs(runtime, month=month)
+
     issued: list[Invoice] = []
     for client_id in _clients_to_bill(runtime, month):
         invoice = _issue_invoice(runtime, client_id, month, now, actor)
-        if invoice is not None:
-            issued.append(invoice)
-    _attach_missing_pdfs(runtime, month)
+        if invoice is None:
+            continue
+        issued.append(invoice)
+        _try_attach_pdf(runtime, invoice)
 
     with runtime.db.sessions() as session:
         refreshed = [get_invoice(session, invoice.number) for invoice in issued]
@@ -140,8 +161,8 @@ def close_month(
 
 
 def _clients_to_bill(runtime: Runtime, month: str) -> list[str]:
-    """Clients with usage that month, and clients whose plan has a fee and who
-    existed before the month ended; Pixel Sceau's own client never."""
+    """Clients with usage that month, and clients who owe a fee for it;
+    Pixel Sceau's own client never."""
     with runtime.db.sessions() as session:
         used = set(
             session.scalars(
@@ -155,8 +176,7 @@ def _clients_to_bill(runtime: Runtime, month: str) -> list[str]:
         ):
             if client_id in used:
                 continue
-            terms = _month_terms(session, runtime.settings, client_id, month)
-            if terms.monthly_fee_xof > 0:
+            if _owes_fee(session, runtime.settings, client_id, month):
                 used.add(client_id)
     return sorted(used - service.UNBILLED_CLIENTS)
 
@@ -199,7 +219,6 @@ def _issue_invoice(
         )
         session.add(invoice)
         session.flush()
-    _attach_pdf(runtime, invoice)
     return invoice
 
 
@@ -216,7 +235,11 @@ def month_lines(
     terms = _month_terms(session, settings, client_id, month)
     signatures = service.month_signatures(session, client_id, month)
     if terms.plan != GRATUIT_NOTAIRE:
-        return signature_lines(terms, _by_mode(signatures))
+        # A month the client could not sign in (before its pilot) owes no
+        # fee; the signatures it made all the same (an officer signing a
+        # delegation) are billed at the unit price, as beyond a volume.
+        with_fee = not terms.monthly_fee_xof or _open_in(session, client_id, month)
+        return signature_lines(terms, _by_mode(signatures), with_fee=with_fee)
 
     end = service.free_period_end(session, settings, client_id)
     free = [s for s in signatures if end is None or s[0] < end]
@@ -242,6 +265,17 @@ def _month_terms(
             next_plan = service.after_free_plan(session, settings, client_id, month)
             return standard_terms(next_plan, settings)
     return terms
+
+
+def _owes_fee(session: Session, settings: Settings, client_id: str, month: str) -> bool:
+    terms = _month_terms(session, settings, client_id, month)
+    return terms.monthly_fee_xof > 0 and _open_in(session, client_id, month)
+
+
+def _open_in(session: Session, client_id: str, month: str) -> bool:
+    """Whether the client was in pilot or production at some time in
+    ``month``: a single day is a whole fee (no pro rata)."""
+    return open_during(session, client_id, month_start(month), month_end(month))
 
 
 def _by_mode(signatures: list[tuple[datetime, str]]) -> dict[str, int]:
@@ -313,7 +347,7 @@ def issue_credit_note(
         note.reason = reason
         session.add(note)
         session.flush()
-    _attach_pdf(runtime, note)
+    _try_attach_pdf(runtime, note)
     logger.info(
         "billing.credit_note_issued",
         extra={"number": note.number, "corrects": number, "amount_xof": amount_xof},
@@ -396,12 +430,65 @@ def _attach_pdf(runtime: Runtime, invoice: Invoice) -> None:
         )
 
 
-def _attach_missing_pdfs(runtime: Runtime, month: str) -> None:
-    with runtime.db.sessions() as session:
-        pending = list(
-            session.scalars(
-                select(Invoice).where(Invoice.month == month, Invoice.pdf.is_(None))
-            )
-        )
-    for invoice in pending:
+def _try_attach_pdf(runtime: Runtime, invoice: Invoice) -> bool:
+    """Attach the signed PDF; on failure log it and leave it pending."""
+    try:
         _attach_pdf(runtime, invoice)
+    except Exception:
+        # Whatever failed (the time-stamping authority away, the database a
+        # moment), the invoice is issued and final; only its PDF waits, and
+        # the chore or the next close attaches it. The other clients' must
+        # not wait on this one.
+        logger.exception(
+            "billing.invoice_pdf_failed",
+            extra={"number": invoice.number, "client_id": invoice.client_id},
+        )
+        return False
+    return True
+
+
+def _pending_pdfs(
+    db: Database, *, month: str | None = None, issued_before: datetime | None = None
+) -> list[Invoice]:
+    query = select(Invoice).where(Invoice.pdf.is_(None)).order_by(Invoice.id)
+    if month is not None:
+        query = query.where(Invoice.month == month)
+    if issued_before is not None:
+        query = query.where(Invoice.issued_at < issued_before)
+    with db.sessions() as session:
+        return list(session.scalars(query))
+
+
+def attach_pending_pdfs(
+    runtime: Runtime, *, month: str | None = None, now: datetime | None = None
+) -> int:
+    """Sign and attach the PDF of the invoices and credit notes without one
+    (of ``month``, or those issued more than ``PDF_GRACE`` before ``now``);
+    the number attached. One that fails again stays pending."""
+    issued_before = None if month is not None else (now or utcnow()) - PDF_GRACE
+    pending = _pending_pdfs(runtime.db, month=month, issued_before=issued_before)
+    attached = sum(_try_attach_pdf(runtime, invoice) for invoice in pending)
+    if attached:
+        logger.info("billing.invoice_pdfs_attached", extra={"invoices": attached})
+    return attached
+
+
+def pdf_chore(db: Database, settings: Settings) -> Callable[[], int]:
+    """What a worker loop runs every ``PDF_SWEEP_SECONDS``: attach the PDFs
+    left pending (``attach_pending_pdfs``)."""
+    runtimes: list[Runtime] = []
+
+    def run() -> int:
+        if not _pending_pdfs(db, issued_before=utcnow() - PDF_GRACE):
+            return 0
+        if not runtimes:
+            # Signing needs the PKI and the time-stamper; a worker loop has
+            # only the database, so it builds them once, when first needed,
+            # on that same database.
+            runtime = Runtime(settings)
+            runtime.db.dispose()
+            runtime.db = db
+            runtimes.append(runtime)
+        return attach_pending_pdfs(runtimes[0])
+
+    return run

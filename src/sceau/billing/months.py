@@ -6,16 +6,25 @@ import calendar
 import re
 from datetime import UTC, datetime
 
-from sceau.billing.errors import InvalidMonth
+from sceau.billing.errors import InvalidMonth, MonthOutOfRange
 
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+# The calendar stops there: 0000-01 has no first day, 9999-12 no day after.
+# The same bounds as the SLA's months (sceau.sla.service.month_window).
+FIRST_MONTH = "0001-01"
+LAST_MONTH = "9999-11"
 
 
 def parse_month(text: str) -> str:
-    """``text`` if it is a month ``YYYY-MM``, else the error saying so."""
+    """``text`` if it is a month ``YYYY-MM`` within the calendar, else the
+    error saying so."""
     if not isinstance(text, str) or not _MONTH.match(text.strip()):
         raise InvalidMonth()
-    return text.strip()
+    month = text.strip()
+
+    if not FIRST_MONTH <= month <= LAST_MONTH:
+        raise MonthOutOfRange()
+    return month
 
 
 def month_of(moment: datetime) -> str:
@@ -39,7 +48,8 @@ def next_month(month: str) -> str:
 
 def month_end(month: str) -> datetime:
     """The first instant after ``month``."""
-    return month_start(next_month(month))
+    year, number = (int(part) for part in parse_month(month).split("-"))
+    return datetime(year + number // 12, number % 12 + 1, 1, tzinfo=UTC)
 
 
 def add_months(moment: datetime, months: int) -> datetime:

@@ -108,29 +108,48 @@ def month_signatures(
 # -- plans ---------------------------------------------------------------------
 
 
+def plan_changes(session: Session, client_id: str) -> list[PlanChange]:
+    """Every plan change of a client, in the order they apply: by month, then
+    as recorded. One query; a client has a handful in its life."""
+    return list(
+        session.scalars(
+            select(PlanChange)
+            .where(PlanChange.client_id == client_id)
+            .order_by(PlanChange.effective_month, PlanChange.id)
+        )
+    )
+
+
+def _governing(changes: list[PlanChange], month: str) -> PlanChange | None:
+    """Of ``changes`` in the order they apply, the last one in force by
+    ``month``."""
+    governing = None
+    for change in changes:
+        if change.effective_month > month:
+            break
+        governing = change
+    return governing
+
+
 def governing_change(session: Session, client_id: str, month: str) -> PlanChange | None:
     """The change that set the plan of ``month``; None before any."""
-    return session.scalars(
-        select(PlanChange)
-        .where(PlanChange.client_id == client_id, PlanChange.effective_month <= month)
-        .order_by(PlanChange.effective_month.desc(), PlanChange.id.desc())
-        .limit(1)
-    ).first()
+    return _governing(plan_changes(session, client_id), month)
 
 
 def plan_for_month(session: Session, client_id: str, month: str) -> str:
-    """The plan in force for ``client_id`` during ``month``, from its history."""
-    change = governing_change(session, client_id, month)
+    """The plan in force for ``client_id`` during ``month``, from its history.
+
+    It is read for every signature, in the signing transaction: one query on
+    the client's changes, and the client's row only when there is none.
+    """
+    changes = plan_changes(session, client_id)
+    change = _governing(changes, month)
     if change is not None:
         return change.plan
-    first = session.scalars(
-        select(PlanChange)
-        .where(PlanChange.client_id == client_id)
-        .order_by(PlanChange.effective_month, PlanChange.id)
-        .limit(1)
-    ).first()
-    if first is not None:
-        return first.previous_plan
+    if changes:
+        # Before the first change: the plan it replaced.
+        return changes[0].previous_plan
+
     client = session.get(Client, client_id)
     if client is None:
         raise ClientNotFound()

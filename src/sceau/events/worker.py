@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session, aliased
 
 from sceau.acts.sweeper import sweep_acts
 from sceau.authority import review
+from sceau.billing import invoices as billing_invoices
 from sceau.billing import notices as billing_notices
 from sceau.db import Database
 from sceau.errors import ConfigurationError
@@ -638,6 +639,11 @@ def standard_chores(db: Database, settings: Settings) -> list[Chore]:
             lambda: billing_notices.sweep(db, settings),
         ),
         Chore("sla.record", settings.sla_chore_seconds, sla_chore(db, settings)),
+        Chore(
+            "billing.invoice_pdfs",
+            billing_invoices.PDF_SWEEP_SECONDS,
+            billing_invoices.pdf_chore(db, settings),
+        ),
     ]
 
 

@@ -12,14 +12,14 @@ import secrets
 import time
 from typing import Any
 
-from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sceau.auth.front import peer_of
 from sceau.errors import PayloadTooLarge
 from sceau.ops.logs import mask_ip, request_id_var
 from sceau.ops.metrics import HTTP_LATENCY, HTTP_REQUESTS
-from sceau.sla.recorder import flush_app, record_request
+from sceau.sla.recorder import record_request
 
 logger = logging.getLogger(__name__)
 
@@ -52,9 +52,6 @@ class RequestContextMiddleware:
         self.page_prefixes = page_prefixes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "lifespan":
-            await self.app(scope, _flushing_at_shutdown(scope, receive), send)
-            return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -68,10 +65,16 @@ class RequestContextMiddleware:
         state["started"] = started
         peer = peer_of(scope, front_token=self.front_token)
         state["peer"] = peer
+        # 500 until a response starts: what the error handler answers to an
+        # exception, and what the logs show of a request never answered.
         status_holder = {"status": 500}
+        started_answer = False
+        failure: BaseException | None = None
 
         async def send_with_id(message: Message) -> None:
+            nonlocal started_answer
             if message["type"] == "http.response.start":
+                started_answer = True
                 status_holder["status"] = message["status"]
                 message.setdefault("headers", [])
                 message["headers"] = [
@@ -92,6 +95,9 @@ class RequestContextMiddleware:
                 )
                 return
             await self.app(scope, _limited(receive, self.max_body_bytes), send_with_id)
+        except BaseException as exc:
+            failure = exc
+            raise
         finally:
             elapsed = time.perf_counter() - started
             route = _route_template(scope)
@@ -99,7 +105,14 @@ class RequestContextMiddleware:
             status = status_holder["status"]
             HTTP_REQUESTS.labels(method, route, str(status)).inc()
             HTTP_LATENCY.labels(method, route).observe(elapsed)
-            _count_for_sla(scope, method, route, status, elapsed)
+            _count_for_sla(
+                scope,
+                method,
+                route,
+                status,
+                elapsed,
+                server_error=_server_error(status, started_answer, failure),
+            )
             logger.info(
                 "http.request",
                 extra={
@@ -120,34 +133,42 @@ class RequestContextMiddleware:
         return None
 
 
+def _server_error(status: int, started: bool, failure: BaseException | None) -> bool:
+    """Whether the service answered the request with a failure of its own: a
+    response it sent with a status of 500 or more, or an exception that the
+    error handler, outside this middleware, answers with a 500. A request
+    never answered because the client left (a disconnect, a cancelled task,
+    or an app that returned without a response) is not the service's
+    failure, and does not make the minute unavailable."""
+    if started:
+        return status >= 500
+    if failure is None or isinstance(failure, ClientDisconnect):
+        return False
+    return isinstance(failure, Exception)
+
+
 def _count_for_sla(
-    scope: Scope, method: str, route: str, status: int, elapsed: float
+    scope: Scope,
+    method: str,
+    route: str,
+    status: int,
+    elapsed: float,
+    *,
+    server_error: bool,
 ) -> None:
     try:
         record_request(
-            scope, method=method, route=route, status=status, seconds=elapsed
+            scope,
+            method=method,
+            route=route,
+            status=status,
+            seconds=elapsed,
+            server_error=server_error,
         )
     except Exception:
         # Counting is in memory and should not fail; if it does, the answer
         # has gone already and must not turn into an error.
         logger.exception("sla.count_failed")
-
-
-def _flushing_at_shutdown(scope: Scope, receive: Receive) -> Receive:
-    """``receive`` for the lifespan, which flushes the SLA's request counts
-    when shutdown begins, while the app's runtime is still open."""
-
-    async def wrapped() -> Message:
-        message = await receive()
-        if message["type"] == "lifespan.shutdown":
-            try:
-                await run_in_threadpool(flush_app, scope.get("app"))
-            except Exception:
-                # The counts of the last seconds are lost; stopping goes on.
-                logger.exception("sla.flush_at_shutdown_failed")
-        return message
-
-    return wrapped
 
 
 def _new_request_id() -> str:

@@ -22,14 +22,15 @@ def sla() -> None:
 @json_option
 @_fail_on_errors
 def sla_show(client_id: str, month: str | None, as_json: bool) -> None:
-    """Print the client's indicators beside its plan's targets."""
-    from sceau.clients.service import get_client
+    """Print the client's indicators beside the targets of the plan in force
+    that month."""
+    from sceau.billing.service import plan_for_month
     from sceau.sla.service import indicator_json, indicators, month_of, month_window
 
     month = month or month_of(utcnow())
     month_window(month)
     with _runtime() as runtime, runtime.db.sessions() as session:
-        plan = get_client(session, client_id).plan
+        plan = plan_for_month(session, client_id, month)
         shown = indicators(session, runtime.settings, client_id, month)
     data = {
         "client": client_id,

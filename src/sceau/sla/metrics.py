@@ -1,7 +1,8 @@
 """The current month's SLA indicators and targets, per client, in /metrics.
 
 Read from the database when ``/metrics`` is scraped, at most once per
-``SCEAU_SLA_METRICS_CACHE_SECONDS``; the collector itself only replays the
+``SCEAU_SLA_METRICS_CACHE_SECONDS`` and by one scrape at a time (the others
+meanwhile serve the last reading); the collector itself only replays the
 last reading, so that producing the page never touches the database.
 """
 
@@ -35,13 +36,16 @@ Reading = tuple[str, str, str, float | None, float | None, bool | None]
 class SlaGauges(Collector):
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        # Held by the one scrape that reads the database (a few queries per
+        # client and indicator); concurrent scrapes do not queue behind it.
+        self._reading = threading.Lock()
         self._readings: list[Reading] = []
         self._read_at: float | None = None
         self._db: Database | None = None
 
     def refresh(self, runtime: Any, now: datetime | None = None) -> None:
         """Read the indicators again if the last reading is too old (or of
-        another database)."""
+        another database) and no other scrape is reading them already."""
         cache = runtime.settings.sla_metrics_cache_seconds
         with self._lock:
             fresh = (
@@ -49,7 +53,7 @@ class SlaGauges(Collector):
                 and self._read_at is not None
                 and time.monotonic() - self._read_at < cache
             )
-        if fresh:
+        if fresh or not self._reading.acquire(blocking=False):
             return
         try:
             readings = _read(runtime, now or utcnow())
@@ -57,12 +61,15 @@ class SlaGauges(Collector):
             # The other metrics must still be served: keep the last reading.
             logger.exception("sla.metrics_failed")
             return
-        with self._lock:
-            self._readings, self._read_at, self._db = (
-                readings,
-                time.monotonic(),
-                runtime.db,
-            )
+        else:
+            with self._lock:
+                self._readings, self._read_at, self._db = (
+                    readings,
+                    time.monotonic(),
+                    runtime.db,
+                )
+        finally:
+            self._reading.release()
 
     def describe(self) -> list[Any]:
         return []

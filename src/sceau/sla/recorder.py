@@ -1,13 +1,15 @@
 """Request minutes and heartbeats: how the SLA's own measures are taken.
 
 Every authenticated request is counted in memory, per client, UTC minute and
-kind (``api`` or ``signing``), in latency buckets; a worker chore, and the
-app's shutdown, flush the counts by adding them to the stored rows. Nothing
-is written on a request's path, and any number of processes may flush the
-same minute: every stored count only grows by what a flush adds.
+kind (``api`` or ``signing``), in latency buckets; each API process flushes
+its own counts periodically (``PeriodicFlush``, started by the app) and at
+shutdown, by adding them to the stored rows. Nothing is written on a
+request's path, and any number of processes may flush the same minute: every
+stored count only grows by what a flush adds.
 
-The same chore runs the ``/healthz`` checks and records, once a minute,
-whether they passed (the heartbeat of the availability indicator).
+The worker chore ``sla.record`` flushes its own process's counts too, then
+runs the ``/healthz`` checks and records, once a minute, whether they passed
+(the heartbeat of the availability indicator).
 """
 
 from __future__ import annotations
@@ -50,6 +52,10 @@ SIGNING_ROUTES = frozenset({("POST", "/api/v1/sceau/b2b/signer"), ("POST", AUTO_
 ACT_CREATED = 201
 
 Key = tuple[str, datetime, str]
+
+# Rows per INSERT: each carries 21 parameters, and PostgreSQL takes at most
+# 65 535 in one statement, which an outage's backlog would pass.
+ROWS_PER_INSERT = 1000
 
 
 def request_kind(method: str, route: str, status: int) -> str:
@@ -157,9 +163,16 @@ def recorder_for(db: Database) -> RequestRecorder:
 
 
 def record_request(
-    scope: Mapping[str, Any], *, method: str, route: str, status: int, seconds: float
+    scope: Mapping[str, Any],
+    *,
+    method: str,
+    route: str,
+    status: int,
+    seconds: float,
+    server_error: bool,
 ) -> None:
-    """Count one answered request, if it was an authenticated client's."""
+    """Count one request, if it was an authenticated client's; a
+    ``server_error`` is an answer of status 500 or more the service sent."""
     client_id = scope.get("state", {}).get("client_id")
     app = scope.get("app")
     runtime = getattr(getattr(app, "state", None), "runtime", None)
@@ -173,16 +186,45 @@ def record_request(
         request_kind(method, route, status),
         at,
         seconds * 1000,
-        server_error=status >= 500,
+        server_error=server_error,
     )
 
 
-def flush_app(app: Any) -> int:
-    """Flush what the app's process counted (at shutdown)."""
-    runtime = getattr(getattr(app, "state", None), "runtime", None)
-    if runtime is None:
-        return 0
-    return recorder_for(runtime.db).flush(runtime.db)
+class PeriodicFlush:
+    """A daemon thread that flushes this process's counts every ``seconds``,
+    and once more when stopped: the API process's own, so that its counts
+    reach the database whether or not a worker loop runs beside it."""
+
+    def __init__(self, db: Database, seconds: float) -> None:
+        self.db = db
+        self.seconds = seconds
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(
+            target=self._run, name="sceau-sla-flush", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop the thread, then flush what is left (at shutdown)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        self._flush()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.seconds):
+            self._flush()
+
+    def _flush(self) -> None:
+        try:
+            recorder_for(self.db).flush(self.db)
+        except Exception:
+            # The database may be away for a moment: the counts are kept for
+            # the next flush, and the thread must outlive the failure.
+            logger.exception("sla.flush_failed")
 
 
 # -- storage ---------------------------------------------------------------------
@@ -200,13 +242,16 @@ def add_request_minutes(session: Session, rows: Iterable[dict[str, Any]]) -> Non
     if not rows:
         return
     table = RequestMinute.__table__
-    statement = _insert(session, table).values(rows)
     counts = ("requests", "server_errors", *BUCKET_COLUMNS)
-    statement = statement.on_conflict_do_update(
-        index_elements=["client_id", "minute", "kind"],
-        set_={name: table.c[name] + statement.excluded[name] for name in counts},
-    )
-    session.execute(statement)
+    for first in range(0, len(rows), ROWS_PER_INSERT):
+        statement = _insert(session, table).values(
+            rows[first : first + ROWS_PER_INSERT]
+        )
+        statement = statement.on_conflict_do_update(
+            index_elements=["client_id", "minute", "kind"],
+            set_={name: table.c[name] + statement.excluded[name] for name in counts},
+        )
+        session.execute(statement)
 
 
 def record_heartbeat(session: Session, minute: datetime, *, healthy: bool) -> None:

@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from sceau.auth.http import authenticated_client
 from sceau.auth.service import AuthenticatedClient
-from sceau.clients.service import get_client
+from sceau.billing.service import plan_for_month
 from sceau.db import utcnow
 from sceau.http import ERROR_RESPONSES, frozen_now, runtime_of
 from sceau.sla import service
@@ -35,7 +35,7 @@ class IndicatorView(BaseModel):
 
 class SlaView(BaseModel):
     mois: str = Field(description="Mois UTC, AAAA-MM.")
-    formule: str
+    formule: str = Field(description="Formule en vigueur pendant ce mois.")
     indicateurs: list[IndicatorView]
 
 
@@ -57,7 +57,7 @@ async def read_sla(
     ] = None,
 ) -> JSONResponse:
     """Les indicateurs du mois, mesurés jusqu'à maintenant pour le mois en
-    cours, à côté des engagements de la formule du client."""
+    cours, à côté des engagements de la formule en vigueur ce mois-là."""
     runtime = runtime_of(request)
     now = frozen_now(request) or utcnow()
     month = service.month_of(now) if mois is None else mois
@@ -65,7 +65,7 @@ async def read_sla(
 
     def work() -> dict[str, Any]:
         with runtime.db.sessions() as session:
-            plan = get_client(session, client.client_id).plan
+            plan = plan_for_month(session, client.client_id, month)
             shown = service.indicators(
                 session, runtime.settings, client.client_id, month, now=now
             )

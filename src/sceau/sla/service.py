@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import distinct, func, select
+from sqlalchemy import case, distinct, func, select
 from sqlalchemy.orm import Session
 
 from sceau.billing.service import plan_for_month
@@ -23,9 +23,11 @@ from sceau.db import utcnow
 from sceau.events import types
 from sceau.events.models import (
     CHANNEL_WEBHOOK,
+    STATUS_ABANDONED,
     STATUS_DELIVERED,
     STATUS_FAILED,
     Delivery,
+    DeliveryAttempt,
     Event,
 )
 from sceau.settings import Settings
@@ -59,6 +61,10 @@ DEFINITIONS: dict[str, tuple[str, str, str]] = {
 CODES = tuple(DEFINITIONS)
 
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+OUT_OF_RANGE = (
+    "Le mois demandé est hors du calendrier pris en charge : indiquez un mois "
+    "AAAA-MM entre 0001-01 et 9999-11 (mois UTC)."
+)
 PERCENTILE = 0.95
 
 
@@ -94,8 +100,12 @@ def month_window(month: str) -> _Window:
     if match is None:
         raise InvalidMonth()
     year, number = int(match[1]), int(match[2])
-    start = datetime(year, number, 1, tzinfo=UTC)
-    end = datetime(year + number // 12, number % 12 + 1, 1, tzinfo=UTC)
+    try:
+        start = datetime(year, number, 1, tzinfo=UTC)
+        end = datetime(year + number // 12, number % 12 + 1, 1, tzinfo=UTC)
+    except ValueError as exc:
+        # 0000-01 has no start, 9999-12 no end: the calendar stops there.
+        raise InvalidMonth(OUT_OF_RANGE) from exc
     return _Window(month, start, end)
 
 
@@ -279,14 +289,21 @@ def availability_pct(
     since: datetime,
     now: datetime,
 ) -> float | None:
-    """The share of the month's whole minutes, from its start (or the client's
-    creation) to ``now`` (or its end), with a healthy heartbeat and no answer
-    of status 500 or more to this client."""
-    start = max(window.start, minute_of(since))
+    """The share of the month's whole minutes with a healthy heartbeat and no
+    answer of status 500 or more to this client, from the month's start, the
+    client's creation or the first heartbeat the service ever recorded,
+    whichever is latest, to ``now`` (or the month's end). None while nothing
+    is measured: before the first heartbeat there is no measure to hold
+    against the service, only after it does a missing beat count as down."""
+    first_beat = session.scalar(select(func.min(Heartbeat.minute)))
+    if first_beat is None:
+        return None
+    start = max(window.start, minute_of(since), first_beat)
     end = min(minute_of(now), window.end)
     minutes = int((end - start) / timedelta(minutes=1))
     if minutes <= 0:
         return None
+
     in_range = (Heartbeat.minute >= start, Heartbeat.minute < end)
     healthy = (
         session.scalar(
@@ -314,14 +331,31 @@ def incident_notice_minutes(
     session: Session, client_id: str, window: _Window, *, now: datetime
 ) -> float | None:
     """The longest time, in minutes, from an incident notice's declaration to
-    its first delivery to the client (e-mail or webhook); a notice not
-    delivered counts with its age at ``now``."""
-    rows = session.execute(
-        select(Event.created_at, func.min(Delivery.delivered_at))
-        .outerjoin(
-            Delivery,
-            (Delivery.event_seq == Event.seq) & (Delivery.status == STATUS_DELIVERED),
+    the service's first attempt to deliver it to the client (e-mail or
+    webhook), whatever the attempt's outcome; a notice not yet attempted
+    counts with its age at ``now``. A notice with nowhere to go (no contact,
+    or only deliveries the client abandoned unattempted) is not counted."""
+    first_attempt = (
+        select(
+            DeliveryAttempt.delivery_seq,
+            func.min(DeliveryAttempt.started_at).label("started_at"),
         )
+        .group_by(DeliveryAttempt.delivery_seq)
+        .subquery()
+    )
+    awaited = case(
+        (Delivery.status != STATUS_ABANDONED, 1),
+        (first_attempt.c.started_at.is_not(None), 1),
+        else_=0,
+    )
+    rows = session.execute(
+        select(
+            Event.created_at,
+            func.min(first_attempt.c.started_at),
+            func.coalesce(func.max(awaited), 0),
+        )
+        .outerjoin(Delivery, Delivery.event_seq == Event.seq)
+        .outerjoin(first_attempt, first_attempt.c.delivery_seq == Delivery.seq)
         .where(
             Event.client_id == client_id,
             Event.type.in_(types.INCIDENT_TYPES),
@@ -330,10 +364,10 @@ def incident_notice_minutes(
         )
         .group_by(Event.seq, Event.created_at)
     ).all()
-    if not rows:
+    delays = [(attempted or now) - created for created, attempted, owed in rows if owed]
+    if not delays:
         return None
-    slowest = max((delivered or now) - created for created, delivered in rows)
-    return round(max(slowest, timedelta(0)) / timedelta(minutes=1), 1)
+    return round(max(max(delays), timedelta(0)) / timedelta(minutes=1), 1)
 
 
 def webhook_success_pct(
