@@ -95,7 +95,14 @@ def in_pilot(runtime: Runtime, cap: int) -> Provisioned:
     ]
     for state, terms in steps:
         with runtime.db.transaction() as session:
-            transition(session, client.client_id, state, actor="bench", agreement=terms)
+            transition(
+                session,
+                client.client_id,
+                state,
+                actor="bench",
+                settings=runtime.settings,
+                agreement=terms,
+            )
     return client
 
 

@@ -252,6 +252,7 @@ def test_a_fee_is_owed_only_for_a_month_the_client_could_sign_in(
             piloting.client_id,
             "pilote",
             actor="operateur:awa",
+            settings=runtime.settings,
             now=datetime(2026, 11, 20, 9, 0, tzinfo=UTC),
         )
     # Before its pilot, an officer signed a delegation for the client.

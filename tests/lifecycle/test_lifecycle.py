@@ -52,7 +52,14 @@ def signatures_of(runtime: Runtime, client_id: str) -> list[SignatureRecord]:
 
 def step(runtime: Runtime, client_id: str, to_state: str, **kwargs: Any) -> None:
     with runtime.db.transaction() as session:
-        transition(session, client_id, to_state, actor="operateur:awa", **kwargs)
+        transition(
+            session,
+            client_id,
+            to_state,
+            actor="operateur:awa",
+            settings=runtime.settings,
+            **kwargs,
+        )
 
 
 def in_pilot(runtime: Runtime, cap: int) -> Provisioned:
@@ -324,6 +331,7 @@ def test_a_client_is_open_during_a_period_it_spent_in_pilot_or_production(
                 client.client_id,
                 state,
                 actor="operateur:awa",
+                settings=runtime.settings,
                 agreement=agreement,
                 now=created + offset * hour,
             )

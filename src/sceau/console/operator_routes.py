@@ -121,6 +121,7 @@ def lifecycle_submit(
                 client_id,
                 etape,
                 actor=who.actor,
+                settings=runtime_of(request).settings,
                 note=note or None,
                 agreement=agreement,
                 now=now_of(request),

@@ -20,6 +20,7 @@ DELEGATION_ANNULEE = "delegation.annulee"
 DELEGATION_REVOQUEE = "delegation.revoquee"
 DELEGATION_REFUS = "delegation.refus"
 MATRICE_REVUE_PROCHE = "matrice.revue_proche"
+INTEGRATION_ETAPE = "integration.etape"
 INCIDENT_OUVERT = "incident.ouvert"
 INCIDENT_MIS_A_JOUR = "incident.mis_a_jour"
 INCIDENT_CLOS = "incident.clos"
@@ -48,6 +49,7 @@ DESCRIPTIONS: dict[str, str] = {
     DELEGATION_REVOQUEE: "une personne a révoqué sa délégation",
     DELEGATION_REFUS: "une signature sortait de l'enveloppe d'une délégation",
     MATRICE_REVUE_PROCHE: "la date de revue de la matrice d'autorité approche",
+    INTEGRATION_ETAPE: "l'intégration du client a franchi une étape",
     INCIDENT_OUVERT: "un incident de service est déclaré",
     INCIDENT_MIS_A_JOUR: "un incident de service est mis à jour",
     INCIDENT_CLOS: "un incident de service est clos",

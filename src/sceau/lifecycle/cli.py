@@ -110,6 +110,7 @@ def state_set(
             client_id,
             to_state,
             actor=f"operateur:{actor}",
+            settings=runtime.settings,
             note=note,
             agreement=agreement,
         )

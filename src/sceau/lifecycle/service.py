@@ -20,7 +20,9 @@ from sqlalchemy.orm import Session
 from sceau.clients.errors import ClientNotFound
 from sceau.clients.models import Client
 from sceau.clients.service import get_client
-from sceau.db import utcnow
+from sceau.db import iso_utc, utcnow
+from sceau.events import types
+from sceau.events.service import queue_email, record_event
 from sceau.lifecycle.agreement import parse_agreement
 from sceau.lifecycle.errors import IntegrationNotOpen, TransitionInvalid
 from sceau.lifecycle.models import (
@@ -31,6 +33,9 @@ from sceau.lifecycle.models import (
     STATES,
     ClientStateChange,
 )
+from sceau.lifecycle.pilot import pilot_terms
+from sceau.notifications.models import ClientContact
+from sceau.settings import Settings
 
 # Where a client's calls may sign: in pilot (capped) and in production.
 OPEN_STATES = (PILOT, PRODUCTION)
@@ -45,12 +50,14 @@ def transition(
     to_state: str,
     *,
     actor: str,
+    settings: Settings,
     note: str | None = None,
     agreement: Mapping[str, Any] | None = None,
     now: datetime | None = None,
 ) -> ClientStateChange:
     """Move the client one step forward; the step into ``convention`` needs
-    the agreement's parameters, and only that step takes them."""
+    the agreement's parameters, and only that step takes them. The client is
+    told (``integration.etape``, to its webhooks and its contact's e-mail)."""
     client = _locked_client(session, client_id)
     if to_state not in STATES:
         raise TransitionInvalid(
@@ -89,7 +96,35 @@ def transition(
     client.state = to_state
     session.add(change)
     session.flush()
+    _tell(session, settings, change)
     return change
+
+
+def _tell(session: Session, settings: Settings, change: ClientStateChange) -> None:
+    data: dict[str, Any] = {
+        "de": change.from_state,
+        "vers": change.to_state,
+        "le": iso_utc(change.at),
+        "note": change.note,
+    }
+    if change.to_state == PILOT:
+        terms = pilot_terms(session, settings, change.client_id)
+        assert terms is not None  # the client was just put in pilot
+        data |= {
+            "mention_pilote": terms.marker,
+            "plafond_journalier_pilote": terms.daily_cap,
+        }
+    event = record_event(
+        session,
+        client_id=change.client_id,
+        type=types.INTEGRATION_ETAPE,
+        data=data,
+        subject=change.client_id,
+        now=change.at,
+    )
+    contact = session.get(ClientContact, change.client_id)
+    if contact is not None and contact.contact_email:
+        queue_email(session, event, contact.contact_email, now=change.at)
 
 
 def history(session: Session, client_id: str) -> list[ClientStateChange]:

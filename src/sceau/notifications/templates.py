@@ -24,6 +24,7 @@ _TEMPLATE_OF = {
     types.PERSONNE_ACTE_RAPPEL: "personne_acte_rappel",
     types.PERSONNE_ACTE_ANNULE: "personne_acte_annule",
     types.MATRICE_REVUE_PROCHE: "matrice_revue_proche",
+    types.INTEGRATION_ETAPE: "integration_etape",
     types.PERSONNE_DELEGATION_A_SIGNER: "personne_delegation_a_signer",
     types.PERSONNE_DELEGATION_REFUS: "personne_delegation_refus",
 }
@@ -41,6 +42,8 @@ _SUBJECTS = {
     types.PERSONNE_ACTE_ANNULE: "[Pixel Sceau] Demande de signature annulée",
     types.MATRICE_REVUE_PROCHE: "[Pixel Sceau] Revue de votre matrice d'autorité "
     "avant le {revue_le}",
+    types.INTEGRATION_ETAPE: "[Pixel Sceau] Votre intégration passe à l'étape "
+    "« {vers} »",
     types.PERSONNE_DELEGATION_A_SIGNER: "[Pixel Sceau] Une délégation de signature "
     "attend votre accord",
     types.PERSONNE_DELEGATION_REFUS: "[Pixel Sceau] Une signature en votre nom a "
