@@ -865,8 +865,8 @@ def trace_request_path(fixture: Fixture, pdf: bytes, result: HugeResult) -> None
             )
         with _step("store: sha256 + `record_signature` + commit (SQLite)", steps):
             record = _store(fixture, source, signed)
-        with _step("answer: streamed base64 slices in JSON (`_answer`)", steps):
-            response = routes._answer(
+        with _step("answer: streamed base64 slices in JSON (`signed_answer`)", steps):
+            response = routes.signed_answer(
                 SignatureOutcome(record=record, signed_pdf=signed.pdf),
                 replayed_header=False,
             )

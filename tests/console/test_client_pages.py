@@ -59,7 +59,7 @@ def test_home_shows_plan_state_usage_and_matrix(
     assert page.status_code == 200
     text = shown(page)
     assert "Atlanta Assurances" in text
-    assert "pay_as_you_go" in text
+    assert "Pay-as-you-go" in text
     assert "Signatures ce mois-ci (2026-12)" in text
     assert 'id="signatures-du-mois">0<' in page.text
     assert "Matrice d'autorité" in text

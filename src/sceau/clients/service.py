@@ -27,6 +27,13 @@ from sceau.lifecycle.models import CADRAGE, MAX_ACTOR, STATES, ClientStateChange
 from sceau.pki.keystore import KeySealer
 
 PLANS = ("gratuit_notaire", "pay_as_you_go", "forfait", "enterprise")
+# The sheet's names (section 4).
+PLAN_NAMES = {
+    "gratuit_notaire": "Gratuit — Notaires",
+    "pay_as_you_go": "Pay-as-you-go",
+    "forfait": "Forfait mensuel",
+    "enterprise": "Enterprise",
+}
 LEVELS = ("A", "B", "C")
 KEY_PREFIX = "psk_"
 KEY_BYTES = 32  # 256 bits, as the sheet says

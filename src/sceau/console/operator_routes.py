@@ -31,14 +31,6 @@ from sceau.web.pages import CONSOLE_PREFIX, now_of, redirect
 
 router = APIRouter(include_in_schema=False)
 
-STATE_LABELS = {
-    "cadrage": "cadrage",
-    "convention": "convention signée",
-    "provisionne": "provisionné",
-    "pilote": "pilote",
-    "production": "production",
-}
-
 
 # -- clients ---------------------------------------------------------------------
 
@@ -56,7 +48,7 @@ def clients_page(request: Request, who: Who) -> Response:
     return render(
         request,
         "console/clients.html",
-        {"clients": clients, "usage": usage, "state_labels": STATE_LABELS},
+        {"clients": clients, "usage": usage},
         who=who,
     )
 
@@ -91,7 +83,6 @@ def _lifecycle(
             "tab": "/cycle",
             "steps": steps,
             "states": STATES,
-            "state_labels": STATE_LABELS,
             "following": following,
             "needs_agreement": following == CONVENTION,
             "form": form or {},

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from sceau.clients.models import Client
+from sceau.clients.service import PLAN_NAMES
 from sceau.console.charts import french_number
 from sceau.console.errors import (
     ConsolePageNotFound,
@@ -37,6 +38,7 @@ from sceau.console.models import ROLE_ADMIN, ROLE_OPERATOR, ROLE_READER
 from sceau.console.sessions import ConsoleSignedIn, resume_session
 from sceau.errors import SceauError
 from sceau.http import runtime_of
+from sceau.lifecycle.models import STATE_NAMES
 from sceau.modes.names import MODE_NAMES
 from sceau.web import csrf
 from sceau.web.errors import CsrfRefused
@@ -95,6 +97,8 @@ _templates.filters["jour_fr"] = lambda day: day.strftime("%d/%m/%Y")
 _templates.filters["xof"] = lambda amount: f"{amount:,}".replace(",", "\u202f")
 _templates.filters["nombre_fr"] = french_number
 _templates.filters["mode_fr"] = lambda mode: MODE_NAMES.get(mode, mode)
+_templates.filters["etape_fr"] = lambda state: STATE_NAMES.get(state, state)
+_templates.filters["formule_fr"] = lambda plan: PLAN_NAMES.get(plan, plan)
 
 
 # -- who is there, and what they may do ----------------------------------------

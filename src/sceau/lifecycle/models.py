@@ -16,6 +16,14 @@ PILOT = "pilote"
 PRODUCTION = "production"
 STATES = (CADRAGE, CONVENTION, PROVISIONED, PILOT, PRODUCTION)
 MAX_ACTOR = 120
+# As a French reader sees them.
+STATE_NAMES = {
+    CADRAGE: "cadrage",
+    CONVENTION: "convention signée",
+    PROVISIONED: "provisionné",
+    PILOT: "pilote",
+    PRODUCTION: "production",
+}
 
 
 class ClientStateChange(Base):
