@@ -1,23 +1,21 @@
-"""Server-side sessions of the web signer.
+"""Server-side sessions of the web signer, in ``web_sessions``.
 
-The browser holds a random token; the database holds only its SHA-256, so a
-copy of the database opens no session. A session ends at logout, after
-``web_session_idle_minutes`` without a request, ``web_session_absolute_hours``
-after login whatever happens, and when the operator resets the person.
-Every function takes ``now`` so that tests can move the clock.
+The rules (hashed tokens, idle and absolute timeouts) are those of
+``sceau.browser_sessions``; here a session also takes its signing drafts with it
+when it goes.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
+from typing import Any
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import Select, delete
 from sqlalchemy.orm import Session
 
+from sceau.browser_sessions import SessionTable
 from sceau.db import Database
 from sceau.people.models import Person
 from sceau.settings import Settings
@@ -25,13 +23,23 @@ from sceau.web.models import SigningDraft, WebSession
 
 logger = logging.getLogger(__name__)
 
-# Moving ``last_seen_at`` on every request would make each page a write; the
-# idle timeout counts in minutes, so a few seconds of slack cost nothing.
-TOUCH_EVERY = timedelta(seconds=20)
+
+def _delete_drafts(session: Session, session_ids: Select[Any]) -> None:
+    session.execute(
+        delete(SigningDraft).where(SigningDraft.session_id.in_(session_ids))
+    )
 
 
-def digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+WEB_SESSIONS = SessionTable(
+    model=WebSession,
+    owner_model=Person,
+    owner_column="person_id",
+    id_prefix="ses_",
+    events="web",
+    owner_field="person",
+    logger=logger,
+    before_delete=_delete_drafts,
+)
 
 
 @dataclass(frozen=True)
@@ -49,75 +57,29 @@ def open_session(
 ) -> str:
     """A new session for a person who just logged in; the cookie's token."""
     purge_expired(session, settings, now=now)
-    token = secrets.token_urlsafe(32)
-    session.add(
-        WebSession(
-            id="ses_" + secrets.token_hex(12),
-            token_hash=digest(token),
-            person_id=person_id,
-            created_at=now,
-            last_seen_at=now,
-            expires_at=now + timedelta(hours=settings.web_session_absolute_hours),
-        )
-    )
-    session.flush()
-    logger.info("web.session_opened", extra={"person": person_id})
-    return token
+    return WEB_SESSIONS.open(session, settings, person_id, now=now)
 
 
 def resume_session(
     db: Database, settings: Settings, token: str | None, *, now: datetime
 ) -> SignedIn | None:
     """The person behind ``token``, or None if it opens no live session."""
-    if not token:
-        return None
-    with db.sessions() as session:
-        found = session.execute(
-            select(WebSession, Person)
-            .join(Person, Person.id == WebSession.person_id)
-            .where(WebSession.token_hash == digest(token))
-        ).one_or_none()
+    found = WEB_SESSIONS.resume(db, settings, token, now=now)
     if found is None:
         return None
     row, person = found
-
-    idle = timedelta(minutes=settings.web_session_idle_minutes)
-    if row.expires_at <= now or row.last_seen_at + idle <= now:
-        with db.transaction() as session:
-            _delete_sessions(session, WebSession.id == row.id)
-        logger.info("web.session_expired", extra={"person": row.person_id})
-        return None
-
-    if now - row.last_seen_at >= TOUCH_EVERY:
-        with db.transaction() as session:
-            session.execute(
-                update(WebSession)
-                .where(WebSession.id == row.id)
-                .values(last_seen_at=now)
-            )
     return SignedIn(row.id, person.id, person.code_09, person.name)
 
 
 def end_session(session: Session, session_id: str) -> None:
-    _delete_sessions(session, WebSession.id == session_id)
+    WEB_SESSIONS.end(session, session_id)
 
 
 def end_person_sessions(session: Session, person_id: str) -> int:
     """Log a person out everywhere (an operator's reset, say)."""
-    return _delete_sessions(session, WebSession.person_id == person_id)
+    return WEB_SESSIONS.end_owner_sessions(session, person_id)
 
 
 def purge_expired(session: Session, settings: Settings, *, now: datetime) -> int:
-    idle = timedelta(minutes=settings.web_session_idle_minutes)
     session.execute(delete(SigningDraft).where(SigningDraft.expires_at <= now))
-    return _delete_sessions(
-        session,
-        or_(WebSession.expires_at <= now, WebSession.last_seen_at <= now - idle),
-    )
-
-
-def _delete_sessions(session: Session, which: object) -> int:
-    ids = select(WebSession.id).where(which)  # type: ignore[arg-type]
-    session.execute(delete(SigningDraft).where(SigningDraft.session_id.in_(ids)))
-    result = session.execute(delete(WebSession).where(which))  # type: ignore[arg-type]
-    return int(getattr(result, "rowcount", 0) or 0)
+    return WEB_SESSIONS.purge_expired(session, settings, now=now)
