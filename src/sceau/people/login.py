@@ -1,5 +1,6 @@
 """A person's login: password, then a TOTP code (or a recovery code).
 
+The rules shared with the console's login are in ``sceau.people.login_rules``.
 The password is checked outside any write transaction (Argon2id takes tens of
 milliseconds); what must be atomic, the TOTP step, the recovery code, the
 failure count and the lock, is decided by single UPDATE statements, so that
@@ -9,12 +10,10 @@ two logins at once cannot both use one step or one recovery code.
 from __future__ import annotations
 
 import logging
-import math
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from functools import lru_cache
+from datetime import datetime
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from sceau.db import Database, utcnow
@@ -27,11 +26,21 @@ from sceau.people.errors import (
     AccountLocked,
     LoginRefused,
     PersonUnavailable,
-    TooManyLoginAttempts,
     TotpReplayed,
     WrongTotpCode,
 )
-from sceau.people.models import LoginFailure, Person, RecoveryCode
+from sceau.people.login_rules import (
+    check_decoy_password,
+    claim_totp_step,
+    count_failed_login,
+    lock_until,
+    locked_error,
+    record_address_failure,
+    refuse_busy_address,
+    refuse_locked,
+    unlocked,
+)
+from sceau.people.models import Person, RecoveryCode
 from sceau.people.passwords import PasswordKeeper
 from sceau.people.service import digest, normalise_recovery, totp_purpose
 from sceau.pki.keystore import KeySealer
@@ -75,10 +84,10 @@ def verify_login(
     keeper = PasswordKeeper.of(settings)
 
     with db.sessions() as session:
-        _refuse_busy_address(session, settings, address, now)
+        refuse_busy_address(session, settings, address, now)
         person = _find(session, login)
-        if person is not None and _locked(person, now):
-            raise _locked_error(person, now)
+        if person is not None:
+            refuse_locked(person, now)
         checked = _check(session, sealer, keeper, person, password, second_factor, now)
 
     with db.transaction() as session:
@@ -107,8 +116,7 @@ def confirm_with_totp(
         person = session.get(Person, person_id)
         if person is None or not person.enrolled:
             raise PersonUnavailable()
-        if _locked(person, now):
-            raise _locked_error(person, now)
+        refuse_locked(person, now)
         assert person.totp_secret_sealed is not None
         secret = sealer.unseal_bytes(person.totp_secret_sealed, totp_purpose(person.id))
     step = totp.matching_step(secret.decode(), code, now)
@@ -133,20 +141,6 @@ def confirm_with_totp(
 # -- reading and checking -----------------------------------------------------------
 
 
-def _refuse_busy_address(
-    session: Session, settings: Settings, address: str, now: datetime
-) -> None:
-    window = timedelta(minutes=settings.person_address_failure_window_minutes)
-    count, oldest = session.execute(
-        select(func.count(), func.min(LoginFailure.at)).where(
-            LoginFailure.address == address, LoginFailure.at > now - window
-        )
-    ).one()
-    if count >= settings.person_address_failure_limit:
-        retry = max(1, math.ceil((oldest + window - now).total_seconds()))
-        raise TooManyLoginAttempts(retry_after=retry)
-
-
 def _find(session: Session, login: str) -> Person | None:
     login = login.strip()
     if "@" in login:
@@ -168,8 +162,7 @@ def _check(
     now: datetime,
 ) -> _Checked:
     if person is None or person.password_hash is None:
-        # The same work as a real check, so that timing tells nothing.
-        keeper.matches(_decoy_hash(keeper), password)
+        check_decoy_password(keeper, password)
         return _Checked(person, False, None, None)
     if not keeper.matches(person.password_hash, password):
         return _Checked(person, False, None, None)
@@ -188,27 +181,6 @@ def _check(
         )
     )
     return _Checked(person, True, None, recovery if known is not None else None)
-
-
-@lru_cache(maxsize=4)
-def _decoy_for(time_cost: int, memory_cost: int, parallelism: int) -> str:
-    keeper = PasswordKeeper.of_parameters(time_cost, memory_cost, parallelism)
-    return keeper.hash("a decoy, never anyone's password")
-
-
-def _decoy_hash(keeper: PasswordKeeper) -> str:
-    hasher = keeper.hasher
-    return _decoy_for(hasher.time_cost, hasher.memory_cost, hasher.parallelism)
-
-
-def _locked(person: Person, now: datetime) -> bool:
-    return person.locked_until is not None and person.locked_until > now
-
-
-def _locked_error(person: Person, now: datetime) -> AccountLocked:
-    assert person.locked_until is not None
-    seconds = math.ceil((person.locked_until - now).total_seconds())
-    return AccountLocked(retry_after=max(1, seconds))
 
 
 # -- committing ------------------------------------------------------------------
@@ -235,11 +207,9 @@ def _commit(
             person.id, person.code_09, person.name, checked.recovery_hash is not None
         )
 
-    session.add(
-        LoginFailure(address=address, person_id=person.id if person else None, at=now)
+    record_address_failure(
+        session, settings, address, person.id if person else None, now
     )
-    window = timedelta(minutes=settings.person_address_failure_window_minutes)
-    session.execute(delete(LoginFailure).where(LoginFailure.at <= now - window))
     if person is None:
         return LoginRefused()
     logger.info("person.login_refused", extra={"person": person.id})
@@ -249,22 +219,8 @@ def _commit(
 def _claim_second_factor(
     session: Session, person: Person, checked: _Checked, now: datetime
 ) -> bool:
-    unlocked = or_(Person.locked_until.is_(None), Person.locked_until <= now)
     if checked.totp_step is not None:
-        # Refuses the step if it, or a later one, was used already: a replay.
-        claimed = session.execute(
-            update(Person)
-            .where(
-                Person.id == person.id,
-                unlocked,
-                or_(
-                    Person.totp_last_step.is_(None),
-                    Person.totp_last_step < checked.totp_step,
-                ),
-            )
-            .values(totp_last_step=checked.totp_step)
-        )
-        return bool(claimed.rowcount)  # type: ignore[attr-defined]
+        return claim_totp_step(session, Person, person.id, checked.totp_step, now)
     if checked.recovery_hash is not None:
         claimed = session.execute(
             update(RecoveryCode)
@@ -276,7 +232,7 @@ def _claim_second_factor(
             .values(used_at=now)
         )
         still_unlocked = session.scalar(
-            select(Person.id).where(Person.id == person.id, unlocked)
+            select(Person.id).where(Person.id == person.id, unlocked(Person, now))
         )
         return bool(claimed.rowcount) and still_unlocked is not None  # type: ignore[attr-defined]
     return False
@@ -295,16 +251,11 @@ def _forget_failures(
 def _count_failure(
     session: Session, settings: Settings, person: Person, now: datetime
 ) -> Exception:
-    failures = session.execute(
-        update(Person)
-        .where(Person.id == person.id)
-        .values(failed_logins=Person.failed_logins + 1)
-        .returning(Person.failed_logins)
-    ).scalar_one()
+    failures = count_failed_login(session, Person, person.id)
     if failures < settings.person_lock_after_failures:
         return LoginRefused()
 
-    until = now + timedelta(minutes=settings.person_lock_minutes)
+    until = lock_until(settings, now)
     # Only the attempt that sets the lock sends the e-mail.
     locked = session.execute(
         update(Person)
@@ -317,7 +268,7 @@ def _count_failure(
     if locked.rowcount:  # type: ignore[attr-defined]
         _tell_locked(session, person, failures, until, now)
         logger.warning("person.locked", extra={"person": person.id})
-    return AccountLocked(retry_after=max(1, math.ceil((until - now).total_seconds())))
+    return locked_error(until, now)
 
 
 def _tell_locked(
