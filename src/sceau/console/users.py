@@ -8,12 +8,11 @@ Every function works in the caller's transaction and takes ``now``.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sceau.clients.service import get_client
@@ -26,14 +25,14 @@ from sceau.console.models import (
     ROLE_OPERATOR,
     ROLES,
     ConsoleEnrolment,
-    ConsoleSession,
     ConsoleUser,
 )
+from sceau.console.sessions import end_user_sessions
 from sceau.db import utcnow
 from sceau.identities.service import normalise_label
 from sceau.people import totp
-from sceau.people.errors import EnrolmentLinkInvalid, WrongTotpCode
-from sceau.people.passwords import PasswordKeeper, check_password_policy
+from sceau.people.enrolment_links import EnrolmentLinks, clear_credentials
+from sceau.people.errors import EnrolmentLinkInvalid
 from sceau.pki.keystore import KeySealer
 from sceau.settings import Settings
 
@@ -42,10 +41,6 @@ ENROLMENT_PATH = "/console/inscription"
 
 def totp_purpose(user_id: str) -> str:
     return f"console-totp:{user_id}"
-
-
-def digest(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -120,17 +115,7 @@ def invite(
 ) -> Invitation:
     """A new single-use enrolment link; earlier links stop working."""
     now = now or utcnow()
-    _close_open_links(session, user.id, now)
-    token = secrets.token_urlsafe(32)
-    expires_at = now + timedelta(hours=settings.person_enrolment_hours)
-    session.add(
-        ConsoleEnrolment(
-            user_id=user.id,
-            token_hash=digest(token),
-            created_at=now,
-            expires_at=expires_at,
-        )
-    )
+    token, expires_at = CONSOLE_LINKS.issue(session, settings, user.id, now=now)
     session.flush()
     base = settings.public_base_url.rstrip("/")
     return Invitation(user, f"{base}{ENROLMENT_PATH}/{token}", expires_at)
@@ -158,13 +143,8 @@ def reset_user(
     """Password and TOTP cleared, the lock lifted, every session ended, and a
     new enrolment link."""
     user = get_user(session, email)
-    user.password_hash = None
-    user.totp_secret_sealed = None
-    user.totp_last_step = None
-    user.enrolled_at = None
-    user.failed_logins = 0
-    user.locked_until = None
-    session.execute(delete(ConsoleSession).where(ConsoleSession.user_id == user.id))
+    clear_credentials(user)
+    end_user_sessions(session, user.id)
     return invite(session, settings, user, now=now)
 
 
@@ -175,17 +155,9 @@ def start_enrolment(
     session: Session, sealer: KeySealer, token: str, *, now: datetime | None = None
 ) -> EnrolmentStart:
     """The TOTP secret to scan; the same one on every visit of the link."""
-    row, user = _open_link(session, token, now or utcnow())
-    if row.pending_totp_sealed is None:
-        secret = totp.new_secret()
-        row.pending_totp_sealed = sealer.seal_bytes(
-            secret.encode(), totp_purpose(user.id)
-        )
-        session.flush()
-    else:
-        secret = sealer.unseal_bytes(
-            row.pending_totp_sealed, totp_purpose(user.id)
-        ).decode()
+    user, secret = CONSOLE_LINKS.pending_secret(
+        session, sealer, token, now=now or utcnow()
+    )
     uri = totp.provisioning_uri(secret, account=f"Console ({user.email})")
     return EnrolmentStart(user, secret, uri)
 
@@ -202,60 +174,32 @@ def finish_enrolment(
 ) -> ConsoleUser:
     """Set the password and the TOTP secret (its first code's step used up),
     and close the link."""
-    now = now or utcnow()
-    row, user = _open_link(session, token, now)
-    if row.pending_totp_sealed is None:
-        raise EnrolmentLinkInvalid(
-            "Commencez l'inscription par l'étape du code QR.",
-            code="inscription_non_commencee",
-        )
-    check_password_policy(password, min_length=settings.person_password_min_length)
-
-    secret = sealer.unseal_bytes(row.pending_totp_sealed, totp_purpose(user.id))
-    step = totp.matching_step(secret.decode(), first_code, now)
-    if step is None:
-        raise WrongTotpCode()
-
-    # Closed by the statement that checks it is open: one link, one enrolment.
-    closed = session.execute(
-        update(ConsoleEnrolment)
-        .where(ConsoleEnrolment.id == row.id, ConsoleEnrolment.closed_at.is_(None))
-        .values(closed_at=now, pending_totp_sealed=None)
+    user: ConsoleUser = CONSOLE_LINKS.finish(
+        session,
+        sealer,
+        settings,
+        token,
+        password=password,
+        first_code=first_code,
+        now=now or utcnow(),
     )
-    if closed.rowcount != 1:  # type: ignore[attr-defined]
-        raise EnrolmentLinkInvalid()
-
-    user.password_hash = PasswordKeeper.of(settings).hash(password)
-    user.totp_secret_sealed = sealer.seal_bytes(secret, totp_purpose(user.id))
-    user.totp_last_step = step
-    user.enrolled_at = now
-    user.failed_logins = 0
-    user.locked_until = None
     return user
 
 
-def _open_link(
-    session: Session, token: str, now: datetime
-) -> tuple[ConsoleEnrolment, ConsoleUser]:
-    row = session.scalar(
-        select(ConsoleEnrolment).where(ConsoleEnrolment.token_hash == digest(token))
+def _invalid_link() -> EnrolmentLinkInvalid:
+    return EnrolmentLinkInvalid(
+        "Ce lien d'inscription à la console n'est pas (ou plus) valable : "
+        "demandez-en un nouveau à l'opérateur Pixel Sceau."
     )
-    if row is None or row.closed_at is not None or row.expires_at <= now:
-        raise EnrolmentLinkInvalid(
-            "Ce lien d'inscription à la console n'est pas (ou plus) valable : "
-            "demandez-en un nouveau à l'opérateur Pixel Sceau."
-        )
-    return row, session.get_one(ConsoleUser, row.user_id)
 
 
-def _close_open_links(session: Session, user_id: str, now: datetime) -> None:
-    session.execute(
-        update(ConsoleEnrolment)
-        .where(
-            ConsoleEnrolment.user_id == user_id, ConsoleEnrolment.closed_at.is_(None)
-        )
-        .values(closed_at=now, pending_totp_sealed=None)
-    )
+CONSOLE_LINKS = EnrolmentLinks(
+    model=ConsoleEnrolment,
+    owner_model=ConsoleUser,
+    owner_column="user_id",
+    totp_purpose=totp_purpose,
+    invalid=_invalid_link,
+)
 
 
 def _checked_email(email: str) -> str:

@@ -6,12 +6,11 @@ tests can move the clock; logins are in ``sceau.people.login``.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from sceau.clients.service import create_client, get_client
@@ -35,15 +34,13 @@ from sceau.identities.service import (
 )
 from sceau.lifecycle.models import PRODUCTION
 from sceau.people import totp
+from sceau.people.enrolment_links import EnrolmentLinks, clear_credentials, digest
 from sceau.people.errors import (
     EmailTaken,
-    EnrolmentLinkInvalid,
     InvalidPerson,
     PersonNotFound,
-    WrongTotpCode,
 )
 from sceau.people.models import PROFESSIONS, EnrolmentToken, Person, RecoveryCode
-from sceau.people.passwords import PasswordKeeper, check_password_policy
 from sceau.pki.keystore import KeyAlgorithm, KeySealer
 from sceau.pki.service import ServicePki
 from sceau.settings import Settings
@@ -58,8 +55,12 @@ def totp_purpose(person_id: str) -> str:
     return f"person-totp:{person_id}"
 
 
-def digest(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
+PERSON_LINKS = EnrolmentLinks(
+    model=EnrolmentToken,
+    owner_model=Person,
+    owner_column="person_id",
+    totp_purpose=totp_purpose,
+)
 
 
 @dataclass(frozen=True)
@@ -151,18 +152,7 @@ def invite(
 ) -> Invitation:
     """A new single-use enrolment link, e-mailed; earlier links stop working."""
     now = now or utcnow()
-    _close_open_tokens(session, person.id, now)
-
-    token = secrets.token_urlsafe(32)
-    expires_at = now + timedelta(hours=settings.person_enrolment_hours)
-    session.add(
-        EnrolmentToken(
-            person_id=person.id,
-            token_hash=digest(token),
-            created_at=now,
-            expires_at=expires_at,
-        )
-    )
+    token, expires_at = PERSON_LINKS.issue(session, settings, person.id, now=now)
     link = f"{settings.public_base_url}/signer/inscription/{token}"
 
     event = record_event(
@@ -191,12 +181,7 @@ def reset_person(
     """The operator's reset: password, TOTP and recovery codes cleared, the lock
     lifted, and a new enrolment link sent."""
     person = get_person(session, code_09)
-    person.password_hash = None
-    person.totp_secret_sealed = None
-    person.totp_last_step = None
-    person.enrolled_at = None
-    person.failed_logins = 0
-    person.locked_until = None
+    clear_credentials(person)
     session.execute(delete(RecoveryCode).where(RecoveryCode.person_id == person.id))
     end_person_sessions(session, person.id)
     return invite(session, settings, person, now=now)
@@ -255,18 +240,9 @@ def start_enrolment(
     session: Session, sealer: KeySealer, token: str, *, now: datetime | None = None
 ) -> EnrolmentStart:
     """The TOTP secret to scan; the same one on every visit of the link."""
-    row, person = _open_token(session, token, now or utcnow())
-
-    if row.pending_totp_sealed is None:
-        secret = totp.new_secret()
-        row.pending_totp_sealed = sealer.seal_bytes(
-            secret.encode(), totp_purpose(person.id)
-        )
-        session.flush()
-    else:
-        secret = sealer.unseal_bytes(
-            row.pending_totp_sealed, totp_purpose(person.id)
-        ).decode()
+    person, secret = PERSON_LINKS.pending_secret(
+        session, sealer, token, now=now or utcnow()
+    )
     uri = totp.provisioning_uri(secret, account=f"{person.code_09} ({person.email})")
     return EnrolmentStart(person, secret, uri)
 
@@ -283,58 +259,16 @@ def finish_enrolment(
 ) -> list[str]:
     """Set the password and the TOTP secret, close the link; the recovery codes,
     to be shown once."""
-    now = now or utcnow()
-    row, person = _open_token(session, token, now)
-    if row.pending_totp_sealed is None:
-        raise EnrolmentLinkInvalid(
-            "Commencez l'inscription par l'étape du code QR.",
-            code="inscription_non_commencee",
-        )
-    check_password_policy(password, min_length=settings.person_password_min_length)
-
-    secret = sealer.unseal_bytes(row.pending_totp_sealed, totp_purpose(person.id))
-    step = totp.matching_step(secret.decode(), first_code, now)
-    if step is None:
-        raise WrongTotpCode()
-
-    # The link closes in the same statement that checks it is still open, so
-    # two submissions of one link cannot both enrol.
-    closed = session.execute(
-        update(EnrolmentToken)
-        .where(EnrolmentToken.id == row.id, EnrolmentToken.closed_at.is_(None))
-        .values(closed_at=now, pending_totp_sealed=None)
+    person = PERSON_LINKS.finish(
+        session,
+        sealer,
+        settings,
+        token,
+        password=password,
+        first_code=first_code,
+        now=now or utcnow(),
     )
-    if closed.rowcount != 1:  # type: ignore[attr-defined]
-        raise EnrolmentLinkInvalid()
-
-    person.password_hash = PasswordKeeper.of(settings).hash(password)
-    person.totp_secret_sealed = sealer.seal_bytes(secret, totp_purpose(person.id))
-    person.totp_last_step = step
-    person.enrolled_at = now
-    person.failed_logins = 0
-    person.locked_until = None
     return _replace_recovery_codes(session, person.id)
-
-
-def _open_token(
-    session: Session, token: str, now: datetime
-) -> tuple[EnrolmentToken, Person]:
-    row = session.scalar(
-        select(EnrolmentToken).where(EnrolmentToken.token_hash == digest(token))
-    )
-    if row is None or row.closed_at is not None or row.expires_at <= now:
-        raise EnrolmentLinkInvalid()
-    return row, session.get_one(Person, row.person_id)
-
-
-def _close_open_tokens(session: Session, person_id: str, now: datetime) -> None:
-    session.execute(
-        update(EnrolmentToken)
-        .where(
-            EnrolmentToken.person_id == person_id, EnrolmentToken.closed_at.is_(None)
-        )
-        .values(closed_at=now, pending_totp_sealed=None)
-    )
 
 
 def _replace_recovery_codes(session: Session, person_id: str) -> list[str]:
