@@ -40,8 +40,6 @@ from sceau.errors import SceauError
 from sceau.http import runtime_of
 from sceau.lifecycle.models import STATE_NAMES
 from sceau.modes.names import MODE_NAMES
-from sceau.web import csrf
-from sceau.web.errors import CsrfRefused
 from sceau.web.pages import (
     CONSOLE_PREFIX,
     CSRF_FIELD,
@@ -49,12 +47,14 @@ from sceau.web.pages import (
     SECTION_ERROR_PAGES,
     TEMPLATES_DIR,
     VISITOR_COOKIE,
+    csrf_token,
     now_of,
     redirect,
     secure_headers,
     set_cookie,
     visitor_token,
 )
+from sceau.web.pages import check_csrf as check_form_token
 
 logger = logging.getLogger(__name__)
 
@@ -153,36 +153,9 @@ def require_operator(who: ConsoleSignedIn) -> None:
 # -- CSRF ------------------------------------------------------------------------
 
 
-def _csrf_key(request: Request) -> bytes:
-    return csrf.csrf_key(runtime_of(request).settings.load_master_key())
-
-
-def csrf_token(request: Request, who: ConsoleSignedIn | None) -> str:
-    key = _csrf_key(request)
-    if who is not None:
-        return csrf.for_session(key, who.session_id)
-    return csrf.for_visitor(key, visitor_token(request))
-
-
 async def check_csrf(request: Request, who: ConsoleSignedIn | None) -> None:
     """Refuse a POST whose form lacks this session's (or visitor's) token."""
-    form = await request.form()
-    given = form.get(CSRF_FIELD)
-    key = _csrf_key(request)
-    if who is not None:
-        expected = csrf.for_session(key, who.session_id)
-    else:
-        visitor = request.cookies.get(VISITOR_COOKIE)
-        if not visitor:
-            raise CsrfRefused(
-                "Votre navigateur n'a pas renvoyé le cookie de ce formulaire : "
-                "autorisez les cookies pour ce site, rechargez la page et "
-                "recommencez."
-            )
-        expected = csrf.for_visitor(key, visitor)
-    if not csrf.matches(expected, given if isinstance(given, str) else None):
-        logger.info("console.csrf_refused", extra={"path": request.url.path})
-        raise CsrfRefused()
+    await check_form_token(request, who, refused_event="console.csrf_refused")
 
 
 # -- answers ---------------------------------------------------------------------

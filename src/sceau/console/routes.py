@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import segno
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
@@ -35,6 +34,7 @@ from sceau.web.pages import (
     now_of,
     redirect,
     set_cookie,
+    totp_setup_values,
 )
 
 router = APIRouter(prefix=CONSOLE_PREFIX, include_in_schema=False)
@@ -89,19 +89,12 @@ def _enrolment_form(
             "email": started.user.email,
             "role": started.user.role,
         }
-    qr = segno.make(started.provisioning_uri, error="m")
-    secret = started.secret
     return render(
         request,
         "console/inscription.html",
         {
             "user": user,
-            "secret_groups": " ".join(
-                secret[i : i + 4] for i in range(0, len(secret), 4)
-            ),
-            "qr_svg": qr.svg_inline(
-                scale=5, border=4, omitsize=True, title="Code QR à scanner"
-            ),
+            **totp_setup_values(started.secret, started.provisioning_uri),
             "min_length": runtime.settings.person_password_min_length,
             "error": error,
         },

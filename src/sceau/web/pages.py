@@ -15,9 +15,10 @@ import secrets
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlencode
 
+import segno
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
@@ -163,7 +164,15 @@ def _csrf_key(request: Request) -> bytes:
     return csrf.csrf_key(runtime_of(request).settings.load_master_key())
 
 
-def csrf_token(request: Request, who: SignedIn | None) -> str:
+class HasSession(Protocol):
+    """Anyone signed in, to the signer or to the console: their session's id
+    is what binds the CSRF token."""
+
+    @property
+    def session_id(self) -> str: ...
+
+
+def csrf_token(request: Request, who: HasSession | None) -> str:
     """The token for the forms of this page: bound to the session, or, before
     login, to the visitor cookie (set by ``render`` when missing)."""
     key = _csrf_key(request)
@@ -182,9 +191,14 @@ def visitor_token(request: Request) -> str:
     return str(token)
 
 
-async def check_csrf(request: Request, who: SignedIn | None) -> None:
+async def check_csrf(
+    request: Request,
+    who: HasSession | None,
+    *,
+    refused_event: str = "web.csrf_refused",
+) -> None:
     """Refuse a POST whose form does not carry this session's (or this
-    visitor's) token."""
+    visitor's) token; ``refused_event`` names the section in the log."""
     form = await request.form()
     given = form.get(CSRF_FIELD)
     key = _csrf_key(request)
@@ -200,11 +214,23 @@ async def check_csrf(request: Request, who: SignedIn | None) -> None:
             )
         expected = csrf.for_visitor(key, visitor)
     if not csrf.matches(expected, given if isinstance(given, str) else None):
-        logger.info("web.csrf_refused", extra={"path": request.url.path})
+        logger.info(refused_event, extra={"path": request.url.path})
         raise CsrfRefused()
 
 
 # -- answers ---------------------------------------------------------------------
+
+
+def totp_setup_values(secret: str, provisioning_uri: str) -> dict[str, str]:
+    """What an enrolment page shows of a new TOTP secret: its QR code, and the
+    secret in groups of four for those who type it by hand."""
+    qr = segno.make(provisioning_uri, error="m")
+    return {
+        "secret_groups": " ".join(secret[i : i + 4] for i in range(0, len(secret), 4)),
+        "qr_svg": qr.svg_inline(
+            scale=5, border=4, omitsize=True, title="Code QR à scanner"
+        ),
+    }
 
 
 def render(

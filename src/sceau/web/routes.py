@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated
 
-import segno
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
@@ -39,6 +38,7 @@ from sceau.web.pages import (
     secure_headers,
     set_cookie,
     signed_in,
+    totp_setup_values,
 )
 from sceau.web.sessions import SignedIn, end_session, open_session
 
@@ -137,19 +137,13 @@ def _enrolment_form(
         started: EnrolmentStart = start_enrolment(
             session, runtime.sealer, token, now=now_of(request)
         )
-    qr = segno.make(started.provisioning_uri, error="m")
     return render(
         request,
         "inscription.html",
         {
             "person": started.person,
             "secret": started.secret,
-            "secret_groups": " ".join(
-                started.secret[i : i + 4] for i in range(0, len(started.secret), 4)
-            ),
-            "qr_svg": qr.svg_inline(
-                scale=5, border=4, omitsize=True, title="Code QR à scanner"
-            ),
+            **totp_setup_values(started.secret, started.provisioning_uri),
             "min_length": runtime.settings.person_password_min_length,
             "error": error,
         },
