@@ -155,7 +155,9 @@ def require_operator(who: ConsoleSignedIn) -> None:
 
 async def check_csrf(request: Request, who: ConsoleSignedIn | None) -> None:
     """Refuse a POST whose form lacks this session's (or visitor's) token."""
-    await check_form_token(request, who, refused_event="console.csrf_refused")
+    await check_form_token(
+        request, who, refused_event="console.csrf_refused", section_logger=logger
+    )
 
 
 # -- answers ---------------------------------------------------------------------

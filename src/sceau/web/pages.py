@@ -196,9 +196,10 @@ async def check_csrf(
     who: HasSession | None,
     *,
     refused_event: str = "web.csrf_refused",
+    section_logger: logging.Logger = logger,
 ) -> None:
     """Refuse a POST whose form does not carry this session's (or this
-    visitor's) token; ``refused_event`` names the section in the log."""
+    visitor's) token; the section logs the refusal as ``refused_event``."""
     form = await request.form()
     given = form.get(CSRF_FIELD)
     key = _csrf_key(request)
@@ -214,7 +215,7 @@ async def check_csrf(
             )
         expected = csrf.for_visitor(key, visitor)
     if not csrf.matches(expected, given if isinstance(given, str) else None):
-        logger.info(refused_event, extra={"path": request.url.path})
+        section_logger.info(refused_event, extra={"path": request.url.path})
         raise CsrfRefused()
 
 
