@@ -99,7 +99,9 @@ def test_malformed_signature_is_refused(
     assert error_code(response) == "signature_hmac_malformee"
 
 
-@pytest.mark.parametrize("offset", [-301, 301, -86400])
+# Well past the 300-second window: a loaded machine may take a second or more
+# between signing the request and checking it.
+@pytest.mark.parametrize("offset", [-360, 360, -86400])
 def test_stale_or_future_timestamp_is_refused(
     api: TestClient, level_b: tuple[Provisioned, str], offset: int
 ) -> None:
