@@ -16,9 +16,9 @@ round-robin so that all see the same load:
 * **pilote**: the same for a client in pilot: its terms and daily count read
   before signing, and the count again under the client's row lock in the
   storing transaction;
-* **sans comptage**: the production client with the pipeline's two hooks
-  switched off for the call (no step read, no usage row): the floor the
-  other two are compared to. The SLA's in-memory request count stays in all
+* **sans comptage**: the production client with metering switched off for
+  the call (no plan read, no usage row): the floor the other two are
+  compared to. The SLA's in-memory request count stays in all
   three (it is a dictionary update under a lock).
 
 Then the reads: ``sceau.sla.service.indicators`` over a month of heartbeats
@@ -68,14 +68,14 @@ MINUTES = 30 * 24 * 60
 
 @contextmanager
 def hooks_off() -> Iterator[None]:
-    """The pipeline without its life-cycle read and its usage row."""
-    saved = pipeline.pilot_terms, pipeline.record_usage
-    pipeline.pilot_terms = lambda *args, **kwargs: None
+    """The pipeline without its usage row (a production client's step is
+    known from authentication: the pipeline reads nothing more for it)."""
+    saved = pipeline.record_usage
     pipeline.record_usage = lambda *args, **kwargs: None
     try:
         yield
     finally:
-        pipeline.pilot_terms, pipeline.record_usage = saved
+        pipeline.record_usage = saved
 
 
 def in_pilot(runtime: Runtime, cap: int) -> Provisioned:

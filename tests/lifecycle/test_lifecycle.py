@@ -120,7 +120,8 @@ def test_production_lifts_the_cap_and_the_marker(
     runtime: Runtime, api: TestClient, pdf: bytes
 ) -> None:
     client = in_pilot(runtime, cap=1)
-    assert api.post(SIGN, json=sign_body(client, pdf), headers=client.headers)
+    first = api.post(SIGN, json=sign_body(client, pdf), headers=client.headers)
+    assert first.status_code == 200, first.text
     assert (
         api.post(SIGN, json=sign_body(client, pdf), headers=client.headers).status_code
         == 429

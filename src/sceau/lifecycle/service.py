@@ -41,8 +41,6 @@ from sceau.settings import Settings
 OPEN_STATES = (PILOT, PRODUCTION)
 MAX_NOTE = 2000
 
-StateChange = ClientStateChange
-
 
 def transition(
     session: Session,
