@@ -10,7 +10,8 @@ MTLS ?= 127.0.0.1:8443
 
 # Debian packages the tests use as independent checkers.
 TEST_TOOLS := pdfsig:poppler-utils qpdf:qpdf certutil:libnss3-tools openssl:openssl \
-  haproxy:haproxy chromium:chromium zbarimg:zbar-tools
+  haproxy:haproxy chromium:chromium zbarimg:zbar-tools softhsm2-util:softhsm2 \
+  nginx:nginx pg_dump:postgresql-client
 
 .PHONY: serve serve-mtls test lint typecheck unit install test-tools bench screenshots clean
 
