@@ -11,7 +11,7 @@ MTLS ?= 127.0.0.1:8443
 # Debian packages the tests use as independent checkers.
 TEST_TOOLS := pdfsig:poppler-utils qpdf:qpdf certutil:libnss3-tools openssl:openssl \
   haproxy:haproxy chromium:chromium zbarimg:zbar-tools softhsm2-util:softhsm2 \
-  nginx:nginx pg_dump:postgresql-client
+  nginx:nginx pg_dump:postgresql-client /usr/lib/postgresql/15/bin/initdb:postgresql-15
 
 .PHONY: serve serve-mtls test lint typecheck unit install test-tools bench screenshots clean
 
@@ -63,6 +63,9 @@ bench: $(STAMP) test-tools
 	$(BIN)/python -m bench.web --out docs/benchmarks.md
 	$(BIN)/python -m bench.verification --out docs/benchmarks.md
 	$(BIN)/python -m bench.delegation --out docs/benchmarks.md
+	$(BIN)/python -m bench.hsm --out docs/benchmarks.md
+	$(BIN)/python -m bench.backup --out docs/benchmarks.md
+	$(BIN)/python -m bench.load --out docs/benchmarks.md
 
 # The web signer's screenshots in docs/, from the browser tests.
 screenshots: $(STAMP) test-tools

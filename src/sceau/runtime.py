@@ -1,5 +1,6 @@
 """What one process builds once and shares between requests: settings, the
-database, the PKI, the time-stamper, the PAdES engine and parsed signing keys.
+database, the PKI, the time-stamper, the PAdES engine, parsed signing keys and,
+when keys live in a PKCS#11 token, the pool of sessions to it.
 
 Nothing here is state another process would need; it is all derived from the
 data directory and the database.
@@ -18,10 +19,12 @@ from cryptography import x509
 from sceau.auth.service import Authenticator, AuthPolicy
 from sceau.db import Database
 from sceau.errors import ConfigurationError
+from sceau.hsm.errors import HsmUnavailable
+from sceau.hsm.keys import TokenKeys, open_token, release_token
 from sceau.identities.models import Identity
 from sceau.identities.service import key_purpose
 from sceau.pki.access import AccessCa
-from sceau.pki.keystore import KeySealer
+from sceau.pki.keystore import KeySealer, SignatureKey
 from sceau.pki.service import PkiUrls, ServicePki
 from sceau.settings import Settings, check_production_ready
 from sceau.signing.engine import PadesEngine, SigningKey, TrustMaterial
@@ -44,10 +47,17 @@ class Runtime:
         self._trust: tuple[tuple[bytes, ...], TrustMaterial] | None = None
 
     def prepare(self) -> None:
-        """Migrate the database and load (or create) the PKI."""
+        """Migrate the database and load (or create) the PKI: in the token,
+        with ``key_store=pkcs11``, when there is none yet."""
         self.db.upgrade()
         _ = self.pki
         _ = self.access_ca
+
+    @cached_property
+    def token(self) -> TokenKeys | None:
+        """The PKCS#11 token, when a module is set (whatever ``key_store``:
+        keys already in a token stay usable after switching back to files)."""
+        return open_token(self.settings)
 
     @cached_property
     def sealer(self) -> KeySealer:
@@ -60,6 +70,8 @@ class Runtime:
             self.sealer,
             PkiUrls(self.settings.public_base_url),
             self.db,
+            token=self.token,
+            create_in_token=self.settings.key_store == "pkcs11",
         )
 
     @cached_property
@@ -82,6 +94,8 @@ class Runtime:
             self.sealer,
             PkiUrls(self.settings.public_base_url),
             self.db,
+            token=self.token,
+            create_in_token=self.settings.key_store == "pkcs11",
         )
 
     @cached_property
@@ -137,8 +151,8 @@ class Runtime:
                 self._keys.move_to_end(identity.code_09)
                 return cached
 
-        key = self.sealer.unseal(identity.sealed_key, key_purpose(identity.code_09))
         certificate = x509.load_der_x509_certificate(identity.certificate_der)
+        key = self._identity_key(identity, certificate)
         signing_key = SigningKey.of(
             certificate, key, [self.pki.issuing_cert, self.pki.root_cert]
         )
@@ -148,5 +162,25 @@ class Runtime:
                 self._keys.popitem(last=False)
         return signing_key
 
+    def _identity_key(
+        self, identity: Identity, certificate: x509.Certificate
+    ) -> SignatureKey:
+        if identity.key_label is None:
+            assert identity.sealed_key is not None
+            return self.sealer.unseal(
+                identity.sealed_key, key_purpose(identity.code_09)
+            )
+        token = self.token
+        if token is None:
+            logger.error(
+                "hsm.not_configured",
+                extra={"code_09": identity.code_09, "label": identity.key_label},
+            )
+            raise HsmUnavailable()
+        return token.key(identity.key_label, certificate.public_key())
+
     def close(self) -> None:
         self.db.dispose()
+        token = self.__dict__.pop("token", None)
+        if token is not None:
+            release_token(token)

@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     database_url: str | None = None
     public_base_url: str = "http://127.0.0.1:8000"
     master_key: SecretStr | None = None
+    # The key backups are encrypted under (base64 of 32 bytes): in the
+    # environment (SCEAU_BACKUP_KEY) or in a file; see `sceau backup key`.
+    backup_key: SecretStr | None = None
+    backup_key_file: Path | None = None
 
     # Limits.
     max_body_bytes: int = Field(default=40 * 1024 * 1024, ge=1024)
@@ -51,6 +55,16 @@ class Settings(BaseSettings):
 
     # Keys and levels.
     default_key_algorithm: Literal["rsa3072", "ecdsa-p256"] = "rsa3072"
+    # Where new private keys live: sealed files under the master key, or a
+    # PKCS#11 token (docs/operations.md, "Keys in a PKCS#11 token"). The PIN
+    # comes from the environment variable named by pkcs11_pin_env, or from
+    # pkcs11_pin_file; never from a command line.
+    key_store: Literal["file", "pkcs11"] = "file"
+    pkcs11_module: Path | None = None
+    pkcs11_token: str | None = None
+    pkcs11_pin_env: str = "SCEAU_PKCS11_PIN"
+    pkcs11_pin_file: Path | None = None
+    pkcs11_pool_size: int = Field(default=4, ge=1, le=64)
     default_level: Literal["B-B", "B-T", "B-LT", "B-LTA"] = "B-LT"
 
     # Time-stamping: empty means the embedded TSA, in-process.

@@ -20,7 +20,9 @@ class Identity(Base):
     organisation: Mapped[str] = mapped_column(String(200))
     key_algorithm: Mapped[str] = mapped_column(String(16))
     certificate_der: Mapped[bytes] = mapped_column(LargeBinary)
-    # The private key, sealed under the master key (see pki.keystore).
-    sealed_key: Mapped[bytes] = mapped_column(LargeBinary)
+    # The private key: sealed under the master key (see pki.keystore), or
+    # in the PKCS#11 token under this label (see sceau.hsm); one of the two.
+    sealed_key: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    key_label: Mapped[str | None] = mapped_column(String(200), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

@@ -1,4 +1,5 @@
-"""Identities: a code, a label, a sealed key and a signing certificate.
+"""Identities: a code, a label, a key (sealed, or in the PKCS#11 token) and a
+signing certificate.
 
 System identities (``09S-…``) sign through the API; personal ones (``09-…``,
 made by ``sceau.people``) sign only for their person.
@@ -82,15 +83,25 @@ def issue_identity(
     organisation: str,
     algorithm: KeyAlgorithm,
 ) -> Identity:
-    """An identity of either kind: a fresh key, sealed under the master key, and
-    a signing certificate from the issuing CA (CN = label, serialNumber = code)."""
-    key = generate_key(algorithm)
+    """An identity of either kind: a fresh key, sealed under the master key or
+    made inside the token (``pki.new_keys``), and a signing certificate from
+    the issuing CA (CN = label, serialNumber = code)."""
+    sealed_key: bytes | None = None
+    key_label: str | None = None
+    if pki.new_keys is not None:
+        token_key = pki.new_keys.generate(algorithm, key_purpose(code))
+        public_key: object = token_key.public_key()
+        key_label = token_key.label
+    else:
+        key = generate_key(algorithm)
+        public_key = key.public_key()
+        sealed_key = sealer.seal(key, key_purpose(code))
     certificate = pki.issue_signing_certificate(
         session,
         common_name=label,
         organisation=organisation,
         serial_number_attr=code,
-        public_key=key.public_key(),
+        public_key=public_key,
         purpose="identity",
     )
     identity = Identity(
@@ -101,7 +112,8 @@ def issue_identity(
         organisation=organisation,
         key_algorithm=algorithm,
         certificate_der=certificate.public_bytes(serialization.Encoding.DER),
-        sealed_key=sealer.seal(key, key_purpose(code)),
+        sealed_key=sealed_key,
+        key_label=key_label,
     )
     session.add(identity)
     session.flush()

@@ -29,6 +29,7 @@ from sceau.billing.service import record_usage
 from sceau.db import utcnow
 from sceau.events import types as event_types
 from sceau.events.service import record_event
+from sceau.hsm.errors import HsmUnavailable
 from sceau.idempotency.service import Claim, complete
 from sceau.identities.models import Identity
 from sceau.lifecycle.models import PILOT
@@ -263,11 +264,15 @@ def _sign(
             appearance=appearance,
             delegation_ref=job.delegation_ref,
         )
-    except AppearanceInvalid:
+    except (AppearanceInvalid, HsmUnavailable):
         raise
     except PdfRejected as exc:
         raise PdfUnsignable(exc.message, code=exc.code) from exc
     except Exception as exc:
+        if _caused_by(exc, HsmUnavailable):
+            # The key's token (or the TSA key's) is out of reach, whatever
+            # pyHanko wrapped it in.
+            raise HsmUnavailable() from exc
         if _caused_by(exc, TimestampUnavailable | TimestampRequestError):
             raise TsaUnavailable() from exc
         if _caused_by(exc, PathError | ValidationError | CRLValidationError):

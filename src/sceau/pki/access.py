@@ -22,7 +22,8 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from sqlalchemy.orm import Session
 
 from sceau.db import Database, utcnow
-from sceau.pki.keystore import KeySealer, PrivateKey
+from sceau.hsm.keys import TokenKeys
+from sceau.pki.keystore import KeySealer, SignatureKey
 from sceau.pki.service import (
     BACKDATE,
     PkiUrls,
@@ -32,10 +33,12 @@ from sceau.pki.service import (
     _name,
     _record,
     _serial,
-    _write_private,
     build_crl,
+    load_key,
     self_signed_ca,
+    write_key,
 )
+from sceau.pki.signatures import sign_certificate
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +49,7 @@ SERVER_CERT_DAYS = 397
 ISSUER = "access"
 PURPOSE_CLIENT = "client_tls"
 PURPOSE_SERVER = "server_tls"
+PURPOSE_KEY = "pki:access"
 MIN_RSA_BITS = 2048
 ALLOWED_CURVES = (ec.SECP256R1, ec.SECP384R1)
 
@@ -62,7 +66,7 @@ class UnacceptableKey(ValueError):
 
 class AccessCa:
     def __init__(
-        self, certificate: x509.Certificate, key: PrivateKey, urls: PkiUrls
+        self, certificate: x509.Certificate, key: SignatureKey, urls: PkiUrls
     ) -> None:
         self.certificate = certificate
         self._key = key
@@ -70,17 +74,29 @@ class AccessCa:
 
     @classmethod
     def load_or_create(
-        cls, directory: Path, sealer: KeySealer, urls: PkiUrls, db: Database
+        cls,
+        directory: Path,
+        sealer: KeySealer,
+        urls: PkiUrls,
+        db: Database,
+        *,
+        token: TokenKeys | None = None,
+        create_in_token: bool = False,
     ) -> AccessCa:
         directory.mkdir(parents=True, exist_ok=True)
         with _directory_lock(directory):
             if not (directory / "access-ca.crt").exists():
-                _create(directory, sealer, db)
+                _create(directory, sealer, db, token if create_in_token else None)
             certificate = x509.load_pem_x509_certificate(
                 (directory / "access-ca.crt").read_bytes()
             )
-            key = sealer.unseal(
-                (directory / "access-ca.key.sealed").read_bytes(), "pki:access"
+            key = load_key(
+                directory,
+                "access-ca",
+                certificate.public_key(),
+                sealer,
+                token,
+                purpose=PURPOSE_KEY,
             )
         return cls(certificate, key, urls)
 
@@ -108,7 +124,7 @@ class AccessCa:
         builder = self._end_entity(subject, public_key, CLIENT_CERT_DAYS).add_extension(
             x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False
         )
-        certificate = builder.sign(self._key, hashes.SHA256())
+        certificate = sign_certificate(builder, self._key, hashes.SHA256())
         _record(session, certificate, issuer=ISSUER, purpose=PURPOSE_CLIENT)
         return certificate
 
@@ -131,7 +147,7 @@ class AccessCa:
             )
             .add_extension(x509.SubjectAlternativeName(names), False)
         )
-        certificate = builder.sign(self._key, hashes.SHA256())
+        certificate = sign_certificate(builder, self._key, hashes.SHA256())
         _record(session, certificate, issuer=ISSUER, purpose=PURPOSE_SERVER)
         return certificate
 
@@ -200,9 +216,15 @@ def _tls_key_usage(public_key: object) -> x509.KeyUsage:
     )
 
 
-def _create(directory: Path, sealer: KeySealer, db: Database) -> None:
-    logger.info("pki.access_ca.create")
-    key = ec.generate_private_key(ec.SECP384R1())
+def _create(
+    directory: Path, sealer: KeySealer, db: Database, token: TokenKeys | None
+) -> None:
+    logger.info("pki.access_ca.create", extra={"keys": "pkcs11" if token else "file"})
+    key: SignatureKey = (
+        token.generate("ecdsa-p384", PURPOSE_KEY)
+        if token is not None
+        else ec.generate_private_key(ec.SECP384R1())
+    )
     certificate = self_signed_ca(
         key,
         _name(ACCESS_CA_NAME),
@@ -210,7 +232,7 @@ def _create(directory: Path, sealer: KeySealer, db: Database) -> None:
         path_length=0,
         algorithm=hashes.SHA384(),
     )
-    _write_private(directory / "access-ca.key.sealed", sealer.seal(key, "pki:access"))
+    write_key(directory, "access-ca", key, sealer, purpose=PURPOSE_KEY)
     with db.transaction() as session:
         _record(session, certificate, issuer=ISSUER, purpose="access_ca")
     (directory / "access-ca.crt").write_bytes(

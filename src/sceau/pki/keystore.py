@@ -5,7 +5,7 @@ copied to another slot does not open there."""
 from __future__ import annotations
 
 import os
-from typing import Literal
+from typing import Literal, Protocol, runtime_checkable
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes, serialization
@@ -19,8 +19,24 @@ SEAL_VERSION = b"SK1"
 NONCE_BYTES = 12
 
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+PublicKey = rsa.RSAPublicKey | ec.EllipticCurvePublicKey
 KeyAlgorithm = Literal["rsa3072", "ecdsa-p256"]
 KEY_ALGORITHMS: tuple[KeyAlgorithm, ...] = ("rsa3072", "ecdsa-p256")
+
+
+@runtime_checkable
+class ExternalKey(Protocol):
+    """A private key that never enters the process (one in a PKCS#11 token):
+    it signs on request, PKCS#1 v1.5 for RSA and DER-encoded ECDSA for EC,
+    like ``cryptography``'s keys."""
+
+    def public_key(self) -> PublicKey: ...
+
+    def sign_data(self, data: bytes, algorithm: hashes.HashAlgorithm) -> bytes: ...
+
+
+# Whatever can sign for the service: a key held in memory, or one in a token.
+SignatureKey = PrivateKey | ExternalKey
 
 
 class KeySealer:

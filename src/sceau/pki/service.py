@@ -2,15 +2,20 @@
 
 Created once in the data directory on first start; every process then loads
 it. The root key is only unsealed to sign the root's CRL.
+
+The keys are either sealed files beside the certificates (``*.key.sealed``)
+or keys in a PKCS#11 token, of which the directory only keeps the label
+(``*.key.pkcs11``); the certificates are files in both cases.
 """
 
 from __future__ import annotations
 
 import fcntl
+import json
 import logging
 import secrets
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -18,13 +23,21 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sceau.db import Database, utcnow
-from sceau.pki.keystore import KeySealer, PrivateKey, generate_key
+from sceau.errors import ConfigurationError
+from sceau.hsm.keys import TokenAlgorithm, TokenKey, TokenKeys
+from sceau.pki.keystore import (
+    KeySealer,
+    SignatureKey,
+    generate_key,
+)
 from sceau.pki.models import IssuedCertificate
+from sceau.pki.signatures import sign_certificate, sign_crl
 
 logger = logging.getLogger(__name__)
 
@@ -101,12 +114,13 @@ class ServicePki:
         *,
         root_cert: x509.Certificate,
         issuing_cert: x509.Certificate,
-        issuing_key: PrivateKey,
+        issuing_key: SignatureKey,
         tsa_cert: x509.Certificate,
-        tsa_key: PrivateKey,
-        sealed_root_key: bytes,
+        tsa_key: SignatureKey,
+        root_key: Callable[[], SignatureKey],
         sealer: KeySealer,
         urls: PkiUrls,
+        new_keys: TokenKeys | None = None,
     ) -> None:
         self.root_cert = root_cert
         self.issuing_cert = issuing_cert
@@ -115,7 +129,9 @@ class ServicePki:
         self.tsa_key = tsa_key
         self.sealer = sealer
         self.urls = urls
-        self._sealed_root_key = sealed_root_key
+        # The token new identity keys are made in; None: sealed files.
+        self.new_keys = new_keys
+        self._root_key = root_key
         self._crls: dict[str, tuple[datetime, bytes]] = {}
         self._crl_lock = threading.Lock()
 
@@ -123,32 +139,76 @@ class ServicePki:
 
     @classmethod
     def load_or_create(
-        cls, directory: Path, sealer: KeySealer, urls: PkiUrls, db: Database
+        cls,
+        directory: Path,
+        sealer: KeySealer,
+        urls: PkiUrls,
+        db: Database,
+        *,
+        token: TokenKeys | None = None,
+        create_in_token: bool = False,
     ) -> ServicePki:
+        """``token`` is where keys already in a token are found;
+        ``create_in_token`` puts new keys there: a new PKI's, and new
+        identities' (``new_keys``)."""
+        new_keys = token if create_in_token else None
         directory.mkdir(parents=True, exist_ok=True)
         with _directory_lock(directory):
             if not (directory / "root.crt").exists():
-                _create(directory, sealer, urls, db)
-            return cls._load(directory, sealer, urls)
+                _create(directory, sealer, urls, db, new_keys)
+            pki = cls._load(directory, sealer, urls, token)
+        pki.new_keys = new_keys
+        return pki
 
     @classmethod
-    def _load(cls, directory: Path, sealer: KeySealer, urls: PkiUrls) -> ServicePki:
+    def _load(
+        cls,
+        directory: Path,
+        sealer: KeySealer,
+        urls: PkiUrls,
+        token: TokenKeys | None,
+    ) -> ServicePki:
         def cert(name: str) -> x509.Certificate:
             return x509.load_pem_x509_certificate((directory / name).read_bytes())
 
+        root_cert, issuing_cert, tsa_cert = (
+            cert("root.crt"),
+            cert("issuing.crt"),
+            cert("tsa.crt"),
+        )
+
+        # The root key is only needed for the root's CRL, once a day.
+        root_reference = directory / "root.key.pkcs11"
+        if root_reference.exists():
+            token_root = load_key(
+                directory, "root", root_cert.public_key(), sealer, token
+            )
+
+            def root_key() -> SignatureKey:
+                return token_root
+        else:
+            sealed_root = (directory / "root.key.sealed").read_bytes()
+
+            def root_key() -> SignatureKey:
+                return sealer.unseal(sealed_root, "pki:root")
+
         return cls(
-            root_cert=cert("root.crt"),
-            issuing_cert=cert("issuing.crt"),
-            issuing_key=sealer.unseal(
-                (directory / "issuing.key.sealed").read_bytes(), "pki:issuing"
+            root_cert=root_cert,
+            issuing_cert=issuing_cert,
+            issuing_key=load_key(
+                directory, "issuing", issuing_cert.public_key(), sealer, token
             ),
-            tsa_cert=cert("tsa.crt"),
-            tsa_key=sealer.unseal(
-                (directory / "tsa.key.sealed").read_bytes(), "pki:tsa"
-            ),
-            sealed_root_key=(directory / "root.key.sealed").read_bytes(),
+            tsa_cert=tsa_cert,
+            tsa_key=load_key(directory, "tsa", tsa_cert.public_key(), sealer, token),
+            root_key=root_key,
             sealer=sealer,
             urls=urls,
+        )
+
+    @property
+    def keys_in_token(self) -> bool:
+        return not isinstance(
+            self.issuing_key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
         )
 
     # -- issuance --------------------------------------------------------------
@@ -189,7 +249,7 @@ class ServicePki:
         builder = _end_entity_extensions(
             builder, public_key, self.issuing_cert, self.urls
         )
-        certificate = builder.sign(self.issuing_key, hashes.SHA256())
+        certificate = sign_certificate(builder, self.issuing_key, hashes.SHA256())
         _record(session, certificate, issuer="issuing", purpose=purpose)
         return certificate
 
@@ -207,8 +267,7 @@ class ServicePki:
 
     def _build_crl(self, which: str, session: Session) -> bytes:
         if which == "root":
-            issuer_cert = self.root_cert
-            key = self.sealer.unseal(self._sealed_root_key, "pki:root")
+            issuer_cert, key = self.root_cert, self._root_key()
         elif which == "issuing":
             issuer_cert, key = self.issuing_cert, self.issuing_key
         else:
@@ -225,7 +284,7 @@ class ServicePki:
 
 
 def build_crl(
-    session: Session, issuer_cert: x509.Certificate, key: PrivateKey, issuer: str
+    session: Session, issuer_cert: x509.Certificate, key: SignatureKey, issuer: str
 ) -> x509.CertificateRevocationList:
     """A CRL naming every revoked certificate ``issuer`` has issued."""
     now = utcnow()
@@ -256,7 +315,7 @@ def build_crl(
             .revocation_date(entry.revoked_at)
             .build()
         )
-    return builder.sign(key, hashes.SHA256())
+    return sign_crl(builder, key, hashes.SHA256())
 
 
 @contextmanager
@@ -362,7 +421,7 @@ def _record(
 
 
 def self_signed_ca(
-    key: PrivateKey,
+    key: SignatureKey,
     name: x509.Name,
     *,
     years: int,
@@ -371,7 +430,7 @@ def self_signed_ca(
 ) -> x509.Certificate:
     """A root: self-signed, able to sign certificates and CRLs only."""
     now = utcnow()
-    return (
+    builder = (
         x509.CertificateBuilder()
         .subject_name(name)
         .issuer_name(name)
@@ -384,22 +443,36 @@ def self_signed_ca(
         .add_extension(
             x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False
         )
-        .sign(key, algorithm or hashes.SHA256())
     )
+    return sign_certificate(builder, key, algorithm or hashes.SHA256())
 
 
-def _create(directory: Path, sealer: KeySealer, urls: PkiUrls, db: Database) -> None:
-    logger.info("pki.create", extra={"directory": str(directory)})
+def _create(
+    directory: Path,
+    sealer: KeySealer,
+    urls: PkiUrls,
+    db: Database,
+    token: TokenKeys | None,
+) -> None:
+    logger.info(
+        "pki.create",
+        extra={"directory": str(directory), "keys": "pkcs11" if token else "file"},
+    )
     now = utcnow()
 
+    def new_key(name: str, algorithm: TokenAlgorithm) -> SignatureKey:
+        if token is not None:
+            return token.generate(algorithm, f"pki:{name}")
+        return generate_key("rsa3072")
+
     # The root: self-signed, long-lived, used only for the issuing CA and its CRL.
-    root_key = generate_key("rsa3072")
+    root_key = new_key("root", "rsa3072")
     root_name = _name(ROOT_NAME)
     root = self_signed_ca(root_key, root_name, years=ROOT_YEARS, path_length=1)
 
     # The issuing CA: signs the signing certificates and the TSA certificate.
-    issuing_key = generate_key("rsa3072")
-    issuing = (
+    issuing_key = new_key("issuing", "rsa3072")
+    issuing_builder = (
         x509.CertificateBuilder()
         .subject_name(_name(ISSUING_NAME))
         .issuer_name(root_name)
@@ -418,11 +491,11 @@ def _create(directory: Path, sealer: KeySealer, urls: PkiUrls, db: Database) -> 
         )
         .add_extension(_crl_distribution(urls.root_crl), False)
         .add_extension(_authority_info(urls.root_cert), False)
-        .sign(root_key, hashes.SHA256())
     )
+    issuing = sign_certificate(issuing_builder, root_key, hashes.SHA256())
 
     # The TSA: the critical timeStamping EKU is what RFC 3161 §2.3 requires.
-    tsa_key = generate_key("rsa3072")
+    tsa_key = new_key("tsa", "rsa3072")
     tsa_builder = (
         x509.CertificateBuilder()
         .subject_name(_name(TSA_NAME))
@@ -438,16 +511,15 @@ def _create(directory: Path, sealer: KeySealer, urls: PkiUrls, db: Database) -> 
         )
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), True)
     )
-    tsa = _end_entity_extensions(tsa_builder, tsa_key.public_key(), issuing, urls).sign(
-        issuing_key, hashes.SHA256()
+    tsa = sign_certificate(
+        _end_entity_extensions(tsa_builder, tsa_key.public_key(), issuing, urls),
+        issuing_key,
+        hashes.SHA256(),
     )
 
     # Write keys first and certificates last: root.crt marks a complete PKI.
-    _write_private(directory / "root.key.sealed", sealer.seal(root_key, "pki:root"))
-    _write_private(
-        directory / "issuing.key.sealed", sealer.seal(issuing_key, "pki:issuing")
-    )
-    _write_private(directory / "tsa.key.sealed", sealer.seal(tsa_key, "pki:tsa"))
+    for name, key in (("root", root_key), ("issuing", issuing_key), ("tsa", tsa_key)):
+        write_key(directory, name, key, sealer)
     for name, certificate in (("tsa.crt", tsa), ("issuing.crt", issuing)):
         (directory / name).write_bytes(
             certificate.public_bytes(serialization.Encoding.PEM)
@@ -456,6 +528,67 @@ def _create(directory: Path, sealer: KeySealer, urls: PkiUrls, db: Database) -> 
         _record(session, issuing, issuer="root", purpose="issuing_ca")
         _record(session, tsa, issuer="issuing", purpose="tsa")
     (directory / "root.crt").write_bytes(root.public_bytes(serialization.Encoding.PEM))
+
+
+def write_key(
+    directory: Path,
+    name: str,
+    key: SignatureKey,
+    sealer: KeySealer,
+    purpose: str | None = None,
+) -> None:
+    """``<name>.key.sealed`` for a key in memory, ``<name>.key.pkcs11`` (the
+    token and the key's label, nothing secret) for a key in a token."""
+    if isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
+        _write_private(
+            directory / f"{name}.key.sealed", sealer.seal(key, purpose or f"pki:{name}")
+        )
+        return
+    assert isinstance(key, TokenKey)
+    reference = {
+        "token": key.pool.config.token_label,
+        "label": key.label,
+        "id": key.key_id.hex(),
+    }
+    (directory / f"{name}.key.pkcs11").write_text(
+        json.dumps(reference, indent=2) + "\n"
+    )
+
+
+def load_key(
+    directory: Path,
+    name: str,
+    public_key: object,
+    sealer: KeySealer,
+    token: TokenKeys | None,
+    purpose: str | None = None,
+) -> SignatureKey:
+    """The key ``write_key`` stored, checked against its certificate's key."""
+    reference_path = directory / f"{name}.key.pkcs11"
+    if not reference_path.exists():
+        return sealer.unseal(
+            (directory / f"{name}.key.sealed").read_bytes(), purpose or f"pki:{name}"
+        )
+
+    reference = json.loads(reference_path.read_text())
+    if token is None:
+        raise ConfigurationError(
+            f"the {name} key of the PKI in {directory} is in the PKCS#11 token "
+            f"{reference['token']!r}: set SCEAU_PKCS11_MODULE, SCEAU_PKCS11_TOKEN "
+            'and the PIN (docs/operations.md, "Keys in a PKCS#11 token").'
+        )
+    if reference["token"] != token.token_label:
+        raise ConfigurationError(
+            f"the {name} key of the PKI in {directory} is in the token "
+            f"{reference['token']!r}, not in {token.token_label!r} "
+            "(SCEAU_PKCS11_TOKEN)."
+        )
+    key = token.key(reference["label"], public_key)
+    if key.key_id.hex() != reference["id"]:
+        raise ConfigurationError(
+            f"{reference_path} does not name the key of its certificate"
+        )
+    return key
 
 
 def _write_private(path: Path, data: bytes) -> None:

@@ -20,7 +20,6 @@ from asn1crypto import crl as asn1_crl
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 from pyhanko.sign import fields, signers
@@ -30,7 +29,8 @@ from pyhanko_certvalidator import ValidationContext
 from pyhanko_certvalidator.registry import SimpleCertificateStore
 from pyhanko_certvalidator.util import get_pyca_cryptography_hash
 
-from sceau.pki.keystore import PrivateKey
+from sceau.pki.keystore import SignatureKey
+from sceau.pki.signatures import max_signature_bytes, sign
 from sceau.signing.asn1_encoding import (
     encode_built_values_once,
     prepare_name_strings_once,
@@ -62,11 +62,12 @@ prepare_name_strings_once()
 
 @dataclass(frozen=True)
 class SigningKey:
-    """An identity's parsed key and its certificates as DER: safe to share
-    between threads, unlike asn1crypto objects, which parse themselves lazily
-    on first use and break when two threads do it at once."""
+    """An identity's parsed key (or its key in a PKCS#11 token) and its
+    certificates as DER: safe to share between threads, unlike asn1crypto
+    objects, which parse themselves lazily on first use and break when two
+    threads do it at once."""
 
-    key: PrivateKey
+    key: SignatureKey
     certificate_der: bytes
     chain_der: tuple[bytes, ...]
     _per_thread: threading.local = field(
@@ -77,7 +78,7 @@ class SigningKey:
     def of(
         cls,
         certificate: x509.Certificate,
-        key: PrivateKey,
+        key: SignatureKey,
         chain: list[x509.Certificate],
     ) -> SigningKey:
         der = serialization.Encoding.DER
@@ -98,7 +99,8 @@ class SigningKey:
 
 
 class KeptKeySigner(signers.Signer):
-    """A pyHanko signer around an already-parsed ``cryptography`` key."""
+    """A pyHanko signer around an already-parsed ``cryptography`` key, or a
+    token key signing through the pool's logged-in sessions."""
 
     def __init__(self, signing_key: SigningKey) -> None:
         self._key = signing_key.key
@@ -115,17 +117,14 @@ class KeptKeySigner(signers.Signer):
         self.chain_bytes = len(signing_key.certificate_der) + sum(
             len(der) for der in signing_key.chain_der
         )
-        self.signature_bytes = (
-            self._key.key_size // 8 if isinstance(self._key, rsa.RSAPrivateKey) else 72
-        )
+        self.signature_bytes = max_signature_bytes(self._key)
 
     async def async_sign_raw(
         self, data: bytes, digest_algorithm: str, dry_run: bool = False
     ) -> bytes:
-        hash_algorithm = get_pyca_cryptography_hash(digest_algorithm)
-        if isinstance(self._key, rsa.RSAPrivateKey):
-            return self._key.sign(data, padding.PKCS1v15(), hash_algorithm)
-        return self._key.sign(data, ec.ECDSA(hash_algorithm))
+        # A token's signature takes a millisecond or two on a pooled session:
+        # not worth a thread hand-off, like the embedded TSA's.
+        return sign(self._key, data, get_pyca_cryptography_hash(digest_algorithm))
 
 
 class PdfRejected(ValueError):

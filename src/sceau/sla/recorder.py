@@ -28,6 +28,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from sceau.db import Database, utcnow
+from sceau.hsm.keys import open_token
 from sceau.ops.health import health_checks
 from sceau.pki.keystore import KeySealer
 from sceau.pki.service import PkiUrls, ServicePki
@@ -314,6 +315,8 @@ def _pki_loader(db: Database, settings: Settings) -> Callable[[], ServicePki]:
                     KeySealer(settings.load_master_key()),
                     PkiUrls(settings.public_base_url),
                     db,
+                    # Shared with the process's runtime: one login per process.
+                    token=open_token(settings),
                 )
             )
         return loaded[0]

@@ -21,10 +21,13 @@ from asn1crypto import algos, cms, core, tsp
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
+from sceau.hsm.errors import HsmUnavailable
+from sceau.pki.keystore import ExternalKey
+from sceau.pki.signatures import is_rsa, sign
 from sceau.timestamping.probe import ThreadSafeProbe
 
 logger = logging.getLogger(__name__)
@@ -33,7 +36,8 @@ logger = logging.getLogger(__name__)
 # cannot collide with another organisation's policy.
 DEFAULT_POLICY_OID = "2.25.167768183116478584167943577161001809216"
 
-TsaPrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
+# A key in memory, or one in a PKCS#11 token (``ExternalKey``).
+TsaPrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ExternalKey
 Clock = Callable[[], datetime]
 
 # Weaker digests would let a client obtain a token for a colliding document.
@@ -120,7 +124,7 @@ def _cms_time(moment: datetime) -> cms.Time:
 
 
 class TimestampAuthority:
-    """An RFC 3161 TSA that signs with a key held in memory.
+    """An RFC 3161 TSA that signs with a key held in memory or in a token.
 
     Everything derived from the certificates is computed here once, because
     ``respond`` runs inside every signature the service makes.
@@ -134,7 +138,9 @@ class TimestampAuthority:
         policy_oid: str = DEFAULT_POLICY_OID,
         clock: Clock | None = None,
     ) -> None:
-        if not isinstance(private_key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
+        if not isinstance(
+            private_key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ExternalKey
+        ):
             raise TypeError("TSA private key must be an RSA or EC private key")
 
         if private_key.public_key() != certificate.public_key():
@@ -202,9 +208,7 @@ class TimestampAuthority:
         ).dump()
 
         signature_algorithm = (
-            "sha256_rsa"
-            if isinstance(self._private_key, rsa.RSAPrivateKey)
-            else "sha256_ecdsa"
+            "sha256_rsa" if is_rsa(self._private_key) else "sha256_ecdsa"
         )
         self._signature_algorithm_der = algos.SignedDigestAlgorithm(
             {"algorithm": signature_algorithm}
@@ -221,8 +225,9 @@ class TimestampAuthority:
     def respond(self, request_der: bytes) -> bytes:
         """Answer a DER ``TimeStampReq`` with a DER ``TimeStampResp``.
 
-        Never raises: whatever the client sends, it gets a well-formed response,
-        a rejection when the request cannot be honoured.
+        Whatever the client sends, it gets a well-formed response, a rejection
+        when the request cannot be honoured; only a token out of reach raises
+        (``HsmUnavailable``).
         """
         try:
             request = self._accept(request_der)
@@ -238,6 +243,10 @@ class TimestampAuthority:
 
         try:
             token = self._issue(request)
+        except HsmUnavailable:
+            # The TSA key's token is out of reach: a 503 the caller can retry,
+            # rather than a protocol rejection that reads as final.
+            raise
         except Exception:
             # Failures here are ours (key, clock, library), not the client's; the
             # client is owed a protocol answer and the traceback belongs in the log.
@@ -399,9 +408,7 @@ class TimestampAuthority:
         )
 
     def _sign(self, data: bytes) -> bytes:
-        if isinstance(self._private_key, rsa.RSAPrivateKey):
-            return self._private_key.sign(data, padding.PKCS1v15(), hashes.SHA256())
-        return self._private_key.sign(data, ec.ECDSA(hashes.SHA256()))
+        return sign(self._private_key, data, hashes.SHA256())
 
 
 def _rejection(fail_info: str, status_text: str) -> bytes:

@@ -1,0 +1,280 @@
+"""A pool of sessions on one token, logged in once.
+
+PKCS#11 logs in an application, not a session: once one session has logged
+in, every session the process opens on that token may use its private keys,
+until the last one closes. The pool therefore logs in once, with its first
+session, and opens the others without a PIN; a signature borrows an idle
+session, and pays neither a login nor an open (``logins`` counts the
+logins, for the tests and for ``sceau hsm status``).
+
+A session that breaks on its own (closed, its handle gone) is dropped and
+another opened. Any other failure of the token sends the module through a
+reset and the operation is tried once more; if that fails too, the caller
+gets ``HsmUnavailable`` (503), and for a second the pool answers so at once,
+without touching the module, before it tries the token again. So a token
+that comes back serves the next request after that second, with no restart.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import pkcs11
+from pkcs11 import ObjectClass
+
+from sceau.errors import ConfigurationError
+from sceau.hsm.config import TokenConfig
+from sceau.hsm.errors import HsmUnavailable
+from sceau.hsm.module import HsmModule
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# A session that breaks alone: drop it and open another.
+_SESSION_ERRORS = (pkcs11.SessionHandleInvalid, pkcs11.SessionClosed)
+# The request itself is wrong (a bug, or a key asked to do what it may not):
+# the token is fine, and the error goes up as it is.
+_REQUEST_ERRORS = (
+    pkcs11.ArgumentsBad,
+    pkcs11.AttributeSensitive,
+    pkcs11.AttributeTypeInvalid,
+    pkcs11.AttributeValueInvalid,
+    pkcs11.AttributeReadOnly,
+    pkcs11.DataInvalid,
+    pkcs11.DataLenRange,
+    pkcs11.FunctionNotSupported,
+    pkcs11.KeySizeRange,
+    pkcs11.KeyTypeInconsistent,
+    pkcs11.KeyUnextractable,
+    pkcs11.MechanismInvalid,
+    pkcs11.MechanismParamInvalid,
+    pkcs11.MultipleObjectsReturned,
+    pkcs11.TemplateIncomplete,
+    pkcs11.TemplateInconsistent,
+)
+# The PIN itself is refused: retrying every second would only lock the token.
+_PIN_ERRORS = (pkcs11.PinIncorrect, pkcs11.PinInvalid, pkcs11.PinLocked)
+QUIET_SECONDS = 1.0
+PIN_QUIET_SECONDS = 60.0
+KEYS_PER_SESSION = 1024
+
+
+@dataclass
+class PooledSession:
+    session: Any
+    generation: int
+    # Private keys already found through this session, by (label, id).
+    keys: OrderedDict[tuple[str, bytes], Any] = field(default_factory=OrderedDict)
+
+    def private_key(self, label: str, key_id: bytes) -> Any:
+        found = self.keys.get((label, key_id))
+        if found is None:
+            found = self.session.get_key(
+                object_class=ObjectClass.PRIVATE_KEY, label=label, id=key_id
+            )
+            self.keys[(label, key_id)] = found
+            while len(self.keys) > KEYS_PER_SESSION:
+                self.keys.popitem(last=False)
+        else:
+            self.keys.move_to_end((label, key_id))
+        return found
+
+
+class SessionPool:
+    def __init__(
+        self,
+        module: HsmModule,
+        config: TokenConfig,
+        *,
+        quiet_seconds: float = QUIET_SECONDS,
+    ) -> None:
+        self.module = module
+        self.config = config
+        self.size = config.pool_size
+        self.quiet_seconds = quiet_seconds
+        self.logins = 0
+        self._cond = threading.Condition()
+        self._idle: list[PooledSession] = []
+        self._open = 0
+        self._generation: int | None = None
+        self._token: Any = None
+        self._login_lock = threading.Lock()
+        self._broken_generation: int | None = None
+        self._quiet_until = 0.0
+
+    # -- the one way in ----------------------------------------------------------
+
+    def run(self, operation: Callable[[PooledSession], T], *, what: str) -> T:
+        """``operation`` on a logged-in session; ``HsmUnavailable`` if the token
+        cannot be used, after one reset and retry."""
+        failure: BaseException | None = None
+        token_failures = 0
+        # Closed sessions are dropped and replaced, at most the whole pool's
+        # worth; a failing token gets one reset and one more try.
+        for _ in range(self.size + 2):
+            self._wait_out_quiet()
+            broken = self._broken_generation
+            if broken is not None and broken == self.module.generation:
+                self.module.reset(broken)
+            generation = None
+            try:
+                with (
+                    self.module.calls() as generation,
+                    self._borrow(generation) as pooled,
+                ):
+                    result = operation(pooled)
+                self._broken_generation = None
+                return result
+            except _SESSION_ERRORS as exc:
+                failure = exc
+            except _REQUEST_ERRORS:
+                raise
+            except pkcs11.PKCS11Error as exc:
+                failure = exc
+                token_failures += 1
+                self._note_broken(generation, exc, what)
+                if token_failures == 2 or isinstance(exc, _PIN_ERRORS):
+                    break
+        self._go_quiet(failure)
+        raise HsmUnavailable() from failure
+
+    def close(self) -> None:
+        with self._cond:
+            idle, self._idle = self._idle, []
+            self._open = 0
+            self._generation = None
+        for pooled in idle:
+            _close_quietly(pooled)
+
+    # -- sessions ----------------------------------------------------------------
+
+    @contextmanager
+    def _borrow(self, generation: int) -> Iterator[PooledSession]:
+        pooled = self._take(generation)
+        try:
+            yield pooled
+        except _SESSION_ERRORS:
+            self._drop(pooled)
+            raise
+        except _REQUEST_ERRORS:
+            self._give_back(pooled)
+            raise
+        except BaseException:
+            # The token failed: the whole pool goes with the next reset.
+            self._drop(pooled)
+            raise
+        else:
+            self._give_back(pooled)
+
+    def _take(self, generation: int) -> PooledSession:
+        with self._cond:
+            if self._generation != generation:
+                # The module was reset: its sessions, and the login, are gone.
+                self._idle.clear()
+                self._open = 0
+                self._token = None
+                self._generation = generation
+            while True:
+                if self._idle:
+                    return self._idle.pop()
+                if self._open < self.size:
+                    self._open += 1
+                    break
+                self._cond.wait()
+        try:
+            return self._open_session(generation)
+        except BaseException:
+            with self._cond:
+                self._open -= 1
+                self._cond.notify()
+            raise
+
+    def _open_session(self, generation: int) -> PooledSession:
+        # The first session logs in, and no other opens before it has: a
+        # session opened meanwhile would not see the private keys yet.
+        with self._login_lock:
+            if self._token is not None:
+                return PooledSession(self._token.open(rw=True), generation)
+            token = self.module.lib.get_token(token_label=self.config.token_label)
+            try:
+                pin = self.config.read_pin()
+            except ConfigurationError as exc:
+                logger.error("hsm.pin_unreadable", extra={"reason": str(exc)})
+                raise pkcs11.PinIncorrect() from None
+            session = token.open(rw=True, user_pin=pin)
+            self.logins += 1
+            self._token = token
+        logger.info(
+            "hsm.login",
+            extra={"token": self.config.token_label, "logins": self.logins},
+        )
+        return PooledSession(session, generation)
+
+    def _give_back(self, pooled: PooledSession) -> None:
+        with self._cond:
+            if pooled.generation == self._generation:
+                self._idle.append(pooled)
+            self._cond.notify()
+
+    def _drop(self, pooled: PooledSession) -> None:
+        with self._cond:
+            if pooled.generation == self._generation:
+                self._open -= 1
+            self._cond.notify()
+        _close_quietly(pooled)
+
+    # -- failures ----------------------------------------------------------------
+
+    def _note_broken(
+        self, generation: int | None, exc: BaseException, what: str
+    ) -> None:
+        logger.warning(
+            "hsm.operation_failed",
+            extra={
+                "operation": what,
+                "token": self.config.token_label,
+                "reason": type(exc).__name__,
+            },
+        )
+        if generation is None:
+            generation = self.module.generation
+        self._broken_generation = generation
+
+    def _go_quiet(self, failure: BaseException | None) -> None:
+        quiet = (
+            PIN_QUIET_SECONDS
+            if isinstance(failure, _PIN_ERRORS)
+            else self.quiet_seconds
+        )
+        self._quiet_until = time.monotonic() + quiet
+        logger.error(
+            "hsm.unavailable",
+            extra={
+                "token": self.config.token_label,
+                "reason": type(failure).__name__ if failure else None,
+                "retry_in_seconds": quiet,
+            },
+        )
+
+    def _wait_out_quiet(self) -> None:
+        if time.monotonic() < self._quiet_until:
+            raise HsmUnavailable()
+
+
+def _close_quietly(pooled: PooledSession) -> None:
+    # Only sessions opened without a PIN are closed here: closing the one
+    # that logged in would log out every session of the process.
+    if pooled.session.user_type != pkcs11.UserType.NOBODY:
+        return
+    # A failure means the session went with the token: nothing to release.
+    with contextlib.suppress(pkcs11.PKCS11Error):
+        pooled.session.close()
