@@ -1,0 +1,280 @@
+"""``sceau backup …``: make an encrypted backup while the service runs, read
+its manifest, restore it, and make a backup key. Attached to ``sceau`` by
+``sceau.cli``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from sceau.backup.databases import safe_url
+from sceau.backup.errors import BackupError
+from sceau.backup.keys import load_backup_key, write_new_key
+from sceau.backup.service import (
+    KEY_TABLES,
+    Restored,
+    create_backup,
+    default_backup_name,
+    read_manifest,
+    restore_backup,
+)
+from sceau.cli import _emit, json_option, main
+from sceau.db import utcnow
+from sceau.errors import ConfigurationError
+from sceau.pki.keystore import KeySealer
+from sceau.settings import MASTER_KEY_FILE, Settings, get_settings
+
+KEY_FILE_OPTION = click.option(
+    "--key-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="The backup key's file (default: SCEAU_BACKUP_KEY_FILE, SCEAU_BACKUP_KEY).",
+)
+
+
+def _exits_with_code(func: Callable[..., None]) -> Callable[..., None]:
+    """Backup errors end the command with their own exit code and message."""
+
+    def wrapped(*args: Any, **kwargs: Any) -> None:
+        try:
+            func(*args, **kwargs)
+        except (BackupError, ConfigurationError) as exc:
+            click.echo(f"Error: {exc}", err=True)
+            raise SystemExit(getattr(exc, "exit_code", 1)) from exc
+
+    wrapped.__name__ = func.__name__
+    wrapped.__doc__ = func.__doc__
+    return wrapped
+
+
+@main.group()
+def backup() -> None:
+    """Encrypted backups of the database and the key material, and restores."""
+
+
+@backup.command("key")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@_exits_with_code
+def backup_key(path: Path) -> None:
+    """Write a new random backup key to PATH (mode 0600, never overwritten)."""
+    write_new_key(path)
+    click.echo(f"new backup key written to {path}: keep a copy apart from the backups")
+
+
+@backup.command("create")
+@click.option(
+    "--output",
+    type=click.Path(path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="The backup file, or a directory to write sceau-<UTC time>.sceau-backup in.",
+)
+@KEY_FILE_OPTION
+@json_option
+@_exits_with_code
+def backup_create(output: Path, key_file: Path | None, as_json: bool) -> None:
+    """Back up the database and the data directory's key material, encrypted,
+    while the service runs."""
+    settings = get_settings()
+    key = load_backup_key(settings, key_file)
+    if output.is_dir():
+        output = output / default_backup_name(utcnow())
+    manifest = create_backup(
+        data_dir=settings.data_dir,
+        database_url=settings.resolved_database_url,
+        output=output,
+        key=key,
+    )
+    data = {"fichier": str(output), "manifeste": manifest}
+    _emit(as_json, data, lambda: _created_text(output, manifest))
+
+
+def _created_text(output: Path, manifest: dict[str, Any]) -> str:
+    database = manifest["database"]
+    lines = [
+        f"backup written to {output}",
+        f"  made at {manifest['created_at']}, {database['kind']} database at "
+        f"revision {database['revision']}",
+        f"  newest signature: {database['newest_signature_at'] or 'none'}",
+        *_count_lines(database["counts"], None),
+        f"  {len(manifest['members'])} members, each with its SHA-256",
+    ]
+    if not manifest["master_key_included"]:
+        lines.append(
+            "  the master key (SCEAU_MASTER_KEY) is not in the data directory, so "
+            "not in the backup: keep its copy apart"
+        )
+    return "\n".join(lines)
+
+
+@backup.command("show")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@KEY_FILE_OPTION
+@json_option
+@_exits_with_code
+def backup_show(file: Path, key_file: Path | None, as_json: bool) -> None:
+    """Print a backup's manifest (the rest of the file is checked by restore)."""
+    manifest = read_manifest(file, load_backup_key(get_settings(), key_file))
+    _emit(
+        as_json,
+        manifest,
+        lambda: "\n".join(
+            [
+                f"made at {manifest['created_at']}, "
+                f"{manifest['database']['kind']} database at revision "
+                f"{manifest['database']['revision']}",
+                *_count_lines(manifest["database"]["counts"], None),
+                *(f"  {m['sha256']}  {m['name']}" for m in manifest["members"]),
+            ]
+        ),
+    )
+
+
+@backup.command("restore")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="The data directory to restore into (default: SCEAU_DATA_DIR).",
+)
+@click.option(
+    "--database-url",
+    default=None,
+    help="The database to restore into (default: SCEAU_DATABASE_URL, else the "
+    "data directory's SQLite file).",
+)
+@click.option(
+    "--files/--no-files",
+    "with_files",
+    default=True,
+    help="Restore the data directory's files.",
+)
+@click.option(
+    "--database/--no-database",
+    "with_database",
+    default=True,
+    help="Restore the database.",
+)
+@click.option("--force", is_flag=True, help="Replace a target that is not empty.")
+@KEY_FILE_OPTION
+@json_option
+@_exits_with_code
+def backup_restore(
+    file: Path,
+    data_dir: Path | None,
+    database_url: str | None,
+    with_files: bool,
+    with_database: bool,
+    force: bool,
+    key_file: Path | None,
+    as_json: bool,
+) -> None:
+    """Restore FILE into a new data directory and/or database, then migrate
+    it to this version's schema and check its counts against the backup."""
+    settings = get_settings()
+    key = load_backup_key(settings, key_file)
+    overrides: dict[str, Any] = {}
+    if data_dir is not None:
+        overrides["data_dir"] = data_dir
+    if database_url is not None:
+        overrides["database_url"] = database_url
+    target = settings.model_copy(update=overrides)
+    restored = restore_backup(
+        file,
+        key,
+        data_dir=target.data_dir if with_files else None,
+        database_url=target.resolved_database_url if with_database else None,
+        force=force,
+    )
+    opens = _pki_opens(target) if with_files else None
+    data = _restored_data(restored, opens)
+    _emit(as_json, data, lambda: _restored_text(restored, opens))
+    if restored.mismatches:
+        raise SystemExit(1)
+
+
+def _pki_opens(target: Settings) -> bool | None:
+    """Whether the restored PKI opens with the master key the service will
+    use; None when no master key is known here yet."""
+    sealed = target.pki_dir / "tsa.key.sealed"
+    if not sealed.is_file():
+        return None
+    if target.master_key is None and not (target.data_dir / MASTER_KEY_FILE).is_file():
+        return None
+    try:
+        KeySealer(target.load_master_key()).unseal(sealed.read_bytes(), "pki:tsa")
+    except ConfigurationError:
+        return False
+    return True
+
+
+def _restored_data(restored: Restored, opens: bool | None) -> dict[str, Any]:
+    database = restored.manifest["database"]
+    return {
+        "cree_le": restored.manifest["created_at"],
+        "repertoire_donnees": None
+        if restored.data_dir is None
+        else str(restored.data_dir),
+        "base": None
+        if restored.database_url is None
+        else safe_url(restored.database_url),
+        "revision_sauvegarde": database["revision"],
+        "revision_restauree": restored.revision_after,
+        "comptes_sauvegarde": database["counts"],
+        "comptes_restaures": restored.counts,
+        "ecarts": {
+            name: {"sauvegarde": saved, "restaure": found}
+            for name, (saved, found) in restored.mismatches.items()
+        },
+        "pki_ouverte_par_la_cle_maitre": opens,
+    }
+
+
+def _restored_text(restored: Restored, opens: bool | None) -> str:
+    manifest = restored.manifest
+    database = manifest["database"]
+    lines = [f"backup made at {manifest['created_at']} restored"]
+    if restored.data_dir is not None:
+        lines.append(f"  data directory: {restored.data_dir}")
+    if restored.database_url is not None:
+        lines += [
+            f"  database: {safe_url(restored.database_url)}, revision "
+            f"{database['revision']} -> {restored.revision_after}",
+            *_count_lines(database["counts"], restored.counts),
+        ]
+        mismatches = restored.mismatches
+        lines.append(
+            f"  MISMATCH in {len(mismatches)} tables: " + ", ".join(sorted(mismatches))
+            if mismatches
+            else f"  all {len(database['counts'])} tables hold the backup's row counts"
+        )
+    if opens is True:
+        lines.append("  the PKI's sealed keys open with the master key")
+    elif opens is False:
+        lines.append(
+            "  WARNING: the PKI's sealed keys do not open with this master key: set "
+            "SCEAU_MASTER_KEY to the key of the backed-up service"
+        )
+    elif restored.data_dir is not None:
+        lines.append(
+            "  set SCEAU_MASTER_KEY to the backed-up service's master key before start"
+        )
+    return "\n".join(lines)
+
+
+def _count_lines(saved: dict[str, int], restored: dict[str, int] | None) -> list[str]:
+    lines = []
+    for name in KEY_TABLES:
+        if name not in saved:
+            continue
+        line = f"  {name:<20} {saved[name]:>9}"
+        if restored is not None:
+            found = restored.get(name)
+            line += f" {'-' if found is None else found:>9}"
+            line += "  ok" if found == saved[name] else "  MISMATCH"
+        lines.append(line)
+    return lines
