@@ -1,0 +1,1 @@
+"""Running the service as many processes: the load balancer's configuration."""
