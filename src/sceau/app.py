@@ -11,6 +11,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -22,6 +24,7 @@ from sceau.billing.routes import router as billing_router
 from sceau.catalogue.routes import router as catalogue_router
 from sceau.clients.routes import router as credentials_router
 from sceau.console.routes import router as console_router
+from sceau.db import storage_failure, storage_reason
 from sceau.delegations.routes import router as delegations_router
 from sceau.errors import BadRequest, SceauError
 from sceau.events.worker import BackgroundWorker, DeliveryWorker
@@ -29,6 +32,7 @@ from sceau.http import error_response
 from sceau.lifecycle.routes import router as integration_router
 from sceau.modes.auto_routes import router as auto_router
 from sceau.modes.routes import router as signing_router
+from sceau.openapi import install as describe_shared_responses
 from sceau.ops.middleware import RequestContextMiddleware
 from sceau.ops.routes import router as ops_router
 from sceau.pki.routes import router as pki_router
@@ -115,6 +119,9 @@ def create_app(
         # An integrator's trailing slash is a wrong address, not a redirect to
         # follow with a POST body.
         redirect_slashes=False,
+        # ReDoc writes its styles inline as it runs, which the strict
+        # Content-Security-Policy refuses; /docs (Swagger UI) draws under it.
+        redoc_url=None,
     )
     if runtime is not None:
         app.state.runtime = runtime
@@ -157,6 +164,7 @@ def create_app(
     )
 
     _install_error_handlers(app)
+    describe_shared_responses(app)
     return app
 
 
@@ -187,8 +195,28 @@ def _install_error_handlers(app: FastAPI) -> None:
         # Keep what the framework said, such as Allow on a 405.
         return await _answer(request, error, headers=dict(exc.headers or {}))
 
+    async def on_storage_error(request: Request, exc: Exception) -> Response:
+        # The database unreachable or the disk full: a 503 the client can
+        # retry, its transaction rolled back whole. Anything else of these
+        # types is a bug, as below.
+        failure = storage_failure(exc)
+        if failure is None:
+            return await on_unexpected(request, exc)
+        logger.error(
+            "request.storage_failed",
+            extra={"code": failure.code, "reason": storage_reason(exc)},
+        )
+        return await _answer(request, failure, headers=failure.headers)
+
+    for kind in (DBAPIError, PoolTimeout, OSError):
+        app.add_exception_handler(kind, on_storage_error)
+
     @app.exception_handler(Exception)
     async def on_unexpected(request: Request, exc: Exception) -> Response:
+        # Raised outside the routes (a middleware) or wrapped in another
+        # exception: still a storage failure when its chain says so.
+        if storage_failure(exc) is not None:
+            return await on_storage_error(request, exc)
         # A bug, never a client's fault: logged with its trace, answered
         # without internals.
         logger.exception("request.unexpected_error")

@@ -102,6 +102,37 @@ class ServiceUnavailable(SceauError):
     message = "Le service est momentanément indisponible ; réessayez plus tard."
 
 
+class DatabaseUnavailable(ServiceUnavailable):
+    """The database cannot be reached, or broke the connection mid-request:
+    the request's transaction is rolled back whole."""
+
+    code = "base_indisponible"
+    message = (
+        "La base de données du service est momentanément injoignable ; rien n'a "
+        "été signé ni facturé. Réessayez dans quelques secondes, avec la même "
+        "clé d'idempotence."
+    )
+
+    def __init__(self, message: str | None = None, *, retry_after: int = 5) -> None:
+        super().__init__(message)
+        self.headers = {"Retry-After": str(retry_after)}
+
+
+class DiskFull(ServiceUnavailable):
+    """The disk holding the data directory or the database is full."""
+
+    code = "espace_disque_plein"
+    message = (
+        "Le disque du service est plein : la requête n'a pas pu être "
+        "enregistrée, rien n'a été signé ni facturé. Réessayez plus tard, avec "
+        "la même clé d'idempotence."
+    )
+
+    def __init__(self, message: str | None = None, *, retry_after: int = 60) -> None:
+        super().__init__(message)
+        self.headers = {"Retry-After": str(retry_after)}
+
+
 class UnsupportedMediaType(SceauError):
     status = 415
     code = "type_contenu_invalide"

@@ -43,6 +43,7 @@ from sceau.anchoring.service import (
 from sceau.db import Database, utcnow
 from sceau.events import types as event_types
 from sceau.events.service import emit
+from sceau.ops.loops import step_failed
 from sceau.ops.metrics import (
     ANCHOR_BITCOIN_CHECK_FAILURES,
     ANCHOR_DOCUMENTS,
@@ -554,13 +555,23 @@ class AnchoringLoop:
 
     def _run(self) -> None:
         logger.info("anchoring.started")
-        while not self._stop.wait(self.interval):
+        failures = 0
+        pause = self.interval
+        while not self._stop.wait(pause):
             try:
                 self.worker.run_once()
-            except Exception:
+            except Exception as exc:
                 # The database or a calendar may be away for a moment; the
                 # loop outlives it, and leases make a half-done step safe.
-                logger.exception("anchoring.step_failed")
+                failures += 1
+                pause = max(
+                    self.interval, step_failed(logger, "anchoring", exc, failures)
+                )
+                continue
+            if failures:
+                logger.warning("anchoring.recovered", extra={"failed_steps": failures})
+            failures = 0
+            pause = self.interval
         logger.info("anchoring.stopped")
 
     def stop(self, timeout: float = 30.0) -> None:

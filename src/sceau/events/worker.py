@@ -35,7 +35,7 @@ from sceau.acts.sweeper import sweep_acts
 from sceau.authority import review
 from sceau.billing import invoices as billing_invoices
 from sceau.billing import notices as billing_notices
-from sceau.db import Database
+from sceau.db import Database, storage_failure, storage_reason
 from sceau.errors import ConfigurationError
 from sceau.events import types
 from sceau.events.metrics import DELIVERY_ATTEMPTS, DELIVERY_DELAY
@@ -53,6 +53,7 @@ from sceau.events.service import queue_email, record_event
 from sceau.notifications.mailer import Mailer, MailNotSent, MailSettings, build_message
 from sceau.notifications.models import ClientContact
 from sceau.notifications.templates import render_notice
+from sceau.ops.loops import step_failed
 from sceau.runtime import Runtime
 from sceau.settings import Settings
 from sceau.sla.recorder import sla_chore
@@ -677,15 +678,20 @@ class BackgroundWorker:
 
     def run(self) -> None:
         logger.info("worker.started", extra={"worker": self.worker.worker_id})
+        failures = 0
         while not self._stop.is_set():
             self._run_due_chores()
             try:
                 made = self.worker.run_once()
-            except Exception:
+            except Exception as exc:
                 # The database may be away for a moment; the loop must outlive
                 # it, and leases make a half-done step safe to redo.
-                logger.exception("worker.step_failed")
-                made = 0
+                failures += 1
+                self._stop.wait(step_failed(logger, "worker", exc, failures))
+                continue
+            if failures:
+                logger.warning("worker.recovered", extra={"failed_steps": failures})
+                failures = 0
             if made == 0:
                 self._stop.wait(self.poll_seconds)
         self.worker.close()
@@ -699,10 +705,17 @@ class BackgroundWorker:
             self._next_chore[chore.name] = moment + chore.every_seconds
             try:
                 chore.run()
-            except Exception:
+            except Exception as exc:
                 # As for deliveries: the loop outlives a failed step, and the
-                # chore's conditional updates make it safe to run again.
-                logger.exception("worker.chore_failed", extra={"chore": chore.name})
+                # chore's conditional updates make it safe to run again. The
+                # database away is no bug: one line, no trace.
+                if storage_failure(exc) is None:
+                    logger.exception("worker.chore_failed", extra={"chore": chore.name})
+                else:
+                    logger.warning(
+                        "worker.chore_failed",
+                        extra={"chore": chore.name, "reason": storage_reason(exc)},
+                    )
 
     def stop(self, timeout: float = 30.0) -> None:
         self._stop.set()

@@ -23,3 +23,9 @@ class RequestInProgress(Conflict):
         "Une requête avec cette clé d'idempotence est encore en cours : "
         "réessayez dans quelques secondes."
     )
+
+    def __init__(self, message: str | None = None, *, retry_after: int = 1) -> None:
+        super().__init__(message)
+        # A few seconds: by then the first attempt has answered, or, if it
+        # died, its hold on the key is nearer to running out.
+        self.headers = {"Retry-After": str(retry_after)}

@@ -4,16 +4,24 @@ A key is claimed in its own short transaction before the work starts, so that
 a concurrent retry (in this process or another) sees it and gets 409. The work
 then completes the claim in its own transaction; a failure releases it, so a
 failed request leaves nothing behind and can be retried with the same key.
+
+A claim is a lease: a process that dies holding one (killed, its machine
+gone) neither completes nor releases it, and after ``lock_timeout`` a retry
+takes it over. The time it was taken (``locked_at``) fences the holders: only
+the current holder may complete or release it, so a first attempt that was
+merely slow cannot record a second signature after it was taken over.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -29,12 +37,16 @@ from sceau.settings import Settings
 _KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 STATE_RUNNING = "en_cours"
 STATE_DONE = "termine"
+# The longest Retry-After a retry that finds its key in progress is told.
+RETRY_IN_PROGRESS = 5
 
 
 @dataclass(frozen=True)
 class Claim:
     client_id: str
     key: str
+    # When this holder took the key; what fences it from a later one.
+    locked_at: datetime
 
 
 @dataclass(frozen=True)
@@ -75,7 +87,7 @@ def claim(
             # Another request inserted the same key between our read and our
             # insert; read again and decide on what it wrote.
             continue
-    raise RequestInProgress()
+    raise RequestInProgress(retry_after=1)
 
 
 def claim_for(
@@ -131,43 +143,60 @@ def _claim_once(
             )
         )
         session.flush()
-        return Claim(client_id, key)
+        return Claim(client_id, key, now)
 
     if row.fingerprint != request_fingerprint:
         raise IdempotencyKeyReused()
     if row.state == STATE_DONE and row.ref_signature is not None:
         return Replay(row.ref_signature)
-    if now - row.locked_at < lock_timeout:
-        raise RequestInProgress()
+    held_for = now - row.locked_at
+    if held_for < lock_timeout:
+        # A live first attempt answers within seconds; a dead one's hold
+        # runs out at the latest ``left`` from now.
+        left = (lock_timeout - held_for).total_seconds()
+        raise RequestInProgress(retry_after=min(RETRY_IN_PROGRESS, math.ceil(left)))
 
     # The first attempt died without finishing or releasing: take it over.
     row.locked_at = now
-    return Claim(client_id, key)
+    return Claim(client_id, key, now)
 
 
 def complete(session: Session, claimed: Claim, ref_signature: str) -> None:
-    """Record the outcome, in the same transaction as the signature itself."""
-    row = session.scalar(
-        select(IdempotencyKey).where(
+    """Record the outcome, in the same transaction as the signature itself;
+    refused, and the transaction with it, when another attempt took the key
+    over meanwhile (it signs, or has signed, in our place)."""
+    held = _held_by(claimed)
+    result = session.execute(
+        update(IdempotencyKey)
+        .where(*held)
+        .values(state=STATE_DONE, ref_signature=ref_signature)
+    )
+    if int(getattr(result, "rowcount", 0) or 0) == 1:
+        return
+    still_there = session.scalar(
+        select(IdempotencyKey.id).where(
             IdempotencyKey.client_id == claimed.client_id,
             IdempotencyKey.key == claimed.key,
         )
     )
-    if row is None:  # pragma: no cover - only if the claim was purged meanwhile
+    if still_there is None:  # pragma: no cover - purged meanwhile, past its TTL
         return
-    row.state = STATE_DONE
-    row.ref_signature = ref_signature
+    raise RequestInProgress(retry_after=1)
 
 
 def release(db: Database, claimed: Claim) -> None:
     with db.transaction() as session:
-        session.execute(
-            delete(IdempotencyKey).where(
-                IdempotencyKey.client_id == claimed.client_id,
-                IdempotencyKey.key == claimed.key,
-                IdempotencyKey.state == STATE_RUNNING,
-            )
-        )
+        session.execute(delete(IdempotencyKey).where(*_held_by(claimed)))
+
+
+def _held_by(claimed: Claim) -> tuple[Any, ...]:
+    """The key's row while ``claimed`` still holds it, unfinished."""
+    return (
+        IdempotencyKey.client_id == claimed.client_id,
+        IdempotencyKey.key == claimed.key,
+        IdempotencyKey.state == STATE_RUNNING,
+        IdempotencyKey.locked_at == claimed.locked_at,
+    )
 
 
 def purge_expired(session: Session) -> int:

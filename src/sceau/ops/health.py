@@ -6,12 +6,13 @@ import logging
 from collections.abc import Callable
 
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from sqlalchemy import text
 
-from sceau.db import Database, utcnow
-from sceau.pki.keystore import PrivateKey
+from sceau.db import Database, storage_failure, storage_reason, utcnow
+from sceau.hsm.errors import HsmUnavailable
+from sceau.pki.keystore import PublicKey, SignatureKey
 from sceau.pki.service import ServicePki
+from sceau.pki.signatures import sign, verify
 
 logger = logging.getLogger(__name__)
 
@@ -23,9 +24,15 @@ def health_checks(db: Database, pki: Callable[[], ServicePki]) -> dict[str, str]
     try:
         with db.sessions() as session:
             session.execute(text("SELECT 1"))
-    except Exception:
-        # Any failure here means "not usable"; the log says which.
-        logger.exception("healthz.database_failed")
+    except Exception as exc:
+        # Any failure here means "not usable"; the log says which. A database
+        # away is an outage, not a bug: one line, without the trace.
+        if storage_failure(exc) is None:
+            logger.exception("healthz.database_failed")
+        else:
+            logger.error(
+                "healthz.database_failed", extra={"reason": storage_reason(exc)}
+            )
         results["base_de_donnees"] = "indisponible"
 
     try:
@@ -40,8 +47,12 @@ def health_checks(db: Database, pki: Callable[[], ServicePki]) -> dict[str, str]
                 raise ValueError(
                     f"{certificate.subject.rfc4514_string()} not valid now"
                 )
-        _prove_key(loaded.issuing_key, loaded.issuing_cert.public_key())
-        _prove_key(loaded.tsa_key, loaded.tsa_cert.public_key())
+        _prove_key(loaded.issuing_key, loaded.issuing_cert.public_key())  # type: ignore[arg-type]
+        _prove_key(loaded.tsa_key, loaded.tsa_cert.public_key())  # type: ignore[arg-type]
+    except HsmUnavailable:
+        # The token away is an outage the pool has logged already.
+        logger.error("healthz.keys_failed", extra={"reason": "hsm_indisponible"})
+        results["cles"] = "indisponible"
     except Exception:
         # Same: a key that cannot sign or a lapsed certificate is "not usable".
         logger.exception("healthz.keys_failed")
@@ -49,14 +60,9 @@ def health_checks(db: Database, pki: Callable[[], ServicePki]) -> dict[str, str]
     return results
 
 
-def _prove_key(key: PrivateKey, public_key: object) -> None:
-    """Sign a probe and verify it: the key is loaded and matches its certificate."""
+def _prove_key(key: SignatureKey, public_key: PublicKey) -> None:
+    """Sign a probe and verify it: the key is loaded (or its token answers)
+    and matches its certificate."""
     probe = b"pixel-sceau healthz"
-    if isinstance(key, rsa.RSAPrivateKey):
-        assert isinstance(public_key, rsa.RSAPublicKey)
-        signature = key.sign(probe, padding.PKCS1v15(), hashes.SHA256())
-        public_key.verify(signature, probe, padding.PKCS1v15(), hashes.SHA256())
-        return
-    assert isinstance(public_key, ec.EllipticCurvePublicKey)
-    signature = key.sign(probe, ec.ECDSA(hashes.SHA256()))
-    public_key.verify(signature, probe, ec.ECDSA(hashes.SHA256()))
+    signature = sign(key, probe, hashes.SHA256())
+    verify(public_key, signature, probe, hashes.SHA256())

@@ -1,0 +1,353 @@
+"""Real parts for fault tests: the service and its workers as processes of
+their own, a private PostgreSQL cluster that a test may stop and start, an
+RFC 3161 authority on loopback that holds a request until told, and what the
+database holds after."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import Engine, func, select
+
+from sceau.anchoring.models import AnchorRecord
+from sceau.billing.models import UsageRecord
+from sceau.events.models import Delivery, Event
+from sceau.idempotency.models import IdempotencyKey
+from sceau.signing.models import SignatureRecord, SignedDocument
+from sceau.timestamping.tsa import TimestampAuthority
+from tests.support.servers import free_port, process_ends
+
+SIGN_PATH = "/api/v1/sceau/b2b/signer"
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+SCEAU = str(Path(sys.executable).parent / "sceau")
+
+
+# -- the service as a process ----------------------------------------------------
+
+
+class ServiceProcess:
+    """``sceau serve`` (or ``sceau worker``) in a process of its own, its
+    output in a file beside the test's data for when a test fails."""
+
+    def __init__(
+        self, env: dict[str, str], log_dir: Path, *, command: Sequence[str] = ()
+    ) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.command = list(command) or ["serve", "--port", str(self.port)]
+        self.env = {**os.environ, **env}
+        self.log = log_dir / f"{self.command[0]}-{self.port}.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> ServiceProcess:
+        with self.log.open("ab") as output:
+            self.process = subprocess.Popen(
+                [SCEAU, *self.command],
+                env=self.env,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+            )
+        return self
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        """Until the service answers HTTP at all (a 503 from /healthz counts:
+        it is up, its database may not be)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            assert self.alive(), f"the service ended: {self.output()}"
+            try:
+                httpx.get(f"{self.url}/healthz", timeout=5)
+                return
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "the service did not start"
+            time.sleep(0.1)
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def kill(self) -> None:
+        """SIGKILL: no handler, no clean-up, as a crash or the OOM killer."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=20)
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def output(self) -> str:
+        try:
+            return self.log.read_text(errors="replace")[-4000:]
+        except OSError:
+            return ""
+
+
+def service_env(data_dir: Path, database_url: str, **extra: str) -> dict[str, str]:
+    """A service on its own: no worker loop or anchoring process beside it
+    unless a test asks."""
+    return {
+        "SCEAU_DATA_DIR": str(data_dir),
+        "SCEAU_DATABASE_URL": database_url,
+        "SCEAU_LOG_FORMAT": "text",
+        "SCEAU_LOG_LEVEL": "WARNING",
+        "SCEAU_WORKER_IN_SERVE": "false",
+        "SCEAU_ANCHOR_WORKER_IN_SERVE": "false",
+        **extra,
+    }
+
+
+@contextmanager
+def running(*services: ServiceProcess) -> Iterator[None]:
+    try:
+        yield
+    finally:
+        for service in services:
+            service.stop()
+
+
+# -- a private PostgreSQL --------------------------------------------------------
+
+
+class PrivateCluster:
+    """A PostgreSQL cluster of the test's own on a free loopback port, which
+    it may stop and start at will (never the shared server).
+
+    initdb and postgres refuse to run as root; as root they run as the
+    ``postgres`` system user, in a directory of their own under the system's
+    temporary directory (pytest's is private to root).
+    """
+
+    def __init__(self, *, disk_size: str | None = None) -> None:
+        self.port = free_port()
+        self.root = Path(tempfile.mkdtemp(prefix="sceau-pg-"))
+        self.data = self.root / "data"
+        self.url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
+        # With ``disk_size``, the cluster lives on a small file system of its
+        # own (a tmpfs), for a test that fills it.
+        self.mounted = disk_size is not None
+        if disk_size is not None:
+            subprocess.run(
+                [
+                    "mount",
+                    "-t",
+                    "tmpfs",
+                    "-o",
+                    f"size={disk_size},mode=0700",
+                    "tmpfs",
+                    str(self.root),
+                ],
+                check=True,
+            )
+        if os.geteuid() == 0:
+            shutil.chown(self.root, "postgres", "postgres")
+
+    def _run(self, *args: str) -> None:
+        command = [str(PG_BIN / args[0]), *args[1:]]
+        if os.geteuid() == 0:
+            command = ["runuser", "-u", "postgres", "--", *command]
+        subprocess.run(
+            command, check=True, capture_output=True, cwd=self.root, timeout=120
+        )
+
+    def init(self) -> PrivateCluster:
+        self._run(
+            "initdb",
+            "-D",
+            str(self.data),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "--encoding=UTF8",
+            "--no-sync",
+        )
+        return self
+
+    def start(self) -> None:
+        options = (
+            f"-p {self.port} -c listen_addresses=127.0.0.1 "
+            f"-c unix_socket_directories={self.root} -c fsync=off"
+        )
+        self._run(
+            "pg_ctl",
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.root / "server.log"),
+            "-o",
+            options,
+            "-w",
+            "start",
+        )
+
+    def stop(self) -> None:
+        """A fast shutdown: sessions are ended, as in a restart for upkeep."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
+
+    def destroy(self) -> None:
+        if (self.data / "postmaster.pid").exists():
+            self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
+        if self.mounted:
+            subprocess.run(["umount", "--lazy", str(self.root)], check=True)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+# -- a time-stamping authority that holds -----------------------------------------
+
+
+class HoldingTsa:
+    """RFC 3161 over HTTP on 127.0.0.1, answering with ``authority``; once
+    ``arm``ed, the next request is taken and held, unanswered, until
+    ``release``: a signature stopped half-way, at its timestamp."""
+
+    def __init__(self, authority: TimestampAuthority) -> None:
+        self.authority = authority
+        self.answered = 0
+        self.held = threading.Event()
+        self._armed = False
+        self._released = threading.Event()
+        self._lock = threading.Lock()
+        tsa = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                with tsa._lock:
+                    hold = tsa._armed
+                    tsa._armed = False
+                if hold:
+                    tsa.held.set()
+                    tsa._released.wait(120)
+                answer = tsa.authority.respond(body)
+                try:
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/timestamp-reply")
+                    self.send_header("Content-Length", str(len(answer)))
+                    self.end_headers()
+                    self.wfile.write(answer)
+                except OSError:
+                    return  # the asker is gone (killed while we held it)
+                with tsa._lock:
+                    tsa.answered += 1
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        class Server(ThreadingHTTPServer):
+            daemon_threads = True
+
+        self.server = Server(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/tsa"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def arm(self) -> None:
+        with self._lock:
+            self._armed = True
+
+    def release(self) -> None:
+        self._released.set()
+
+    def close(self) -> None:
+        self.release()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+# -- what the database holds -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Holdings:
+    signatures: set[str]
+    signed_documents: set[str]
+    usage: list[str]
+    anchors: int
+    events: list[str]
+    deliveries: int
+    idempotency: dict[str, tuple[str, str | None]]
+    request_ids: dict[str, str]
+
+    def orphans(self) -> list[str]:
+        """Rows that belong to no signature, or signatures missing a part."""
+        found = []
+        if set(self.usage) != self.signatures or len(self.usage) != len(
+            set(self.usage)
+        ):
+            found.append(f"usage {sorted(self.usage)} for {sorted(self.signatures)}")
+        if self.signed_documents != self.signatures:
+            found.append("signed documents do not match the signatures")
+        if self.anchors != len(self.signatures):
+            found.append(f"{self.anchors} anchors for {len(self.signatures)}")
+        if sorted(self.events) != sorted(self.signatures):
+            found.append(f"events {self.events} for {sorted(self.signatures)}")
+        for key, (state, ref) in self.idempotency.items():
+            if state == "termine" and ref not in self.signatures:
+                found.append(f"key {key} done with no signature")
+        return found
+
+
+def holdings(engine: Engine) -> Holdings:
+    with engine.connect() as connection:
+        events = [
+            str(subject)
+            for subject, kind in connection.execute(select(Event.subject, Event.type))
+            if kind == "signature.signee"
+        ]
+        return Holdings(
+            signatures=set(connection.scalars(select(SignatureRecord.ref))),
+            signed_documents=set(connection.scalars(select(SignedDocument.ref))),
+            usage=list(connection.scalars(select(UsageRecord.signature_ref))),
+            anchors=connection.scalar(select(func.count()).select_from(AnchorRecord))
+            or 0,
+            events=events,
+            deliveries=connection.scalar(select(func.count()).select_from(Delivery))
+            or 0,
+            idempotency={
+                key: (state, ref)
+                for key, state, ref in connection.execute(
+                    select(
+                        IdempotencyKey.key,
+                        IdempotencyKey.state,
+                        IdempotencyKey.ref_signature,
+                    )
+                )
+            },
+            request_ids={
+                str(request_id): ref
+                for ref, request_id in connection.execute(
+                    select(SignatureRecord.ref, SignatureRecord.request_id)
+                )
+            },
+        )
+
+
+def ends(service: ServiceProcess) -> bool:
+    return service.process is None or process_ends(service.pid)
