@@ -28,7 +28,11 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     409: {"description": "Une requête de même clé d'idempotence est en cours."},
     413: {"description": "Corps ou PDF au-delà de la taille autorisée."},
     422: {"description": "Requête non traitable (identité, nom, PDF, idempotence)."},
-    503: {"description": "Autorité d'horodatage indisponible ; rien n'a été signé."},
+    503: {
+        "description": "Service momentanément indisponible (autorité d'horodatage, "
+        "base de données, disque, jeton PKCS#11) : rien n'a été enregistré ; "
+        "réessayez après Retry-After."
+    },
 }
 
 

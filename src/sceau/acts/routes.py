@@ -99,7 +99,11 @@ async def prepare_act(
 @router.get(
     "",
     response_model=list[ActView],
-    responses={401: ERROR_RESPONSES[401], 422: {"description": "Filtre invalide."}},
+    responses={
+        401: ERROR_RESPONSES[401],
+        404: {"description": "Aucun acte de ce client à la référence « avant »."},
+        422: {"description": "Filtre invalide."},
+    },
     summary="Lister ses actes",
 )
 async def read_acts(

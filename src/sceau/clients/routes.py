@@ -81,6 +81,14 @@ async def list_credentials(
     status_code=201,
     responses={400: ERROR_RESPONSES[400], 401: ERROR_RESPONSES[401]},
     summary="Renouveler sa clé d'API (api) ou sa clé HMAC (hmac)",
+    openapi_extra={
+        "requestBody": {
+            "required": False,
+            "content": {
+                "application/json": {"schema": RotationRequest.model_json_schema()}
+            },
+        }
+    },
 )
 async def rotate_credential(
     kind: Kind,

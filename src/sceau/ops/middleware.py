@@ -1,6 +1,7 @@
-"""Request ids, the body-size limit, request logs, HTTP metrics and the SLA's
-request counts, as one pure ASGI middleware (no body buffering, no
-per-request task)."""
+"""Request ids, the body-size limit, the security headers, request logs, HTTP
+metrics and the SLA's request counts, as one pure ASGI middleware (no body
+buffering but for the framework's small documentation pages, no per-request
+task)."""
 
 from __future__ import annotations
 
@@ -19,11 +20,13 @@ from sceau.auth.front import peer_of
 from sceau.errors import PayloadTooLarge
 from sceau.ops.logs import mask_ip, request_id_var
 from sceau.ops.metrics import HTTP_LATENCY, HTTP_REQUESTS
+from sceau.ops.security_headers import headers_for, is_html, policy_allowing_inline
 from sceau.sla.recorder import record_request
 
 logger = logging.getLogger(__name__)
 
 _INCOMING_ID = re.compile(r"^[A-Za-z0-9._:-]{8,64}$")
+CSP = b"content-security-policy"
 
 
 class BodyTooLarge(Exception):
@@ -71,16 +74,41 @@ class RequestContextMiddleware:
         started_answer = False
         failure: BaseException | None = None
 
+        page = self._page_home(str(scope.get("path", ""))) is not None
+        over_tls = scope.get("scheme") == "https" or peer.via_front
+        # The start of an HTML answer drawn by the framework, held until its
+        # body is known: its policy allows its inline blocks by hash.
+        held: list[Message] = []
+
         async def send_with_id(message: Message) -> None:
             nonlocal started_answer
             if message["type"] == "http.response.start":
                 started_answer = True
                 status_holder["status"] = message["status"]
-                message.setdefault("headers", [])
+                given = list(message.get("headers", []))
+                present = {name.lower() for name, _ in given}
+                html = is_html(_header(given, b"content-type"))
+                added = headers_for(
+                    page=page, html=html, over_tls=over_tls, present=present
+                )
+                hold = html and not page and CSP not in present
+                if hold:
+                    added = [(name, value) for name, value in added if name != CSP]
                 message["headers"] = [
-                    *message["headers"],
+                    *given,
+                    *added,
                     (b"x-request-id", request_id.encode()),
                 ]
+                if hold:
+                    held.append(message)
+                    return
+            elif held:
+                held.append(message)
+                if message.get("more_body", False):
+                    return
+                await _send_with_inline_policy(send, held)
+                held.clear()
+                return
             await send(message)
 
         try:
@@ -169,6 +197,25 @@ def _count_for_sla(
         # Counting is in memory and should not fail; if it does, the answer
         # has gone already and must not turn into an error.
         logger.exception("sla.count_failed")
+
+
+def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> str:
+    for key, value in headers:
+        if key.lower() == name:
+            return value.decode("latin-1")
+    return ""
+
+
+async def _send_with_inline_policy(send: Send, held: list[Message]) -> None:
+    start, *bodies = held
+    body = b"".join(message.get("body", b"") for message in bodies)
+    policy = policy_allowing_inline(body)
+    start["headers"] = [
+        *start["headers"],
+        (CSP, policy.encode()),
+    ]
+    await send(start)
+    await send({"type": "http.response.body", "body": body})
 
 
 def _new_request_id() -> str:

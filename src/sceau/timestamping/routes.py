@@ -26,7 +26,10 @@ REPLY_TYPE = "application/timestamp-reply"
             "content": {QUERY_TYPE: {"schema": {"type": "string", "format": "binary"}}},
         }
     },
-    responses={200: {"content": {REPLY_TYPE: {}}, "description": "TimeStampResp"}},
+    responses={
+        200: {"content": {REPLY_TYPE: {}}, "description": "TimeStampResp"},
+        415: {"description": f"Corps sans l'en-tête Content-Type: {QUERY_TYPE}."},
+    },
 )
 async def timestamp(request: Request) -> Response:
     content_type = request.headers.get("content-type", "").split(";")[0].strip()

@@ -66,6 +66,8 @@ class VerifyRequest(BaseModel):
                             FILE_FIELD: {"type": "string", "format": "binary"}
                         },
                         "required": [FILE_FIELD],
+                        # Other fields of the form are ignored.
+                        "additionalProperties": True,
                     }
                 },
                 "application/json": {"schema": VerifyRequest.model_json_schema()},

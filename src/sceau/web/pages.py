@@ -26,6 +26,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from sceau.db import utcnow
 from sceau.errors import SceauError
 from sceau.http import runtime_of
+from sceau.ops.security_headers import PAGE_HEADERS
 from sceau.verification.links import VERIFICATION_PAGE_PATH
 from sceau.web import csrf
 from sceau.web.errors import CsrfRefused, SessionRequired
@@ -60,20 +61,9 @@ NEXT_FIELD = "suivant"
 _LOCAL_PAGE = re.compile(r"^/signer(?:/[A-Za-z0-9_~-][A-Za-z0-9._~-]*)*$")
 _MAX_NEXT = 200
 
-SECURITY_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'self'; img-src 'self' data:; style-src 'self'; "
-        "script-src 'self'; form-action 'self'; frame-ancestors 'none'; "
-        "base-uri 'none'; object-src 'none'"
-    ),
-    "X-Frame-Options": "DENY",
-    "X-Content-Type-Options": "nosniff",
-    # The enrolment link carries its token in the path.
-    "Referrer-Policy": "no-referrer",
-    # Pages show codes, hashes and names: never kept by a browser or a proxy.
-    "Cache-Control": "no-store",
-    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
-}
+# The middleware adds them to every page too; set here as well so that a
+# page answered in a route carries them whatever runs around it.
+SECURITY_HEADERS = PAGE_HEADERS
 
 _templates = Environment(
     loader=FileSystemLoader(TEMPLATES_DIR),
@@ -311,7 +301,14 @@ def clear_cookie(
 
 def _over_tls(request: Request) -> bool:
     public = runtime_of(request).settings.public_base_url
-    return public.startswith("https://") or request.url.scheme == "https"
+    # Through the mutual-TLS front, the connection to the application is a
+    # Unix socket, but the browser's was TLS.
+    peer = request.scope.get("state", {}).get("peer")
+    return (
+        public.startswith("https://")
+        or request.url.scheme == "https"
+        or bool(getattr(peer, "via_front", False))
+    )
 
 
 # -- errors ----------------------------------------------------------------------

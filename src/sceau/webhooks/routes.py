@@ -25,6 +25,15 @@ router = APIRouter(prefix="/api/v1/sceau/b2b", tags=["Événements et webhooks"]
 
 Client = Annotated[AuthenticatedClient, Depends(authenticated_client)]
 
+_UNKNOWN_ENDPOINT = {
+    **ERROR_RESPONSES,
+    404: {"description": "Point de terminaison inconnu (ou d'un autre client)."},
+}
+_UNKNOWN_DELIVERY = {
+    **ERROR_RESPONSES,
+    404: {"description": "Livraison inconnue (ou d'un autre client)."},
+}
+
 
 class EndpointRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -103,7 +112,7 @@ async def list_endpoints(request: Request, client: Client) -> list[dict[str, Any
     return await run_in_threadpool(work)
 
 
-@router.get("/webhooks/{endpoint_id}", responses=ERROR_RESPONSES)
+@router.get("/webhooks/{endpoint_id}", responses=_UNKNOWN_ENDPOINT)
 async def read_endpoint(
     request: Request, client: Client, endpoint_id: str
 ) -> dict[str, Any]:
@@ -118,7 +127,7 @@ async def read_endpoint(
     return await run_in_threadpool(work)
 
 
-@router.patch("/webhooks/{endpoint_id}", responses=ERROR_RESPONSES)
+@router.patch("/webhooks/{endpoint_id}", responses=_UNKNOWN_ENDPOINT)
 async def change_endpoint(
     request: Request, client: Client, endpoint_id: str, body: EndpointChange
 ) -> dict[str, Any]:
@@ -141,7 +150,7 @@ async def change_endpoint(
     return await run_in_threadpool(work)
 
 
-@router.delete("/webhooks/{endpoint_id}", status_code=204, responses=ERROR_RESPONSES)
+@router.delete("/webhooks/{endpoint_id}", status_code=204, responses=_UNKNOWN_ENDPOINT)
 async def delete_endpoint(
     request: Request, client: Client, endpoint_id: str
 ) -> Response:
@@ -159,7 +168,7 @@ async def delete_endpoint(
 
 @router.get(
     "/webhooks/{endpoint_id}/secret",
-    responses=ERROR_RESPONSES,
+    responses=_UNKNOWN_ENDPOINT,
     summary="Lire le secret de signature",
 )
 async def read_secret(
@@ -190,7 +199,7 @@ async def read_secret(
 
 @router.post(
     "/webhooks/{endpoint_id}/rotation",
-    responses=ERROR_RESPONSES,
+    responses=_UNKNOWN_ENDPOINT,
     summary="Changer le secret de signature",
 )
 async def rotate_secret(
@@ -251,7 +260,7 @@ async def deliveries(
     return await run_in_threadpool(work)
 
 
-@router.get("/livraisons/{delivery_id}", responses=ERROR_RESPONSES)
+@router.get("/livraisons/{delivery_id}", responses=_UNKNOWN_DELIVERY)
 async def delivery(
     request: Request, client: Client, delivery_id: str
 ) -> dict[str, Any]:
@@ -267,7 +276,7 @@ async def delivery(
 @router.post(
     "/livraisons/{delivery_id}/relivraison",
     status_code=202,
-    responses=ERROR_RESPONSES,
+    responses=_UNKNOWN_DELIVERY,
     summary="Demander une nouvelle livraison",
 )
 async def redeliver_route(
