@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -94,6 +95,7 @@ def test_restore_brings_back_everything_up_to_the_backup_and_nothing_after(
     target: Target,
     backup_key: str,
     tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     # Before the backup: system signatures, a delegation its director
     # signed and a signature under it, a proof confirmed in a block.
@@ -158,7 +160,7 @@ def test_restore_brings_back_everything_up_to_the_backup_and_nothing_after(
     assert "tables hold the backup's row counts" in restored.output
     assert "MISMATCH" not in restored.output
     assert "the PKI's sealed keys open with the master key" in restored.output
-    for output in (created.output, restored.output):
+    for output in (created.output, restored.output, caplog.text):
         assert backup_key not in output
 
     settings = runtime.settings.model_copy(

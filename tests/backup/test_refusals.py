@@ -4,8 +4,10 @@ older schema. The backup key never shows in any output."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -56,7 +58,11 @@ def restore(runtime: Runtime, key: str, archive: Path, target: Target, *extra: s
 
 @sqlite_only
 def test_a_wrong_key_is_refused_and_nothing_is_restored(
-    runtime: Runtime, backup_key: str, target: Target, tmp_path: Path
+    runtime: Runtime,
+    backup_key: str,
+    target: Target,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     provision(runtime)
     archive = make_backup(runtime, backup_key, tmp_path)
@@ -67,7 +73,8 @@ def test_a_wrong_key_is_refused_and_nothing_is_restored(
     assert result.exit_code == 3
     assert "made under another backup key" in result.output
     assert not target.data_dir.exists()
-    assert other not in result.output and backup_key not in result.output
+    for key in (other, backup_key):
+        assert key not in result.output and key not in caplog.text
 
 
 @sqlite_only
@@ -125,6 +132,7 @@ def test_a_target_that_is_not_empty_is_refused_unless_forced(
     assert "is not empty" in refused.output
     assert forced.exit_code == 0, forced.output
     assert "MISMATCH" not in forced.output
+    assert not [p for p in target.data_dir.iterdir() if p.name.startswith(".sceau")]
     # The backed-up database, still serving beside the copy, is untouched.
     with runtime.db.sessions() as session:
         assert session.get(Client, client.client_id) is not None
@@ -185,7 +193,7 @@ def test_a_backup_of_an_older_schema_is_upgraded_on_restore(
 
 @sqlite_only
 def test_the_key_comes_from_a_private_file_and_is_never_overwritten(
-    runtime: Runtime, target: Target, tmp_path: Path
+    runtime: Runtime, target: Target, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     key_file = tmp_path / "backup.key"
     env = {
@@ -217,9 +225,11 @@ def test_the_key_comes_from_a_private_file_and_is_never_overwritten(
     assert without.exit_code == 1 and "no backup key" in without.output
     assert made.exit_code == 0, made.output
     assert shown.exit_code == 0 and "sqlite database" in shown.output
+    assert re.search(r"snapshot of the database at 20\S+Z, newest", shown.output)
     assert open_to_all.exit_code == 1 and "chmod 600" in open_to_all.output
     for result in (again, without, made, shown, open_to_all):
         assert key not in result.output
+    assert key not in caplog.text
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
@@ -228,6 +238,10 @@ def test_a_postgresql_backup_comes_back_under_its_own_schema_name(
 ) -> None:
     client = provision(runtime)
     archive = make_backup(runtime, backup_key, tmp_path)
+    shown = run_cli(
+        environment(runtime, backup_key), "backup", "show", str(archive), "--json"
+    )
+    manifest = json.loads(shown.output)
     drop_database(runtime)
 
     result = run_cli(
@@ -240,6 +254,23 @@ def test_a_postgresql_backup_comes_back_under_its_own_schema_name(
 
     assert result.exit_code == 0, result.output
     assert "MISMATCH" not in result.output
+    assert re.fullmatch(r"20\d\d-\d\d-\d\dT[\d:.]+Z", manifest["snapshot_at"])
+    assert datetime.fromisoformat(manifest["snapshot_at"]) <= datetime.fromisoformat(
+        manifest["created_at"]
+    )
+    # Again, forced over the tables it just restored, under the same name.
+    again = run_cli(
+        environment(runtime, backup_key),
+        "backup",
+        "restore",
+        str(archive),
+        "--no-files",
+        "--force",
+        "--database-url",
+        runtime.settings.resolved_database_url,
+    )
+    assert again.exit_code == 0, again.output
+    assert "MISMATCH" not in again.output
     service = Runtime(runtime.settings)
     try:
         with service.db.sessions() as session:

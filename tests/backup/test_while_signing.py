@@ -4,9 +4,11 @@ record, and its counts are the manifest's."""
 
 from __future__ import annotations
 
+import json
 import threading
 from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from sceau.anchoring.models import AnchorRecord
@@ -18,7 +20,11 @@ from tests.conftest import provision
 
 
 def test_a_backup_taken_during_signing_is_consistent(
-    runtime: Runtime, backup_key: str, target: Target, tmp_path: Path
+    runtime: Runtime,
+    backup_key: str,
+    target: Target,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     atlanta = provision(runtime)
     env = {
@@ -28,13 +34,17 @@ def test_a_backup_taken_during_signing_is_consistent(
     }
     archive = tmp_path / "during.sceau-backup"
     signed: list[str] = []
+    failures: list[BaseException] = []
     stop = threading.Event()
     with serving(runtime) as api:
         sign(api, atlanta, "Attestation n° 0")
 
         def keep_signing() -> None:
-            while not stop.is_set():
-                signed.append(sign(api, atlanta, "Attestation")["ref_signature"])
+            try:
+                while not stop.is_set():
+                    signed.append(sign(api, atlanta, "Attestation")["ref_signature"])
+            except BaseException as exc:  # re-raised by the test, below
+                failures.append(exc)
 
         writer = threading.Thread(target=keep_signing)
         writer.start()
@@ -48,7 +58,10 @@ def test_a_backup_taken_during_signing_is_consistent(
         finally:
             stop.set()
             writer.join()
+    if failures:
+        raise failures[0]
     assert created.exit_code == 0, created.output
+    assert backup_key not in created.output
 
     restored = run_cli(
         env,
@@ -59,10 +72,14 @@ def test_a_backup_taken_during_signing_is_consistent(
         str(target.data_dir),
         "--database-url",
         target.database_url,
+        "--json",
     )
 
     assert restored.exit_code == 0, restored.output
-    assert "MISMATCH" not in restored.output
+    report = json.loads(restored.output)
+    assert report["ecarts"] == {}
+    assert report["comptes_restaures"] == report["comptes_sauvegarde"]
+    assert backup_key not in restored.output and backup_key not in caplog.text
     copy = Runtime(
         runtime.settings.model_copy(
             update={"data_dir": target.data_dir, "database_url": target.database_url}
@@ -76,5 +93,6 @@ def test_a_backup_taken_during_signing_is_consistent(
     finally:
         copy.close()
     assert 1 + 2 <= len(records) < 1 + len(signed)
+    assert len(records) == report["comptes_sauvegarde"]["signatures"]
     assert {r.ref for r in records} == files
     assert {r.ref_horodatage for r in records} == anchors

@@ -4,16 +4,19 @@ its manifest, restore it, and make a backup key. Attached to ``sceau`` by
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
+from sqlalchemy.exc import SQLAlchemyError
 
 from sceau.backup.databases import safe_url
-from sceau.backup.errors import BackupError
+from sceau.backup.errors import BackupError, DatabaseToolFailed
 from sceau.backup.keys import load_backup_key, write_new_key
 from sceau.backup.service import (
+    BACKUP_SUFFIX,
     KEY_TABLES,
     Restored,
     create_backup,
@@ -35,19 +38,51 @@ KEY_FILE_OPTION = click.option(
 )
 
 
+# Exit codes of the failures that are not the backup's own (errors.py).
+EXIT_FILE_SYSTEM = 7
+EXIT_DATABASE = 8
+
+
 def _exits_with_code(func: Callable[..., None]) -> Callable[..., None]:
-    """Backup errors end the command with their own exit code and message."""
+    """Backup errors end the command with their own exit code and a short
+    message, never a traceback: a file system that refuses or is full, a
+    database that cannot be reached, too."""
 
     def wrapped(*args: Any, **kwargs: Any) -> None:
         try:
             func(*args, **kwargs)
         except (BackupError, ConfigurationError) as exc:
-            click.echo(f"Error: {exc}", err=True)
-            raise SystemExit(getattr(exc, "exit_code", 1)) from exc
+            _fail(str(exc), getattr(exc, "exit_code", 1), exc)
+        except subprocess.TimeoutExpired as exc:
+            _fail(
+                f"{exc.cmd[0]} did not end in time", DatabaseToolFailed.exit_code, exc
+            )
+        except SQLAlchemyError as exc:
+            # The driver's first line says why (refused, unknown host, …);
+            # never the URL, which may hold a password.
+            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+            _fail(
+                "the database cannot be reached or refused the request: "
+                + (reason[0] if reason else type(exc).__name__),
+                EXIT_DATABASE,
+                exc,
+            )
+        except OSError as exc:
+            where = f" ({exc.filename})" if exc.filename else ""
+            _fail(
+                f"the file system refused: {exc.strerror or exc}{where}",
+                EXIT_FILE_SYSTEM,
+                exc,
+            )
 
     wrapped.__name__ = func.__name__
     wrapped.__doc__ = func.__doc__
     return wrapped
+
+
+def _fail(message: str, code: int, cause: BaseException) -> None:
+    click.echo(f"Error: {message}", err=True)
+    raise SystemExit(code) from cause
 
 
 @main.group()
@@ -67,29 +102,46 @@ def backup_key(path: Path) -> None:
 @backup.command("create")
 @click.option(
     "--output",
-    type=click.Path(path_type=Path),
-    default=Path("."),
+    type=click.Path(),
+    default=".",
     show_default=True,
-    help="The backup file, or a directory to write sceau-<UTC time>.sceau-backup in.",
+    help="A directory (created if need be) to write sceau-<UTC time>.sceau-backup "
+    "in, or a file name ending in .sceau-backup.",
 )
 @KEY_FILE_OPTION
 @json_option
 @_exits_with_code
-def backup_create(output: Path, key_file: Path | None, as_json: bool) -> None:
+def backup_create(output: str, key_file: Path | None, as_json: bool) -> None:
     """Back up the database and the data directory's key material, encrypted,
     while the service runs."""
     settings = get_settings()
     key = load_backup_key(settings, key_file)
-    if output.is_dir():
-        output = output / default_backup_name(utcnow())
+    path = output_file(output)
     manifest = create_backup(
         data_dir=settings.data_dir,
         database_url=settings.resolved_database_url,
-        output=output,
+        output=path,
         key=key,
     )
-    data = {"fichier": str(output), "manifeste": manifest}
-    _emit(as_json, data, lambda: _created_text(output, manifest))
+    data = {"fichier": str(path), "manifeste": manifest}
+    _emit(as_json, data, lambda: _created_text(path, manifest))
+
+
+def output_file(output: str) -> Path:
+    """The file to write: ``output`` itself when it names a
+    ``.sceau-backup`` file, else a new time-named file in the directory
+    ``output`` (made if missing), so that a scheduled run given a
+    directory that does not exist yet never writes a file of its name."""
+    path = Path(output)
+    if output.endswith("/") or path.is_dir() or not path.name.endswith(BACKUP_SUFFIX):
+        if path.exists() and not path.is_dir():
+            raise BackupError(
+                f"{path} is a file: give a directory, or a new file name ending in "
+                f"{BACKUP_SUFFIX}"
+            )
+        path.mkdir(parents=True, exist_ok=True)
+        return path / default_backup_name(utcnow())
+    return path
 
 
 def _created_text(output: Path, manifest: dict[str, Any]) -> str:
@@ -98,6 +150,7 @@ def _created_text(output: Path, manifest: dict[str, Any]) -> str:
         f"backup written to {output}",
         f"  made at {manifest['created_at']}, {database['kind']} database at "
         f"revision {database['revision']}",
+        f"  snapshot of the database at {manifest.get('snapshot_at') or 'unknown'}",
         f"  newest signature: {database['newest_signature_at'] or 'none'}",
         *_count_lines(database["counts"], None),
         f"  {len(manifest['members'])} members, each with its SHA-256",
@@ -126,6 +179,9 @@ def backup_show(file: Path, key_file: Path | None, as_json: bool) -> None:
                 f"made at {manifest['created_at']}, "
                 f"{manifest['database']['kind']} database at revision "
                 f"{manifest['database']['revision']}",
+                f"snapshot of the database at "
+                f"{manifest.get('snapshot_at') or 'unknown'}, newest signature "
+                f"{manifest['database']['newest_signature_at'] or 'none'}",
                 *_count_lines(manifest["database"]["counts"], None),
                 *(f"  {m['sha256']}  {m['name']}" for m in manifest["members"]),
             ]
@@ -145,7 +201,9 @@ def backup_show(file: Path, key_file: Path | None, as_json: bool) -> None:
     "--database-url",
     default=None,
     help="The database to restore into (default: SCEAU_DATABASE_URL, else the "
-    "data directory's SQLite file).",
+    "data directory's SQLite file); required with --force unless --no-database. "
+    "Never put a password here, where every user sees the command line: set it "
+    "in SCEAU_DATABASE_URL or a PGPASSFILE.",
 )
 @click.option(
     "--files/--no-files",
@@ -175,6 +233,12 @@ def backup_restore(
 ) -> None:
     """Restore FILE into a new data directory and/or database, then migrate
     it to this version's schema and check its counts against the backup."""
+    if force and with_database and database_url is None:
+        raise BackupError(
+            "--force replaces the target database: name it with --database-url "
+            "(the one in SCEAU_DATABASE_URL is not taken by default), or give "
+            "--no-database"
+        )
     settings = get_settings()
     key = load_backup_key(settings, key_file)
     overrides: dict[str, Any] = {}
@@ -216,6 +280,7 @@ def _restored_data(restored: Restored, opens: bool | None) -> dict[str, Any]:
     database = restored.manifest["database"]
     return {
         "cree_le": restored.manifest["created_at"],
+        "instantane_le": restored.manifest.get("snapshot_at"),
         "repertoire_donnees": None
         if restored.data_dir is None
         else str(restored.data_dir),
@@ -237,7 +302,10 @@ def _restored_data(restored: Restored, opens: bool | None) -> dict[str, Any]:
 def _restored_text(restored: Restored, opens: bool | None) -> str:
     manifest = restored.manifest
     database = manifest["database"]
-    lines = [f"backup made at {manifest['created_at']} restored"]
+    lines = [
+        f"backup made at {manifest['created_at']} restored (database as at "
+        f"{manifest.get('snapshot_at') or 'unknown'})"
+    ]
     if restored.data_dir is not None:
         lines.append(f"  data directory: {restored.data_dir}")
     if restored.database_url is not None:

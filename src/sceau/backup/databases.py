@@ -18,12 +18,14 @@ import subprocess
 import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import Connection, create_engine, inspect, text
 from sqlalchemy.engine import URL, make_url
 
 from sceau.backup.errors import BackupError, DatabaseToolFailed, TargetNotEmpty
+from sceau.db import iso_utc, utcnow
 
 SQLITE_MEMBER = "database/sceau.sqlite"
 POSTGRES_MEMBER = "database/sceau.pgdump"
@@ -38,7 +40,15 @@ _LIBPQ_QUERY = {
     "connect_timeout": "PGCONNECT_TIMEOUT",
 }
 _TOOL_TIMEOUT = 6 * 3600
+# Table names, read from the database's own catalogue.
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
+# Schema names: lower case and unquoted, the names PostgreSQL folds to and
+# writes without quotes, so that a script's renaming has one spelling to find.
+_SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]*")
+# What the tools may see of this process's environment: never the service's
+# keys, PINs or passwords, which the tools have no use for.
+_TOOL_VARIABLES = {"PATH", "LANG", "HOME", "TZ", "PGPASSFILE"}
+_TOOL_PREFIXES = ("LC_", "PGSSL")
 
 
 @dataclass(frozen=True)
@@ -52,6 +62,8 @@ class Snapshot:
     schema: str | None
     counts: dict[str, int]
     newest_signature_at: str | None
+    # Every transaction committed before this moment is in the copy.
+    snapshot_at: str
 
 
 def database_kind(url: str) -> str:
@@ -90,7 +102,13 @@ def _sqlite_snapshot(source: Path, copy: Path) -> Snapshot:
     live = sqlite3.connect(f"{source.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
     saved = sqlite3.connect(copy)
     try:
-        live.backup(saved)
+        snapshot_at = iso_utc(utcnow())
+        try:
+            live.backup(saved)
+        except sqlite3.Error as exc:
+            raise BackupError(
+                f"the SQLite database could not be copied: {exc}"
+            ) from exc
         saved.execute("PRAGMA journal_mode=DELETE")
         tables = [
             row[0]
@@ -109,7 +127,9 @@ def _sqlite_snapshot(source: Path, copy: Path) -> Snapshot:
     finally:
         saved.close()
         live.close()
-    return Snapshot("sqlite", SQLITE_MEMBER, copy, revision, None, counts, _iso(newest))
+    return Snapshot(
+        "sqlite", SQLITE_MEMBER, copy, revision, None, counts, _iso(newest), snapshot_at
+    )
 
 
 def _scalar_sqlite(
@@ -130,10 +150,11 @@ def _postgres_snapshot(url: str, dump: Path) -> Snapshot:
             connection.exec_driver_sql(
                 "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"
             )
-            schema = _current_schema(connection)
-            snapshot_id = connection.exec_driver_sql(
-                "SELECT pg_export_snapshot()"
-            ).scalar_one()
+            schema = _checked(_current_schema(connection))
+            # now() is the transaction's start, before its snapshot is taken.
+            snapshot_id, started = connection.exec_driver_sql(
+                "SELECT pg_export_snapshot(), now()"
+            ).one()
             counts, revision, newest = _postgres_facts(connection, schema)
             _run_tool(
                 [
@@ -155,7 +176,14 @@ def _postgres_snapshot(url: str, dump: Path) -> Snapshot:
     finally:
         engine.dispose()
     return Snapshot(
-        "postgresql", POSTGRES_MEMBER, dump, revision, schema, counts, newest
+        "postgresql",
+        POSTGRES_MEMBER,
+        dump,
+        revision,
+        schema,
+        counts,
+        newest,
+        iso_utc(started.astimezone(UTC)),
     )
 
 
@@ -177,7 +205,7 @@ def _postgres_facts(
         moment = connection.exec_driver_sql(
             _select("MAX(signed_at)", "signatures", schema)
         ).scalar()
-        newest = None if moment is None else _iso(moment.isoformat())
+        newest = None if moment is None else _iso(moment)
     return counts, revision, newest
 
 
@@ -208,10 +236,15 @@ def _current_schema(connection: Connection) -> str:
     return "public"
 
 
-def _iso(value: str | None) -> str | None:
+def _iso(value: str | datetime | None) -> str | None:
+    """A stored time as the API writes it, whichever backend stored it
+    (SQLite keeps UTC text without a zone)."""
     if value is None:
         return None
-    return value.replace(" ", "T", 1).replace("+00:00", "Z")
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return iso_utc(moment.astimezone(UTC))
 
 
 # -- checking and preparing the target -----------------------------------------
@@ -228,7 +261,7 @@ def check_target_empty(url: str, *, force: bool) -> None:
 
 
 def restore_database(
-    url: str, kind: str, dump: Path, source_schema: str | None
+    url: str, kind: str, dump: Path, source_schema: str | None, *, force: bool = False
 ) -> None:
     """Put the saved copy in place of the (empty, or forced) target."""
     if kind != database_kind(url):
@@ -239,7 +272,7 @@ def restore_database(
     if kind == "sqlite":
         _restore_sqlite(sqlite_path(url), dump)
     else:
-        _restore_postgres(url, dump, source_schema or "public")
+        _restore_postgres(url, dump, source_schema or "public", force=force)
 
 
 def _restore_sqlite(target: Path, copy: Path) -> None:
@@ -257,22 +290,34 @@ def _restore_sqlite(target: Path, copy: Path) -> None:
         os.replace(staged, target)
 
 
-def _restore_postgres(url: str, dump: Path, source: str) -> None:
-    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+def _restore_postgres(url: str, dump: Path, source: str, *, force: bool) -> None:
+    """The archive's schema in place of the target's, all or nothing: the
+    tools are found first, and the target's old schema, if any, is dropped
+    in the same transaction as the one that restores the new one, so that
+    a tool missing or failing, or a bad archive, leaves the target as it
+    was."""
+    pg_restore, psql = _tool("pg_restore"), _tool("psql")
+    engine = create_engine(url)
     try:
         with engine.connect() as connection:
             target = _checked(_current_schema(connection))
-            # Checked empty (or --force) before: the archive creates it again.
-            connection.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{target}" CASCADE')
+            exists = _schema_exists(connection, target)
     finally:
         engine.dispose()
     database = make_url(url).database or ""
-    if source == target:
+    checked_source = _checked(source)
+    if checked_source == target and not (exists and force):
+        # No tables to replace (checked before): pg_restore alone, in one
+        # transaction that drops the schema if it is there, empty (as
+        # ``public`` is in a new database), and fails, changing nothing, if
+        # anything is left in it.
         _run_tool(
             [
-                "pg_restore",
+                pg_restore,
                 "--no-owner",
                 "--no-privileges",
+                "--clean",
+                "--if-exists",
                 "--exit-on-error",
                 "--single-transaction",
                 f"--dbname={database}",
@@ -281,38 +326,41 @@ def _restore_postgres(url: str, dump: Path, source: str) -> None:
             url,
         )
         return
-    _restore_renamed(url, dump, _checked(source), target, database)
+    _restore_through_psql(
+        url, dump, checked_source, target, database, (pg_restore, psql)
+    )
 
 
-def _restore_renamed(
-    url: str, dump: Path, source: str, target: str, database: str
+def _restore_through_psql(
+    url: str,
+    dump: Path,
+    source: str,
+    target: str,
+    database: str,
+    tools: tuple[str, str],
 ) -> None:
-    """The archive's schema restored under another name, without touching a
-    schema of the archive's name in the target database (the live one, when
-    a copy is restored beside it): ``pg_restore`` writes the SQL script, its
-    statements (never the rows it copies) are renamed on the way to
-    ``psql``, which runs it in one transaction."""
-    for tool in ("pg_restore", "psql"):
-        if shutil.which(tool) is None:
-            raise DatabaseToolFailed(
-                f"{tool} is missing: install PostgreSQL's client tools "
-                "(Debian: apt-get install postgresql-client)"
-            )
-    environment = _tool_environment(url)
+    """``pg_restore`` writes the archive's SQL script; ``psql`` runs it in
+    one transaction that first drops the target's schema, and commits only
+    once ``pg_restore`` has written the whole script and ended well (else
+    ``psql`` ends with the transaction open, and the server rolls it back).
+    When the archive's schema has another name than the target's (a copy
+    restored beside the live schema), its statements (never the rows it
+    copies) are renamed on the way."""
+    pg_restore, psql = tools
+    environment = tool_environment(url)
     with tempfile.TemporaryFile() as restore_errors, tempfile.TemporaryFile() as errors:
         reader = subprocess.Popen(
-            ["pg_restore", "--no-owner", "--no-privileges", "--file=-", str(dump)],
+            [pg_restore, "--no-owner", "--no-privileges", "--file=-", str(dump)],
             env=environment,
             stdout=subprocess.PIPE,
             stderr=restore_errors,
         )
         writer = subprocess.Popen(
             [
-                "psql",
+                psql,
                 "--no-psqlrc",
                 "--quiet",
                 "--set=ON_ERROR_STOP=1",
-                "--single-transaction",
                 f"--dbname={database}",
                 "--file=-",
             ],
@@ -323,15 +371,39 @@ def _restore_renamed(
         )
         assert reader.stdout is not None and writer.stdin is not None  # PIPEs
         try:
-            for line in renamed_script(reader.stdout, source, target):
-                writer.stdin.write(line)
+            writer.stdin.write(
+                f'BEGIN;\nDROP SCHEMA IF EXISTS "{target}" CASCADE;\n'.encode()
+            )
+            if source == target:
+                shutil.copyfileobj(reader.stdout, writer.stdin, 1 << 20)
+            else:
+                for line in renamed_script(reader.stdout, source, target):
+                    writer.stdin.write(line)
+            reader.stdout.close()
+            if reader.wait(timeout=_TOOL_TIMEOUT) == 0:
+                writer.stdin.write(b"COMMIT;\n")
         except BrokenPipeError:
             pass  # psql stopped on an error: reported below
+        except subprocess.TimeoutExpired as exc:
+            reader.kill()
+            writer.kill()
+            raise DatabaseToolFailed(
+                f"pg_restore did not end within {_TOOL_TIMEOUT} s"
+            ) from exc
         finally:
             with contextlib.suppress(BrokenPipeError):
                 writer.stdin.close()
             reader.stdout.close()
-        read_status, write_status = reader.wait(), writer.wait()
+        read_status = reader.wait()
+        try:
+            write_status = writer.wait(timeout=_TOOL_TIMEOUT)
+        except subprocess.TimeoutExpired as exc:
+            writer.kill()
+            raise DatabaseToolFailed(
+                f"psql did not end within {_TOOL_TIMEOUT} s"
+            ) from exc
+        # psql first: when it stops on an error, pg_restore fails after it
+        # on a closed pipe.
         for tool, status, log in (
             ("psql", write_status, errors),
             ("pg_restore", read_status, restore_errors),
@@ -339,32 +411,136 @@ def _restore_renamed(
             if status != 0:
                 log.seek(0)
                 message = log.read().decode(errors="replace").strip()[-2000:]
-                raise DatabaseToolFailed(f"{tool} failed (exit {status}): {message}")
+                raise DatabaseToolFailed(
+                    f"{tool} failed (exit {status}), the target is as it was: {message}"
+                )
+
+
+# Where a statement's text is not SQL to rename: a string literal, a quoted
+# identifier, a dollar-quoted body, a comment.
+_OPENING = re.compile(rb"""'|"|--|(?<![A-Za-z0-9_$])\$(?:[A-Za-z_][A-Za-z0-9_]*)?\$""")
+
+
+_SEQUENCE_CALLS = (b"setval(", b"nextval(", b"currval(")
+
+
+class _ScriptRenamer:
+    """Renames schema ``source`` to ``target`` in a script's statements,
+    line by line, keeping track of the literals that span lines."""
+
+    def __init__(self, source: str, target: str) -> None:
+        name = re.escape(source.encode())
+        self._target = target.encode()
+        self._source_quoted = b'"' + source.encode() + b'"'
+        # An unquoted qualifier: ``source.`` not part of a longer name.
+        self._qualified = re.compile(rb"(?<![A-Za-z0-9_$.])" + name + rb"(?=\.)")
+        self._statement = re.compile(
+            rb"^((?:CREATE|ALTER|COMMENT ON) SCHEMA )" + name + rb"(?![A-Za-z0-9_$])"
+        )
+        # A literal that names an object (``'s.seq'::regclass``,
+        # ``setval('s.seq', …)``): renamed, when it is that name alone.
+        self._literal_name = re.compile(
+            rb"^'(?:"
+            + name
+            + rb'|"'
+            + name
+            + rb'")(\.(?:[a-z_][a-z0-9_$]*|"[^"]*"))\'$'
+        )
+        self._open: bytes | None = None  # the quote a literal opened with
+
+    @property
+    def in_literal(self) -> bool:
+        return self._open is not None
+
+    def line(self, line: bytes) -> bytes:
+        out: list[bytes] = []
+        position = 0
+        if self._open is not None:
+            close = self._closing(line, 0, self._open)
+            if close < 0:
+                return line
+            out.append(line[:close])
+            self._open = None
+            position = close
+        while position < len(line):
+            match = _OPENING.search(line, position)
+            end = len(line) if match is None else match.start()
+            plain = line[position:end]
+            if position == 0:
+                plain = self._statement.sub(rb"\g<1>" + self._target, plain)
+            out.append(self._qualified.sub(self._target, plain))
+            if match is None:
+                break
+            opening = match.group()
+            if opening == b"--":
+                out.append(line[end:])
+                break
+            close = self._closing(line, match.end(), opening)
+            if close < 0:
+                self._open = opening
+                out.append(line[end:])
+                break
+            out.append(self._quoted(line, end, close))
+            position = close
+        return b"".join(out)
+
+    def _closing(self, line: bytes, start: int, opening: bytes) -> int:
+        """Where the literal opened by ``opening`` ends (just after its
+        closing quote) in ``line`` from ``start``; -1 when it goes on."""
+        if opening.startswith(b"$"):
+            found = line.find(opening, start)
+            return -1 if found < 0 else found + len(opening)
+        position = start
+        while True:
+            found = line.find(opening, position)
+            if found < 0:
+                return -1
+            if line[found + 1 : found + 2] == opening:  # '' or "" inside
+                position = found + 2
+                continue
+            return found + 1
+
+    def _quoted(self, line: bytes, start: int, end: int) -> bytes:
+        token = line[start:end]
+        if token == self._source_quoted and line[end : end + 1] == b".":
+            return self._target
+        names_object = line[end:].startswith(b"::regclass") or line[:start].endswith(
+            _SEQUENCE_CALLS
+        )
+        if token.startswith(b"'") and names_object:
+            return self._literal_name.sub(b"'" + self._target + rb"\g<1>'", token)
+        return token
 
 
 def renamed_script(lines: Iterable[bytes], source: str, target: str) -> Iterator[bytes]:
     """``pg_restore``'s script with schema ``source`` named ``target``: in
-    statements only; the rows between ``COPY … FROM stdin;`` and ``\\.``
-    pass untouched."""
-    name = re.escape(source.encode())
-    qualified = re.compile(rb'(?<![\w$."])(?:' + name + rb'|"' + name + rb'")(?=\.)')
-    statement = re.compile(rb"^((?:CREATE|ALTER|COMMENT ON) SCHEMA )" + name + rb"\b")
-    replacement = target.encode()
+    statements only, never inside string literals (but for a literal that
+    names an object, cast to ``regclass`` or given to ``setval``),
+    comments or dollar-quoted bodies; the rows between ``COPY … FROM
+    stdin;`` and ``\\.`` pass untouched."""
+    renamer = _ScriptRenamer(_checked(source), _checked(target))
     in_rows = False
     for line in lines:
         if in_rows:
             in_rows = line != b"\\.\n"
             yield line
             continue
-        line = statement.sub(rb"\g<1>" + replacement, line)
-        line = qualified.sub(replacement, line)
-        in_rows = line.startswith(b"COPY ") and line.rstrip().endswith(b"FROM stdin;")
+        line = renamer.line(line)
+        in_rows = (
+            not renamer.in_literal
+            and line.startswith(b"COPY ")
+            and line.rstrip().endswith(b"FROM stdin;")
+        )
         yield line
 
 
 def _checked(name: str) -> str:
-    if not _IDENTIFIER.fullmatch(name):
-        raise BackupError(f"unexpected schema name {name!r}")
+    if not _SCHEMA_NAME.fullmatch(name):
+        raise BackupError(
+            f"schema name {name!r} is not supported: backups and restores take "
+            "lower-case unquoted names only (letters a-z, digits, _); name the "
+            "target schema with ?options=-csearch_path%3D<name> in the URL"
+        )
     return name
 
 
@@ -447,27 +623,47 @@ def libpq_environment(url: str | URL) -> dict[str, str]:
     return env
 
 
-def _tool_environment(url: str) -> dict[str, str]:
-    inherited = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
-    return inherited | libpq_environment(url)
+def tool_environment(url: str, environ: dict[str, str] | None = None) -> dict[str, str]:
+    """What ``pg_dump``, ``pg_restore`` and ``psql`` run with: the locale,
+    the path, the home (for ``~/.pgpass``), a password file and TLS
+    settings if given, and the URL's own PG* variables; nothing else of
+    this process, whose keys and PINs they have no use for."""
+    source = os.environ if environ is None else environ
+    kept = {
+        name: value
+        for name, value in source.items()
+        if name in _TOOL_VARIABLES or name.startswith(_TOOL_PREFIXES)
+    }
+    return kept | libpq_environment(url)
+
+
+def _tool(name: str) -> str:
+    found = shutil.which(name)
+    if found is None:
+        raise DatabaseToolFailed(
+            f"{name} is missing: install PostgreSQL's client tools "
+            "(Debian: apt-get install postgresql-client), of the server's version"
+        )
+    return found
 
 
 def _run_tool(arguments: list[str], url: str) -> None:
-    tool = arguments[0]
-    if shutil.which(tool) is None:
-        raise DatabaseToolFailed(
-            f"{tool} is missing: install PostgreSQL's client tools "
-            "(Debian: apt-get install postgresql-client), of the server's version"
+    tool = _tool(arguments[0])
+    name = Path(arguments[0]).name
+    try:
+        result = subprocess.run(
+            [tool, *arguments[1:]],
+            env=tool_environment(url),
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=_TOOL_TIMEOUT,
         )
-    result = subprocess.run(
-        arguments,
-        env=_tool_environment(url),
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=_TOOL_TIMEOUT,
-    )
+    except subprocess.TimeoutExpired as exc:
+        raise DatabaseToolFailed(
+            f"{name} did not end within {_TOOL_TIMEOUT} s"
+        ) from exc
     if result.returncode != 0:
         raise DatabaseToolFailed(
-            f"{tool} failed (exit {result.returncode}): {result.stderr.strip()[-2000:]}"
+            f"{name} failed (exit {result.returncode}): {result.stderr.strip()[-2000:]}"
         )

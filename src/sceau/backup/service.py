@@ -8,13 +8,15 @@ directory's files that cannot be made again (``files/…``: the PKI's
 certificates and sealed keys, the development master key when there is
 one).
 
-A restore reads and checks the whole file into a staging directory before
-it touches any target, so that a wrong key, a truncated or altered file
-leaves the targets as they were.
+A restore reads and checks the whole file into a staging directory (inside
+the target data directory, so that installing its files is a rename on one
+file system) before it touches any target, so that a wrong key, a truncated
+or altered file leaves the targets as they were.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import json
@@ -39,6 +41,9 @@ from sceau.settings import MASTER_KEY_FILE
 MANIFEST = "manifest.json"
 FILES_PREFIX = "files/"
 BACKUP_SUFFIX = ".sceau-backup"
+PARTIAL_SUFFIX = BACKUP_SUFFIX + ".partial"
+# Staging directories of a backup being made or a restore under way.
+STAGING_PREFIXES = (".sceau-backup-", ".sceau-restore-")
 # Rewritten at each start, or held by the running process: not saved.
 _NOT_SAVED_DIRECTORIES = {"front"}
 _NOT_SAVED_NAMES = {".lock"}
@@ -102,8 +107,10 @@ def create_backup(
     if output.exists():
         raise BackupError(f"{output} exists: a backup never overwrites a file")
     output.parent.mkdir(parents=True, exist_ok=True)
+    # Refused before the database is copied, not after.
+    list(_walk(data_dir))
     with tempfile.TemporaryDirectory(
-        dir=output.parent, prefix=".sceau-backup-"
+        dir=output.parent, prefix=STAGING_PREFIXES[0]
     ) as staging_name:
         staging = Path(staging_name)
         (staging / "database").mkdir()
@@ -126,7 +133,9 @@ def _stage_data_files(data_dir: Path, database_url: str, staging: Path) -> list[
     members = []
     for path in sorted(_walk(data_dir)):
         relative = path.relative_to(data_dir)
-        if path.resolve() in database_files or path.name.endswith(BACKUP_SUFFIX):
+        if path.resolve() in database_files or path.name.endswith(
+            (BACKUP_SUFFIX, PARTIAL_SUFFIX)
+        ):
             continue
         copy = staging / relative
         copy.parent.mkdir(parents=True, exist_ok=True)
@@ -135,18 +144,24 @@ def _stage_data_files(data_dir: Path, database_url: str, staging: Path) -> list[
     return members
 
 
-def _walk(directory: Path) -> Iterator[Path]:
-    if not directory.is_dir():
+def _walk(directory: Path, top: bool = True) -> Iterator[Path]:
+    """The regular files under ``directory`` that a backup saves. A
+    symbolic link is refused: what it points to may lie outside the data
+    directory, and a restore would bring back a file where a link was."""
+    if top and not directory.is_dir():
         raise BackupError(f"no data directory at {directory}")
-    for entry in directory.iterdir():
-        if entry.is_symlink() or entry.name in _NOT_SAVED_NAMES:
+    for entry in sorted(directory.iterdir()):
+        if entry.name in _NOT_SAVED_NAMES or entry.name.startswith(STAGING_PREFIXES):
             continue
-        if entry.name.startswith(".sceau-backup-"):
+        if top and entry.name in _NOT_SAVED_DIRECTORIES and entry.is_dir():
             continue
+        if entry.is_symlink():
+            raise BackupError(
+                f"{entry} is a symbolic link: a data directory holds files and "
+                "directories only; replace the link by what it points to"
+            )
         if entry.is_dir():
-            if entry.parent == directory and entry.name in _NOT_SAVED_DIRECTORIES:
-                continue
-            yield from _walk(entry)
+            yield from _walk(entry, top=False)
         elif stat.S_ISREG(entry.stat().st_mode):
             yield entry
 
@@ -166,6 +181,7 @@ def _manifest(
     return {
         "format": FORMAT_VERSION,
         "created_at": iso_utc(utcnow()),
+        "snapshot_at": snapshot.snapshot_at,
         "service_version": __version__,
         "database": {
             "kind": snapshot.kind,
@@ -186,7 +202,13 @@ def _write_container(
     output: Path, manifest: dict[str, Any], members: list[Member], key: bytes
 ) -> None:
     partial = output.with_name(output.name + ".partial")
-    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError as exc:
+        raise BackupError(
+            f"{partial} exists: another backup is being written to it, or a run "
+            "was stopped; remove it once no backup runs"
+        ) from exc
     try:
         with os.fdopen(fd, "wb") as out:
             writer = EncryptingWriter(out, key)
@@ -203,10 +225,42 @@ def _write_container(
             writer.finish()
             out.flush()
             os.fsync(out.fileno())
-        os.replace(partial, output)
+        _publish(partial, output)
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
+
+
+def _publish(partial: Path, output: Path) -> None:
+    """``partial`` under its final name, never over a file that appeared
+    there meanwhile, and durably (the directory's entry is synced too)."""
+    try:
+        os.link(partial, output)
+    except FileExistsError as exc:
+        raise BackupError(
+            f"{output} appeared while the backup was written: a backup never "
+            "overwrites a file"
+        ) from exc
+    except OSError as exc:
+        if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP):
+            raise
+        # A file system without hard links: a rename, after a last check.
+        if output.exists():
+            raise BackupError(
+                f"{output} exists: a backup never overwrites a file"
+            ) from exc
+        os.rename(partial, output)
+    else:
+        partial.unlink()
+    _sync_directory(output.parent)
+
+
+def _sync_directory(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _tar_info(name: str, size: int, mode: int) -> tarfile.TarInfo:
@@ -238,7 +292,44 @@ def _first_manifest(tar: tarfile.TarFile) -> dict[str, Any]:
         manifest: dict[str, Any] = json.loads(extracted.read())
     except ValueError as exc:
         raise BackupDamaged("the backup's manifest is damaged") from exc
+    _check_manifest(manifest)
     return manifest
+
+
+def _check_manifest(manifest: Any) -> None:
+    """The manifest has what a restore reads, and names one database copy
+    and files under ``files/`` only."""
+    try:
+        database = manifest["database"]
+        members = manifest["members"]
+        well_formed = (
+            isinstance(manifest["created_at"], str)
+            and database["kind"] in ("sqlite", "postgresql")
+            and isinstance(database["counts"], dict)
+            and all(isinstance(v, int) for v in database["counts"].values())
+            and isinstance(members, list)
+            and all(
+                isinstance(m["name"], str)
+                and isinstance(m["size"], int)
+                and isinstance(m["sha256"], str)
+                and isinstance(m["mode"], int)
+                for m in members
+            )
+        )
+    except (KeyError, TypeError) as exc:
+        raise BackupDamaged("the backup's manifest is damaged") from exc
+    if not well_formed:
+        raise BackupDamaged("the backup's manifest is damaged")
+    names = [m["name"] for m in members]
+    if len(set(names)) != len(names):
+        raise BackupDamaged("the backup's manifest lists a member twice")
+    copies = [n for n in names if n.startswith("database/")]
+    if len(copies) != 1:
+        raise BackupDamaged("the backup's manifest does not name one database copy")
+    for name in names:
+        if not name.startswith(("database/", FILES_PREFIX)):
+            raise BackupDamaged(f"the backup's manifest names {name!r}")
+        _safe_relative(name)
 
 
 def unpack(source: Path, key: bytes, staging: Path) -> dict[str, Any]:
@@ -253,11 +344,18 @@ def unpack(source: Path, key: bytes, staging: Path) -> dict[str, Any]:
                 seen = set()
                 while (info := tar.next()) is not None:
                     entry = expected.get(info.name)
-                    if entry is None or not info.isfile() or info.name in seen:
+                    if entry is None:
                         raise BackupDamaged(
                             f"the backup holds {info.name!r}, which its manifest "
                             "does not list"
                         )
+                    if not info.isfile():
+                        raise BackupDamaged(
+                            f"the backup holds {info.name!r} as a link or a "
+                            "special file: a backup holds regular files only"
+                        )
+                    if info.name in seen:
+                        raise BackupDamaged(f"the backup holds {info.name!r} twice")
                     extracted = tar.extractfile(info)
                     assert extracted is not None  # a regular file, checked above
                     _extract(extracted, staging / _safe_relative(info.name), entry)
@@ -275,7 +373,13 @@ def unpack(source: Path, key: bytes, staging: Path) -> dict[str, Any]:
 
 def _safe_relative(name: str) -> Path:
     path = PurePosixPath(name)
-    if path.is_absolute() or ".." in path.parts or not path.parts:
+    if (
+        path.is_absolute()
+        or not path.parts
+        or any(part in ("..", ".") for part in name.split("/"))
+        or "\\" in name
+        or "\0" in name
+    ):
         raise BackupDamaged(f"the backup names a path outside itself: {name!r}")
     return Path(*path.parts)
 
@@ -308,31 +412,57 @@ def restore_backup(
     force: bool = False,
 ) -> Restored:
     """Bring the backup back into ``data_dir`` and the database at
-    ``database_url`` (either may be None to leave that part out)."""
+    ``database_url`` (either may be None to leave that part out).
+
+    The whole file is checked into a staging directory first. The database
+    is then put back all or nothing (SQLite: one rename; PostgreSQL: one
+    transaction), and the files moved into place by renames within the
+    data directory: a failure there, after the database, leaves the
+    database restored and the files partly installed, and the same restore
+    run again with ``force`` completes it."""
     if data_dir is None and database_url is None:
         raise BackupError("nothing to restore: give a data directory or a database")
     if data_dir is not None:
-        _check_data_dir(data_dir, database_url, force=force)
+        _check_data_dir(data_dir, force=force)
     if database_url is not None:
         databases.check_target_empty(database_url, force=force)
 
-    workspace = data_dir.parent if data_dir is not None else source.parent
-    workspace.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=workspace, prefix=".sceau-restore-") as name:
-        staging = Path(name)
-        manifest = unpack(source, key, staging)
-        if database_url is not None:
-            database = manifest["database"]
-            dump = next(
-                m["name"]
-                for m in manifest["members"]
-                if m["name"].startswith("database/")
-            )
-            databases.restore_database(
-                database_url, database["kind"], staging / dump, database["schema"]
-            )
-        if data_dir is not None:
-            _install_files(manifest, staging, data_dir)
+    created: Path | None = None
+    if data_dir is not None:
+        workspace = data_dir
+        if not data_dir.exists():
+            created = data_dir
+    elif database_url is not None and databases.database_kind(database_url) == "sqlite":
+        workspace = databases.sqlite_path(database_url).parent
+    else:
+        workspace = Path(tempfile.gettempdir())
+    try:
+        workspace.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with tempfile.TemporaryDirectory(
+            dir=workspace, prefix=STAGING_PREFIXES[1]
+        ) as name:
+            staging = Path(name)
+            manifest = unpack(source, key, staging)
+            if database_url is not None:
+                database = manifest["database"]
+                [dump] = [
+                    m["name"]
+                    for m in manifest["members"]
+                    if m["name"].startswith("database/")
+                ]
+                databases.restore_database(
+                    database_url,
+                    database["kind"],
+                    staging / dump,
+                    database["schema"],
+                    force=force,
+                )
+            if data_dir is not None:
+                _install_files(manifest, staging, data_dir)
+    except BaseException:
+        if created is not None and created.is_dir() and not any(created.iterdir()):
+            created.rmdir()
+        raise
 
     revision_after = None
     counts: dict[str, int] = {}
@@ -344,31 +474,42 @@ def restore_backup(
     return Restored(manifest, data_dir, database_url, counts, revision_after)
 
 
-def _check_data_dir(data_dir: Path, database_url: str | None, *, force: bool) -> None:
+def _check_data_dir(data_dir: Path, *, force: bool) -> None:
     if not data_dir.exists():
         return
     if not data_dir.is_dir():
         raise TargetNotEmpty(f"{data_dir} is not a directory")
-    entries = list(data_dir.iterdir())
+    entries = [e for e in data_dir.iterdir() if not e.name.startswith(STAGING_PREFIXES)]
     if entries and not force:
         raise TargetNotEmpty(
             f"the target data directory {data_dir} is not empty: restore into a new "
             "directory, or give --force to replace its files"
         )
+    # A forced restore replaces files: never through a link to elsewhere.
+    for path in [data_dir, *data_dir.rglob("*")]:
+        if path != data_dir and path.is_symlink():
+            raise BackupError(
+                f"{path} is a symbolic link: a restore does not write through "
+                "links; remove it first"
+            )
 
 
 def _install_files(manifest: dict[str, Any], staging: Path, data_dir: Path) -> None:
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     members = [m for m in manifest["members"] if m["name"].startswith(FILES_PREFIX)]
     if any(m["name"].startswith(FILES_PREFIX + "pki/") for m in members):
-        # A forced restore replaces the PKI whole, never mixes two.
-        shutil.rmtree(data_dir / "pki", ignore_errors=True)
+        # A forced restore replaces the PKI whole, never mixes two: an error
+        # here stops the restore.
+        pki = data_dir / "pki"
+        if pki.exists():
+            shutil.rmtree(pki)
     for member in members:
         relative = _safe_relative(member["name"][len(FILES_PREFIX) :])
         target = data_dir / relative
         target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         staged = staging / _safe_relative(member["name"])
         os.chmod(staged, member["mode"] & 0o777)
+        # Staged inside the data directory: a rename on one file system.
         os.replace(staged, target)
 
 
