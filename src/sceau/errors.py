@@ -103,19 +103,31 @@ class ServiceUnavailable(SceauError):
 
 
 class DatabaseUnavailable(ServiceUnavailable):
-    """The database cannot be reached, or broke the connection mid-request:
-    the request's transaction is rolled back whole."""
+    """The database cannot be reached, broke the connection mid-request, or
+    cancelled the request's transaction (a timeout, a deadlock): it is rolled
+    back, unless the connection broke during its commit, which the database
+    may have completed."""
 
     code = "base_indisponible"
     message = (
-        "La base de données du service est momentanément injoignable ; rien n'a "
-        "été signé ni facturé. Réessayez dans quelques secondes, avec la même "
-        "clé d'idempotence."
+        "La base de données du service est momentanément indisponible. "
+        "Réessayez dans quelques secondes avec la même clé d'idempotence : si "
+        "la requête a tout de même abouti, cette clé renvoie son résultat, sans "
+        "nouvelle signature ni nouvelle facturation."
     )
 
-    def __init__(self, message: str | None = None, *, retry_after: int = 5) -> None:
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        retry_after: int = 5,
+        log_trace: bool = False,
+    ) -> None:
         super().__init__(message)
         self.headers = {"Retry-After": str(retry_after)}
+        # A failure a client may retry that may still hide a bug of ours (a
+        # deadlock, a statement timeout): logged with its trace.
+        self.log_trace = log_trace
 
 
 class DiskFull(ServiceUnavailable):
@@ -123,10 +135,11 @@ class DiskFull(ServiceUnavailable):
 
     code = "espace_disque_plein"
     message = (
-        "Le disque du service est plein : la requête n'a pas pu être "
-        "enregistrée, rien n'a été signé ni facturé. Réessayez plus tard, avec "
-        "la même clé d'idempotence."
+        "Le disque du service est plein. Réessayez plus tard avec la même clé "
+        "d'idempotence : si la requête a tout de même abouti, cette clé renvoie "
+        "son résultat, sans nouvelle signature ni nouvelle facturation."
     )
+    log_trace = False
 
     def __init__(self, message: str | None = None, *, retry_after: int = 60) -> None:
         super().__init__(message)

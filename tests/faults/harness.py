@@ -16,12 +16,13 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, update
 
 from sceau.anchoring.models import AnchorRecord
 from sceau.billing.models import UsageRecord
@@ -136,11 +137,13 @@ def running(*services: ServiceProcess) -> Iterator[None]:
 
 class PrivateCluster:
     """A PostgreSQL cluster of the test's own on a free loopback port, which
-    it may stop and start at will (never the shared server).
+    it may stop and start at will (never the shared server). Made with
+    ``private_cluster``, which removes it whatever happens.
 
     initdb and postgres refuse to run as root; as root they run as the
     ``postgres`` system user, in a directory of their own under the system's
-    temporary directory (pytest's is private to root).
+    temporary directory (pytest's is private to root). ``disk_size`` mounts
+    a tmpfs there, which needs root.
     """
 
     def __init__(self, *, disk_size: str | None = None) -> None:
@@ -148,24 +151,29 @@ class PrivateCluster:
         self.root = Path(tempfile.mkdtemp(prefix="sceau-pg-"))
         self.data = self.root / "data"
         self.url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
-        # With ``disk_size``, the cluster lives on a small file system of its
-        # own (a tmpfs), for a test that fills it.
-        self.mounted = disk_size is not None
-        if disk_size is not None:
-            subprocess.run(
-                [
-                    "mount",
-                    "-t",
-                    "tmpfs",
-                    "-o",
-                    f"size={disk_size},mode=0700",
-                    "tmpfs",
-                    str(self.root),
-                ],
-                check=True,
-            )
-        if os.geteuid() == 0:
-            shutil.chown(self.root, "postgres", "postgres")
+        self.mounted = False
+        try:
+            # With ``disk_size``, the cluster lives on a small file system of
+            # its own, for a test that fills it.
+            if disk_size is not None:
+                subprocess.run(
+                    [
+                        "mount",
+                        "-t",
+                        "tmpfs",
+                        "-o",
+                        f"size={disk_size},mode=0700",
+                        "tmpfs",
+                        str(self.root),
+                    ],
+                    check=True,
+                )
+                self.mounted = True
+            if os.geteuid() == 0:
+                shutil.chown(self.root, "postgres", "postgres")
+        except BaseException:
+            self.destroy()
+            raise
 
     def _run(self, *args: str) -> None:
         command = [str(PG_BIN / args[0]), *args[1:]]
@@ -210,11 +218,42 @@ class PrivateCluster:
         self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
 
     def destroy(self) -> None:
-        if (self.data / "postmaster.pid").exists():
-            self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
-        if self.mounted:
-            subprocess.run(["umount", "--lazy", str(self.root)], check=True)
-        shutil.rmtree(self.root, ignore_errors=True)
+        """Stop the server if it runs (killed, if pg_ctl cannot), then always
+        unmount and remove the directory."""
+        try:
+            if (self.data / "postmaster.pid").exists():
+                try:
+                    self._run(
+                        "pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop"
+                    )
+                except (OSError, subprocess.SubprocessError):
+                    self._kill_postmaster()
+        finally:
+            if self.mounted:
+                subprocess.run(["umount", "--lazy", str(self.root)], check=False)
+            shutil.rmtree(self.root, ignore_errors=True)
+
+    def _kill_postmaster(self) -> None:
+        try:
+            pid = int((self.data / "postmaster.pid").read_text().split()[0])
+            os.kill(pid, signal.SIGKILL)
+        except (OSError, ValueError, IndexError):
+            return  # no server, or one already gone
+        # Its backends notice their postmaster's death and exit too.
+        process_ends(pid)
+
+
+@contextmanager
+def private_cluster(*, disk_size: str | None = None) -> Iterator[PrivateCluster]:
+    """A private cluster, started; stopped and removed at the end, even when
+    it failed to initialise or start."""
+    cluster = PrivateCluster(disk_size=disk_size)
+    try:
+        cluster.init()
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.destroy()
 
 
 # -- a time-stamping authority that holds -----------------------------------------
@@ -346,6 +385,20 @@ def holdings(engine: Engine) -> Holdings:
                     select(SignatureRecord.ref, SignatureRecord.request_id)
                 )
             },
+        )
+
+
+def expire_hold(engine: Engine, key: str, lease: timedelta) -> None:
+    """Date the key's hold back past ``lease``, as if it had run out: what a
+    test would otherwise wait for, and a loaded machine make early or late."""
+    with engine.begin() as connection:
+        [locked_at] = connection.scalars(
+            select(IdempotencyKey.locked_at).where(IdempotencyKey.key == key)
+        )
+        connection.execute(
+            update(IdempotencyKey)
+            .where(IdempotencyKey.key == key)
+            .values(locked_at=locked_at - lease - timedelta(seconds=1))
         )
 
 

@@ -27,6 +27,7 @@ from tests.faults.harness import (
     PrivateCluster,
     ServiceProcess,
     holdings,
+    private_cluster,
     running,
     service_env,
 )
@@ -60,51 +61,63 @@ class Load:
         self.phase = "avant"
         self.answers: list[Answer] = []
         self.hangs: list[str] = []
+        self.errors: list[str] = []
         self._stop = threading.Event()
         self._lock = threading.Lock()
-        self._threads = [threading.Thread(target=self._run) for _ in range(CLIENTS)]
+        self.threads = [threading.Thread(target=self._run) for _ in range(CLIENTS)]
 
     def __enter__(self) -> Load:
-        for thread in self._threads:
+        for thread in self.threads:
             thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
-        for thread in self._threads:
+        for thread in self.threads:
             thread.join(HANG + 10)
 
     def _run(self) -> None:
         with httpx.Client(timeout=HANG) as http:
             while not self._stop.is_set():
-                key = uuid.uuid4().hex
-                phase = self.phase
                 try:
-                    response = http.post(
-                        f"{self.url}{SIGN_PATH}",
-                        headers={**self.client.headers, "Idempotency-Key": key},
-                        json=self.body,
-                    )
-                except httpx.TimeoutException:
+                    self._one(http)
+                except Exception as exc:
+                    # Anything else (a connection refused by the service, an
+                    # answer that is not the API's JSON) fails the test at
+                    # the end, rather than ending this thread unseen.
                     with self._lock:
-                        self.hangs.append(phase)
-                    continue
-                data = response.json()
-                error = data.get("erreur", {})
-                with self._lock:
-                    self.answers.append(
-                        Answer(
-                            key,
-                            phase,
-                            response.status_code,
-                            error.get("code"),
-                            data.get("ref_signature"),
-                            response.headers["X-Request-Id"],
-                            response.headers.get("Retry-After"),
-                        )
-                    )
-                if response.status_code != 200:
+                        self.errors.append(f"{self.phase}: {exc!r}")
                     self._stop.wait(0.05)
+
+    def _one(self, http: httpx.Client) -> None:
+        key = uuid.uuid4().hex
+        phase = self.phase
+        try:
+            response = http.post(
+                f"{self.url}{SIGN_PATH}",
+                headers={**self.client.headers, "Idempotency-Key": key},
+                json=self.body,
+            )
+        except httpx.TimeoutException:
+            with self._lock:
+                self.hangs.append(phase)
+            return
+        data = response.json()
+        error = data.get("erreur", {})
+        with self._lock:
+            self.answers.append(
+                Answer(
+                    key,
+                    phase,
+                    response.status_code,
+                    error.get("code"),
+                    data.get("ref_signature"),
+                    response.headers["X-Request-Id"],
+                    response.headers.get("Retry-After"),
+                )
+            )
+        if response.status_code != 200:
+            self._stop.wait(0.05)
 
     def count(self, phase: str, status: int) -> int:
         with self._lock:
@@ -118,6 +131,7 @@ class Load:
         deadline = time.monotonic() + timeout
         while self.count(phase, status) < count:
             assert not self.hangs, f"requests hung during {self.hangs}"
+            assert not self.errors, self.errors
             assert time.monotonic() < deadline, (
                 f"{phase}: {self.count(phase, status)} answers {status} of {count}"
             )
@@ -126,10 +140,8 @@ class Load:
 
 @pytest.fixture
 def cluster() -> Iterator[PrivateCluster]:
-    made = PrivateCluster().init()
-    made.start()
-    yield made
-    made.destroy()
+    with private_cluster() as made:
+        yield made
 
 
 @pytest.fixture
@@ -185,6 +197,8 @@ def test_database_restarted_under_load_fails_fast_then_recovers_by_itself(
             load.phase = "apres"
             load.wait_for("apres", 200, 6)
         assert load.hangs == []
+        assert load.errors == []
+        assert not any(thread.is_alive() for thread in load.threads)
         assert service.alive() and worker.alive()
         assert httpx.get(f"{service.url}/healthz", timeout=HANG).status_code == 200
 

@@ -16,8 +16,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import DBAPIError
 
+from sceau.db import storage_failure
+from sceau.errors import DiskFull
 from sceau.runtime import Runtime
 from sceau.settings import Settings
 from tests.conftest import Provisioned, provision, sign_body
@@ -26,6 +29,7 @@ from tests.faults.harness import (
     PrivateCluster,
     ServiceProcess,
     holdings,
+    private_cluster,
     running,
     service_env,
 )
@@ -89,15 +93,20 @@ def _integrity(database: Path) -> str:
 
 def _empty_the_wal(database: Path) -> None:
     """Fold the write-ahead log into the database and cut it to nothing, so
-    that the next write must grow a file: SQLite reuses a log's space."""
+    that the next write must grow a file: SQLite reuses a log's space. A
+    writer of the service at that moment makes the checkpoint busy: again."""
     connection = sqlite3.connect(database)
     try:
-        [(busy, _, _)] = connection.execute(
-            "PRAGMA wal_checkpoint(TRUNCATE)"
-        ).fetchall()
+        for _ in range(100):
+            [(busy, _, _)] = connection.execute(
+                "PRAGMA wal_checkpoint(TRUNCATE)"
+            ).fetchall()
+            if busy == 0:
+                return
+            time.sleep(0.1)
     finally:
         connection.close()
-    assert busy == 0
+    raise AssertionError("the write-ahead log stayed busy")
 
 
 def _sign(
@@ -123,7 +132,10 @@ def test_disk_full_refuses_with_503_keeps_nothing_and_recovers_when_freed(
     runtime.close()
     body = sign_body(client, one_page_pdf(), niveau="B-T")
 
-    service = ServiceProcess(service_env(data_dir, url), tmp_path).start()
+    # The API process's own SLA flush writes once a minute at most: not while
+    # the log is cut and the disk filled.
+    env = service_env(data_dir, url, SCEAU_SLA_CHORE_SECONDS="60")
+    service = ServiceProcess(env, tmp_path).start()
     with running(service):
         service.wait_ready()
         first = _sign(service.url, client, body, "avant-remplissage")
@@ -174,10 +186,8 @@ def test_disk_full_refuses_with_503_keeps_nothing_and_recovers_when_freed(
 
 @pytest.fixture
 def cluster_on_small_disk() -> Iterator[PrivateCluster]:
-    made = PrivateCluster(disk_size="128m").init()
-    made.start()
-    yield made
-    made.destroy()
+    with private_cluster(disk_size="128m") as made:
+        yield made
 
 
 def test_database_disk_full_refuses_with_503_and_recovers_when_freed(
@@ -193,7 +203,12 @@ def test_database_disk_full_refuses_with_503_and_recovers_when_freed(
     # A document larger than what a table's last page has free.
     body = sign_body(client, one_page_pdf(), niveau="B-B")
 
-    env = service_env(data_dir, cluster.url, SCEAU_IDEMPOTENCY_LOCK_SECONDS="2")
+    env = service_env(
+        data_dir,
+        cluster.url,
+        SCEAU_IDEMPOTENCY_LOCK_SECONDS="2",
+        SCEAU_SLA_CHORE_SECONDS="60",
+    )
     service = ServiceProcess(env, tmp_path).start()
     with running(service):
         service.wait_ready()
@@ -202,7 +217,23 @@ def test_database_disk_full_refuses_with_503_and_recovers_when_freed(
         engine = create_engine(cluster.url)
         before = holdings(engine)
 
+        with engine.begin() as connection:
+            connection.execute(text("CREATE TABLE lest (b bytea)"))
+            # Stored as written, neither compressed nor moved aside.
+            connection.execute(text("ALTER TABLE lest ALTER b SET STORAGE PLAIN"))
         filler = _fill(cluster.root)
+
+        # A table that must grow cannot: SQLSTATE 53100, a full disk.
+        with pytest.raises(DBAPIError) as raised, engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO lest SELECT convert_to(repeat(md5(i::text), 120), "
+                    "'UTF8') FROM generate_series(1, 100) AS i"
+                )
+            )
+        assert getattr(raised.value.orig, "sqlstate", None) == "53100"
+        assert isinstance(storage_failure(raised.value), DiskFull)
+
         refused = _sign(service.url, client, body, "disque-plein")
         assert refused.status_code == 503, refused.text
         # A full table file is reported as such; were it the write-ahead log

@@ -708,8 +708,10 @@ class BackgroundWorker:
             except Exception as exc:
                 # As for deliveries: the loop outlives a failed step, and the
                 # chore's conditional updates make it safe to run again. The
-                # database away is no bug: one line, no trace.
-                if storage_failure(exc) is None:
+                # database away is no bug: one line, no trace (but for a
+                # deadlock or a timeout, which may hide one).
+                failure = storage_failure(exc)
+                if failure is None or failure.log_trace:
                     logger.exception("worker.chore_failed", extra={"chore": chore.name})
                 else:
                     logger.warning(

@@ -9,7 +9,9 @@ A claim is a lease: a process that dies holding one (killed, its machine
 gone) neither completes nor releases it, and after ``lock_timeout`` a retry
 takes it over. The time it was taken (``locked_at``) fences the holders: only
 the current holder may complete or release it, so a first attempt that was
-merely slow cannot record a second signature after it was taken over.
+merely slow cannot record a second signature after it was taken over. Times
+are the database's clock (``database_now``), so that API processes on hosts
+whose clocks differ judge a lease alike.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from sceau.db import Database, utcnow
+from sceau.db import Database, database_now, utcnow
 from sceau.idempotency.errors import (
     IdempotencyKeyMalformed,
     IdempotencyKeyReused,
@@ -120,7 +122,7 @@ def _claim_once(
     ttl: timedelta,
     lock_timeout: timedelta,
 ) -> Claim | Replay:
-    now = utcnow()
+    now = database_now(session)
     row = session.scalar(
         select(IdempotencyKey).where(
             IdempotencyKey.client_id == client_id, IdempotencyKey.key == key
@@ -147,6 +149,43 @@ def _claim_once(
 
     if row.fingerprint != request_fingerprint:
         raise IdempotencyKeyReused()
+    outcome = _outcome(row, now, lock_timeout)
+    if outcome is not None:
+        return outcome
+
+    # The first attempt died without finishing or releasing: take it over,
+    # only if no other retry did since we read it (the same hold, unfinished).
+    seen = row.locked_at
+    taken = session.execute(
+        update(IdempotencyKey)
+        .where(
+            IdempotencyKey.id == row.id,
+            IdempotencyKey.state == STATE_RUNNING,
+            IdempotencyKey.locked_at == seen,
+        )
+        .values(locked_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if _rowcount(taken) == 1:
+        return Claim(client_id, key, now)
+    # Another retry was first: say what it made of the key.
+    fresh = session.scalar(
+        select(IdempotencyKey)
+        .where(IdempotencyKey.id == row.id)
+        .execution_options(populate_existing=True)
+    )
+    if fresh is not None:
+        outcome = _outcome(fresh, now, lock_timeout)
+        if outcome is not None:
+            return outcome
+    raise RequestInProgress(retry_after=1)
+
+
+def _outcome(
+    row: IdempotencyKey, now: datetime, lock_timeout: timedelta
+) -> Replay | None:
+    """The first request's answer, if it finished; 409 while it holds the key;
+    ``None`` when its hold ran out and the key may be taken over."""
     if row.state == STATE_DONE and row.ref_signature is not None:
         return Replay(row.ref_signature)
     held_for = now - row.locked_at
@@ -154,34 +193,26 @@ def _claim_once(
         # A live first attempt answers within seconds; a dead one's hold
         # runs out at the latest ``left`` from now.
         left = (lock_timeout - held_for).total_seconds()
-        raise RequestInProgress(retry_after=min(RETRY_IN_PROGRESS, math.ceil(left)))
-
-    # The first attempt died without finishing or releasing: take it over.
-    row.locked_at = now
-    return Claim(client_id, key, now)
+        raise RequestInProgress(
+            retry_after=max(1, min(RETRY_IN_PROGRESS, math.ceil(left)))
+        )
+    return None
 
 
 def complete(session: Session, claimed: Claim, ref_signature: str) -> None:
     """Record the outcome, in the same transaction as the signature itself;
-    refused, and the transaction with it, when another attempt took the key
-    over meanwhile (it signs, or has signed, in our place)."""
-    held = _held_by(claimed)
+    refused, and the transaction with it, unless this attempt still holds the
+    key: another attempt took it over meanwhile (it signs, or has signed, in
+    our place), or took it over, failed and released it (the client's retry
+    will sign once, then)."""
     result = session.execute(
         update(IdempotencyKey)
-        .where(*held)
+        .where(*_held_by(claimed))
         .values(state=STATE_DONE, ref_signature=ref_signature)
+        .execution_options(synchronize_session=False)
     )
-    if int(getattr(result, "rowcount", 0) or 0) == 1:
-        return
-    still_there = session.scalar(
-        select(IdempotencyKey.id).where(
-            IdempotencyKey.client_id == claimed.client_id,
-            IdempotencyKey.key == claimed.key,
-        )
-    )
-    if still_there is None:  # pragma: no cover - purged meanwhile, past its TTL
-        return
-    raise RequestInProgress(retry_after=1)
+    if _rowcount(result) != 1:
+        raise RequestInProgress(retry_after=1)
 
 
 def release(db: Database, claimed: Claim) -> None:
@@ -203,4 +234,8 @@ def purge_expired(session: Session) -> int:
     result = session.execute(
         delete(IdempotencyKey).where(IdempotencyKey.expires_at <= utcnow())
     )
+    return _rowcount(result)
+
+
+def _rowcount(result: Any) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
