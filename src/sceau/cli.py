@@ -200,11 +200,14 @@ def pki_nss_db(directory: Path) -> None:
 def purge(as_json: bool) -> None:
     """Delete signed PDFs past retention, expired idempotency keys, expired
     HMAC nonces and authentication failures older than the rate window."""
+    from sceau.db import without_statement_timeout
     from sceau.idempotency.service import purge_expired
     from sceau.signing.service import purge_expired_documents
 
     with _runtime() as runtime:
         with runtime.db.transaction() as session:
+            # A first purge after months may delete many rows in one go.
+            without_statement_timeout(session)
             data = {
                 "documents_supprimes": purge_expired_documents(session),
                 "cles_idempotence_supprimees": purge_expired(session),

@@ -20,7 +20,10 @@ from sqlalchemy import (
     TypeDecorator,
     create_engine,
     event,
+    func,
     make_url,
+    select,
+    text,
 )
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -36,7 +39,8 @@ WRITE_OPTION = "sceau_write"
 # drops a connection whose sent data the server has not acknowledged within
 # TCP_USER_TIMEOUT_MS (a server gone from the network mid-query). A statement
 # stuck on the server (a lock held by a stalled transaction) is cancelled
-# after STATEMENT_TIMEOUT_MS; migrations are exempt. The database URL may set
+# after STATEMENT_TIMEOUT_MS; migrations and the operator's long commands
+# are exempt (``without_statement_timeout``). The database URL may set
 # any of them (``?connect_timeout=2``, ``options=-c statement_timeout=…``).
 CONNECT_TIMEOUT_SECONDS = 5
 TCP_USER_TIMEOUT_MS = 15_000
@@ -46,6 +50,17 @@ POOL_TIMEOUT_SECONDS = 10
 
 # SQLSTATE 53100, PostgreSQL's disk_full ("could not extend file").
 _PG_DISK_FULL = "53100"
+# The SQLSTATEs of a PostgreSQL that cannot serve now, an outage and not a
+# bug: class 08 (connection exceptions), the server shutting down, crashed or
+# starting up (57P01, 57P02, 57P03), no connection slot left (53300).
+_PG_UNREACHABLE_CLASS = "08"
+_PG_UNREACHABLE = frozenset({"57P01", "57P02", "57P03", "53300"})
+# Worth a retry, and still worth a trace in the log: a statement cancelled
+# after statement_timeout (57014: the database overloaded, or a lock held too
+# long, which may be ours), a transaction the server rolled back to break a
+# deadlock (40P01) or a serialisation conflict (40001). Any other SQLSTATE
+# (a syntax error, a constraint, lock_not_available…) is a bug of ours.
+_PG_RETRYABLE = frozenset({"57014", "40P01", "40001"})
 # SQLite's result codes (and their words) for a file it cannot use now.
 _SQLITE_UNAVAILABLE = (
     "SQLITE_BUSY",
@@ -103,9 +118,13 @@ def iso_utc(moment: datetime) -> str:
 
 
 def make_engine(url: str) -> Engine:
+    # An error's text never quotes a statement's parameters (documents, key
+    # digests, tokens): a trace in the log shows the statement alone.
     if url.startswith("sqlite"):
         engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 30}
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            hide_parameters=True,
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin_immediate)
@@ -117,6 +136,7 @@ def make_engine(url: str) -> Engine:
         pool_pre_ping=True,
         pool_timeout=POOL_TIMEOUT_SECONDS,
         connect_args=_postgres_connect_args(url),
+        hide_parameters=True,
     )
 
 
@@ -142,17 +162,27 @@ def _postgres_connect_args(url: str) -> dict[str, Any]:
 
 def storage_failure(exc: BaseException) -> DatabaseUnavailable | DiskFull | None:
     """What a client should be told of a failure of the storage under the
-    service, anywhere in ``exc``'s chain: the database unreachable, or the disk
-    full; ``None`` for anything else (a bug stays a bug)."""
-    seen: BaseException | None = exc
-    unreachable = False
-    while seen is not None:
-        if _is_disk_full(seen):
+    service, anywhere in ``exc``'s chain: the database unreachable (or a
+    transaction it cancelled, worth a retry), or the disk full; ``None`` for
+    anything else (a bug stays a bug)."""
+    unavailable: DatabaseUnavailable | None = None
+    walked: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in walked:
+        walked.add(id(current))
+        if _is_disk_full(current):
             return DiskFull()
-        if _is_unreachable(seen):
-            unreachable = True
-        seen = seen.__cause__ or seen.__context__
-    return DatabaseUnavailable() if unreachable else None
+        if unavailable is None:
+            unavailable = _unavailable(current)
+        # The chain as a traceback shows it: the cause, else the context
+        # unless ``raise … from None`` suppressed it.
+        if current.__cause__ is not None:
+            current = current.__cause__
+        elif not current.__suppress_context__:
+            current = current.__context__
+        else:
+            current = None
+    return unavailable
 
 
 def storage_reason(exc: BaseException) -> str:
@@ -160,7 +190,9 @@ def storage_reason(exc: BaseException) -> str:
     quotes the statement's parameters (keys, documents)."""
     original = exc.orig if isinstance(exc, sa_exc.DBAPIError) else exc
     first_line = str(original).strip().splitlines()[:1]
-    return f"{type(original).__name__}: {''.join(first_line)[:200]}"
+    sqlstate = getattr(original, "sqlstate", None)
+    state = f" [{sqlstate}]" if isinstance(sqlstate, str) else ""
+    return f"{type(original).__name__}{state}: {''.join(first_line)[:200]}"
 
 
 def _is_disk_full(exc: BaseException) -> bool:
@@ -173,28 +205,62 @@ def _is_disk_full(exc: BaseException) -> bool:
             return True
         if getattr(original, "sqlstate", None) == _PG_DISK_FULL:
             return True
-        return "database or disk is full" in str(original)
+        return isinstance(original, sqlite3.Error) and (
+            "database or disk is full" in str(original)
+        )
     return False
 
 
-def _is_unreachable(exc: BaseException) -> bool:
-    # OperationalError is what both drivers raise for a connection refused,
-    # lost or timed out, a server shutting down or starting up, a statement
-    # cancelled, or SQLite's file busy or unreadable; InterfaceError, a
-    # connection already closed. A pool with no connection to lend is the
-    # same for the caller.
-    if isinstance(exc, sa_exc.DBAPIError):
-        if exc.connection_invalidated:
-            return True
-        if isinstance(exc.orig, sqlite3.Error):
-            # sqlite3 also raises OperationalError for a statement it cannot
-            # run (a syntax error, a missing table): a bug, not an outage.
-            name = getattr(exc.orig, "sqlite_errorname", "") or ""
-            return name.startswith(_SQLITE_UNAVAILABLE) or any(
-                words in str(exc.orig) for words in _SQLITE_UNAVAILABLE_WORDS
-            )
-        return isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError)
-    return isinstance(exc, sa_exc.TimeoutError)
+def _unavailable(exc: BaseException) -> DatabaseUnavailable | None:
+    """A database that cannot serve this request now, or ``None``."""
+    if isinstance(exc, sa_exc.TimeoutError):
+        # The pool had no connection to lend in time: the same for the caller.
+        return DatabaseUnavailable()
+    if not isinstance(exc, sa_exc.DBAPIError):
+        return None
+    original = exc.orig
+    if isinstance(original, sqlite3.Error):
+        # sqlite3 also raises OperationalError for a statement it cannot run
+        # (a syntax error, a missing table): a bug, not an outage.
+        name = getattr(original, "sqlite_errorname", "") or ""
+        busy = name.startswith(_SQLITE_UNAVAILABLE) or any(
+            words in str(original) for words in _SQLITE_UNAVAILABLE_WORDS
+        )
+        return DatabaseUnavailable() if busy or exc.connection_invalidated else None
+    sqlstate = getattr(original, "sqlstate", None)
+    if sqlstate in _PG_RETRYABLE:
+        return DatabaseUnavailable(log_trace=True)
+    if exc.connection_invalidated:
+        # The driver found the connection closed or broken.
+        return DatabaseUnavailable()
+    if isinstance(sqlstate, str):
+        unreachable = sqlstate.startswith(_PG_UNREACHABLE_CLASS) or (
+            sqlstate in _PG_UNREACHABLE
+        )
+        return DatabaseUnavailable() if unreachable else None
+    # No SQLSTATE: the server never answered (a connection refused, timed out
+    # or lost), which libpq reports as an OperationalError of its own.
+    if isinstance(exc, sa_exc.OperationalError):
+        return DatabaseUnavailable()
+    return None
+
+
+def database_now(session: Session) -> datetime:
+    """The database's clock, where processes on several hosts share one
+    database (PostgreSQL), so that times they compare (a lease) do not depend
+    on each host's clock; SQLite's processes all run on its one host."""
+    if session.get_bind().dialect.name == "postgresql":
+        moment = session.scalar(select(func.clock_timestamp()))
+        assert isinstance(moment, datetime)
+        return moment.astimezone(UTC)
+    return utcnow()
+
+
+def without_statement_timeout(session: Session) -> None:
+    """Lift the statement timeout for the rest of ``session``'s transaction:
+    an operator's command may rightly run one long statement."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET LOCAL statement_timeout = 0"))
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -256,19 +322,34 @@ def alembic_config(url: str) -> Config:
 
 
 def upgrade_database(url: str, engine: Engine | None = None) -> None:
-    config = alembic_config(url)
+    """Migrate to head, on ``engine`` or on an engine of its own for ``url``
+    (a restore, before any process runs): on PostgreSQL under the same lock
+    either way."""
     if engine is not None:
-        with engine.begin() as connection:
-            if engine.dialect.name == "postgresql":
-                # A migration may rewrite a large table: no statement timeout.
-                connection.exec_driver_sql("SET LOCAL statement_timeout = 0")
-                # Processes starting at once each migrate: one at a time per
-                # schema, and the next finds the schema at head.
-                connection.exec_driver_sql(
-                    "SELECT pg_advisory_xact_lock("
-                    "hashtext('pixel-sceau migrations ' || current_schema()))"
-                )
-            config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+        _upgrade_on(engine, alembic_config(url))
         return
-    command.upgrade(config, "head")
+    if make_url(url).get_backend_name() != "postgresql":
+        # SQLite has no advisory lock: Alembic opens its own connection.
+        command.upgrade(alembic_config(url), "head")
+        return
+    own = make_engine(url)
+    try:
+        _upgrade_on(own, alembic_config(url))
+    finally:
+        own.dispose()
+
+
+def _upgrade_on(engine: Engine, config: Config) -> None:
+    with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            # A migration may rewrite a large table: no statement timeout.
+            connection.exec_driver_sql("SET LOCAL statement_timeout = 0")
+            # Processes starting at once each migrate: one at a time per
+            # schema, and the next finds the schema at head. (No schema on
+            # the search path: one lock for all such processes.)
+            connection.exec_driver_sql(
+                "SELECT pg_advisory_xact_lock(hashtext("
+                "'pixel-sceau migrations ' || coalesce(current_schema(), '')))"
+            )
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")

@@ -51,6 +51,16 @@ def test_catalogue_and_matrix_round_trip(
         },
     )
 
+    reviewed_file = write(
+        tmp_path,
+        "matrice-revue.json",
+        {
+            "regles": insurer_rules(atlanta, notary),
+            "revue_le": (business_date(utcnow()) + timedelta(days=360)).isoformat(),
+            "politique_revue": "refuser",
+        },
+    )
+
     set_types = run_json(
         cli, "catalogue", "set", "--client", client, "--file", catalogue_file(tmp_path)
     )
@@ -58,7 +68,10 @@ def test_catalogue_and_matrix_round_trip(
     published = run_json(
         cli, "matrix", "set", "--client", client, "--file", matrix_file
     )
-    again = run_json(cli, "matrix", "set", "--client", client, "--file", matrix_file)
+    unchanged = run_json(
+        cli, "matrix", "set", "--client", client, "--file", matrix_file
+    )
+    again = run_json(cli, "matrix", "set", "--client", client, "--file", reviewed_file)
     shown = run_json(cli, "matrix", "show", "--client", client)
     first = run_json(cli, "matrix", "show", "--client", client, "--version", "1")
     history = run_json(cli, "matrix", "history", "--client", client)
@@ -67,6 +80,8 @@ def test_catalogue_and_matrix_round_trip(
     assert isinstance(shown_types, dict)
     assert [t["code"] for t in shown_types["types_acte"]] == sorted(KINDS)
     assert isinstance(published, dict) and isinstance(again, dict)
+    # The same file again is the version in force, not a new one.
+    assert unchanged == published
     assert (published["version"], again["version"]) == (1, 2)
     assert published["auteur"] == "operateur"
     assert published["politique_revue"] == "refuser"

@@ -96,6 +96,47 @@ def test_each_publish_is_a_new_version_and_earlier_ones_stay_as_they_were(
     assert row.rules == stored_rules
 
 
+def test_the_version_in_force_published_again_is_no_new_version(
+    runtime: Runtime, atlanta: Provisioned, notary: Registered, matrix: MatrixVersion
+) -> None:
+    """A request sent twice (its first answer lost, or sent again by a
+    balancer) publishes once; any difference is a new version."""
+    later = START + days(1)
+    rules = insurer_rules(atlanta, notary)
+
+    again = publish(runtime, atlanta, rules, now=later)
+    renumbered = publish(
+        runtime,
+        atlanta,
+        [{**rule, "numero": f"X{n}"} for n, rule in enumerate(rules)],
+        now=later,
+    )
+    reviewed = publish(
+        runtime, atlanta, rules, review_due=NEXT_REVIEW - days(1), now=later
+    )
+    stricter = publish(
+        runtime,
+        atlanta,
+        rules,
+        review_due=NEXT_REVIEW - days(1),
+        policy="refuser",
+        now=later,
+    )
+    reordered = publish(
+        runtime,
+        atlanta,
+        rules[::-1],
+        review_due=NEXT_REVIEW - days(1),
+        policy="refuser",
+        now=later,
+    )
+
+    assert again == renumbered == matrix
+    assert again.created_at == START
+    assert (reviewed.version, stricter.version, reordered.version) == (2, 3, 4)
+    assert stored_versions(runtime) == 4
+
+
 def test_versions_are_counted_per_client(
     runtime: Runtime, matrix: MatrixVersion, beta: Provisioned
 ) -> None:
@@ -122,7 +163,9 @@ def test_concurrent_publishes_each_get_their_own_version(
     def publish_one(index: int) -> int:
         start.wait()
         rules = [{"type_acte": "attestation", "mode": "systeme"}]
-        return publish(runtime, atlanta, rules, now=START + days(index)).version
+        # Each a matrix of its own: the same one again is no new version.
+        review_due = NEXT_REVIEW - days(index)
+        return publish(runtime, atlanta, rules, review_due=review_due).version
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         numbers = list(pool.map(publish_one, range(4)))

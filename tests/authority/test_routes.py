@@ -108,6 +108,23 @@ def test_a_matrix_read_can_be_sent_back_as_the_next_version(
     assert again.json()["politique_revue"] == "avertir"
 
 
+def test_the_same_put_sent_twice_answers_the_same_version(
+    api: TestClient,
+    atlanta: Provisioned,
+    notary: Registered,
+    catalogue: dict[str, str],
+) -> None:
+    body = matrix_body(insurer_rules(atlanta, notary))
+
+    first = put_matrix(api, atlanta, body)
+    again = put_matrix(api, atlanta, body)
+
+    assert first.status_code == again.status_code == 201, again.text
+    assert again.json() == first.json()
+    listed = api.get(f"{MATRIX}/versions", headers=atlanta.headers).json()
+    assert [v["version"] for v in listed["versions"]] == [1]
+
+
 def test_versions_are_listed_newest_first_and_each_can_be_read(
     api: TestClient,
     atlanta: Provisioned,

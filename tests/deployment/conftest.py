@@ -28,8 +28,9 @@ from tests.support.ots_calendar import (
     running_chain,
 )
 
-# Low, so that the rate-limit test needs few refusals.
+# Low, so that the rate-limit tests need few requests.
 AUTH_FAILURE_LIMIT = 6
+VERIFICATION_RATE = 4
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,7 @@ def deployed(
             env = {
                 "SCEAU_ALLOW_HTTP_LOOPBACK_CALLBACKS": "true",
                 "SCEAU_AUTH_FAILURE_LIMIT": str(AUTH_FAILURE_LIMIT),
+                "SCEAU_VERIFICATION_RATE_PER_MINUTE": str(VERIFICATION_RATE),
                 "SCEAU_ANCHOR_CALENDARS": f"{first.url},{second.url}",
                 "SCEAU_ANCHOR_HEADER_SOURCE": f"esplora:{chain.url}",
                 "SCEAU_ANCHOR_INTERVAL_SECONDS": "0.3",

@@ -9,8 +9,10 @@ client's, so each is a client of its own for the per-address limits.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
+import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -29,14 +31,23 @@ from sceau.delegations.service import (
     get_for_person,
     sign_delegation,
 )
-from sceau.events.models import STATUS_PENDING, Delivery
+from sceau.events.models import (
+    STATUS_DELIVERED,
+    STATUS_PENDING,
+    Delivery,
+    DeliveryAttempt,
+)
 from sceau.people.service import finish_enrolment, start_enrolment
 from sceau.signing.models import SignatureRecord
 from sceau.webhooks.service import add_endpoint
 from sceau.webhooks.signatures import SecretBox
 from tests.auth.conftest import new_hmac_secret, signed_headers, with_level
 from tests.conftest import Provisioned, provision, sign_body
-from tests.deployment.conftest import AUTH_FAILURE_LIMIT, Deployed
+from tests.deployment.conftest import (
+    AUTH_FAILURE_LIMIT,
+    VERIFICATION_RATE,
+    Deployed,
+)
 from tests.people.conftest import register
 from tests.support.delegations import (
     DELEGATIONS,
@@ -50,6 +61,8 @@ SIGN = "/api/v1/sceau/b2b/signer"
 STATUS = "/api/v1/sceau/b2b/signatures/{ref}"
 VERIFY = "/api/v1/sceau/verifier"
 WAIT = 60.0
+# A signature takes well under a second: a few 409s at most.
+IDEMPOTENCY_RETRIES = 30
 
 
 def http(base_url: str, source: str = "127.0.0.1") -> httpx.Client:
@@ -155,6 +168,52 @@ def test_an_idempotency_key_holds_across_processes(deployed: Deployed) -> None:
     assert (signatures, billed) == (1, 1)
 
 
+def test_one_idempotency_key_sent_to_both_processes_at_once_signs_once(
+    deployed: Deployed,
+) -> None:
+    """Each process gets the request at the same moment: one claims the key
+    and signs, the other answers the first's answer, or 409 requete_en_cours
+    while it runs; retried as its Retry-After says, it gets that answer."""
+    client = provision(deployed.runtime, name="Sunu Assurances", body=None)
+    request = body(client, "Avenant n° 2026-118")
+    headers = {**client.headers, "Idempotency-Key": "avenant-2026-118"}
+    both_ready = threading.Barrier(2, timeout=30)
+
+    def send(base_url: str) -> tuple[list[int], httpx.Response]:
+        seen = []
+        with http(base_url) as api:
+            both_ready.wait()
+            for _ in range(IDEMPOTENCY_RETRIES):
+                answer = api.post(SIGN, json=request, headers=headers)
+                seen.append(answer.status_code)
+                if answer.status_code != 409:
+                    break
+                assert answer.json()["erreur"]["code"] == "requete_en_cours"
+                time.sleep(min(int(answer.headers["Retry-After"]), 5))
+        return seen, answer
+
+    with ThreadPoolExecutor(2) as pool:
+        outcomes = list(pool.map(send, deployed.api_urls))
+
+    for seen, last in outcomes:
+        assert set(seen) <= {200, 409} and seen[-1] == 200, (seen, last.text)
+    (_, first), (_, second) = outcomes
+    assert first.json()["ref_signature"] == second.json()["ref_signature"]
+    assert first.json() == second.json()
+    with deployed.runtime.db.sessions() as session:
+        signatures = session.scalar(
+            select(func.count())
+            .select_from(SignatureRecord)
+            .where(SignatureRecord.client_id == client.client_id)
+        )
+        billed = session.scalar(
+            select(func.count())
+            .select_from(UsageRecord)
+            .where(UsageRecord.client_id == client.client_id)
+        )
+    assert (signatures, billed) == (1, 1)
+
+
 # -- HMAC nonces -------------------------------------------------------------------
 
 
@@ -238,6 +297,9 @@ def test_authentication_failures_count_across_processes(deployed: Deployed) -> N
 
 
 def test_a_delegations_daily_limit_counts_across_processes(deployed: Deployed) -> None:
+    """The processes count the delegation's day by their own clock, the real
+    one: the test reads it too, and waits (at most two minutes) when the
+    day is about to end."""
     runtime = deployed.runtime
     client = provision(runtime, name="Atlanta Vie", body=None)
     add_catalogue(runtime, client)
@@ -334,15 +396,52 @@ def test_a_delegations_daily_limit_counts_across_processes(deployed: Deployed) -
 
 def _away_from_midnight() -> datetime:
     """Now, once the delegation's day (Abidjan, UTC+0) has more than two
-    minutes left: the daily count must not start again mid-test."""
+    minutes left: the daily count must not start again mid-test. The wait
+    is at most two minutes and a second."""
+    return _away_from_boundary(timedelta(days=1), timedelta(minutes=2))
+
+
+def _away_from_boundary(period: timedelta, margin: timedelta) -> datetime:
+    """The real time, once more than ``margin`` is left before the next
+    multiple of ``period`` since midnight UTC (sleeping at most ``margin``
+    and a second)."""
     now = datetime.now(UTC)
-    midnight = (now + timedelta(days=1)).replace(
-        hour=0, minute=0, second=0, microsecond=0
-    )
-    if midnight - now < timedelta(minutes=2):
-        time.sleep((midnight - now).total_seconds() + 1)
+    day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    left = period - (now - day) % period
+    if left < margin:
+        time.sleep(left.total_seconds() + 1)
         now = datetime.now(UTC)
     return now
+
+
+# -- the public verification's rate limit ----------------------------------------------
+
+
+def test_the_verification_rate_counts_across_processes(deployed: Deployed) -> None:
+    """Requests from one address, alternating between the processes, share
+    one count per minute (the real clock's: the test keeps clear of the
+    minute's end, waiting at most twenty seconds)."""
+    source = "127.0.4.1"
+    # A reference looked up counts like a document verified (one budget).
+    unknown = f"{VERIFY}/SIG-20261203-000003"
+    _away_from_boundary(timedelta(minutes=1), timedelta(seconds=20))
+    first, second = deployed.api_urls
+    answers = []
+    for n in range(VERIFICATION_RATE + 1):
+        with http(first if n % 2 == 0 else second, source) as api:
+            answers.append(api.get(unknown))
+    with http(deployed.url, source) as api:
+        balanced = api.get(unknown)
+    with http(deployed.url, "127.0.4.2") as api:
+        other = api.get(unknown)
+
+    statuses = [a.status_code for a in answers]
+    assert statuses == [404] * VERIFICATION_RATE + [429], [a.text for a in answers]
+    assert answers[-1].json()["erreur"]["code"] == "trop_de_verifications"
+    assert int(answers[-1].headers["Retry-After"]) >= 1
+    assert balanced.status_code == 429
+    # Another address has its own count.
+    assert other.status_code == 404, other.text
 
 
 # -- events ------------------------------------------------------------------------
@@ -396,9 +495,25 @@ def test_every_event_is_delivered_once_per_destination(deployed: Deployed) -> No
         return waiting == 0
 
     wait_until(settled, "deliveries still pending", deployed)
-    # A few more polls of both workers: a duplicate would arrive now.
-    time.sleep(1.0)
+    with runtime.db.sessions() as session:
+        deliveries = session.execute(
+            select(Delivery.seq, Delivery.status, Delivery.attempts).where(
+                Delivery.client_id == client.client_id
+            )
+        ).all()
+        attempts = Counter(
+            session.scalars(
+                select(DeliveryAttempt.delivery_seq).where(
+                    DeliveryAttempt.delivery_seq.in_([d.seq for d in deliveries])
+                )
+            ).all()
+        )
 
+    # One attempt made of each delivery, by one worker: no other worker took
+    # any of them, so no duplicate can still be on its way.
+    assert len(deliveries) == 3 * count
+    assert {(d.status, d.attempts) for d in deliveries} == {(STATUS_DELIVERED, 1)}
+    assert attempts == {d.seq: 1 for d in deliveries}
     mine = [r for r in receiver.received if r.path.startswith("/sika/")]
     per_destination = Counter((r.path, r.headers["webhook-id"]) for r in mine)
     assert set(per_destination.values()) == {1}
@@ -476,7 +591,65 @@ def test_a_body_over_the_limit_gets_the_services_answer_from_nginx(
 
     assert refused.status_code == 413
     assert refused.json()["erreur"]["code"] == "corps_trop_volumineux"
-    assert refused.headers["X-Request-Id"]
+    request_id = refused.headers["X-Request-Id"]
+
+    def logged_lines() -> list[str]:
+        return [
+            line
+            for line in deployed.deployment.nginx_access_log.read_text().splitlines()
+            if f" {request_id} " in line
+        ]
+
+    # nginx writes the line once it is done with the connection (it reads
+    # and drops the rest of the body first): after the answer.
+    wait_until(logged_lines, f"no access-log line for {request_id}", deployed)
+    # nginx answered it: its log line names no upstream, and its error log
+    # says why.
+    [logged] = logged_lines()
+    assert f'"POST {SIGN}" 413 ' in logged
+    assert " upstream=- " in logged
+    assert "client intended to send too large body" in (
+        deployed.deployment.nginx_error_log.read_text()
+    )
+
+
+def test_the_mutual_tls_fronts_headers_go_no_further_than_nginx(
+    deployed: Deployed,
+) -> None:
+    """A level-C client sending, through nginx, what the TLS front would
+    send for a verified certificate is still refused for want of one; and
+    the API process never sees those headers (it logs the ones it ignores,
+    as a direct request shows)."""
+    client = provision(deployed.runtime, name="Ecobank CI", body=None)
+    with_level(deployed.runtime, client, "C")
+    certificate = (deployed.deployment.data_dir / "pki" / "root.crt").read_bytes()
+    spoofed = {
+        **client.headers,
+        "X-Pixel-Front-Token": "un-jeton-devine",
+        "X-Pixel-Front-Peer": "10.20.30.40",
+        "X-Pixel-Front-Verify": "SUCCESS",
+        "X-Pixel-Front-Cert": base64.b64encode(certificate).decode(),
+    }
+    status = STATUS.format(ref="SIG-20261203-000002")
+
+    def ignored() -> int:
+        return sum(
+            process.log.read_text().count("auth.front_headers_ignored")
+            for process in deployed.deployment.named("api-")
+        )
+
+    before = ignored()
+    with http(deployed.url, "127.0.3.2") as api:
+        balanced = api.get(status, headers=spoofed)
+    after_nginx = ignored()
+    with http(deployed.api_urls[0], "127.0.3.2") as api:
+        direct = api.get(status, headers=spoofed)
+
+    for refused in (balanced, direct):
+        assert refused.status_code == 403, refused.text
+        assert refused.json()["erreur"]["code"] == "certificat_client_requis"
+    assert after_nginx == before
+    assert ignored() == before + 1
 
 
 def test_a_clients_own_forwarded_for_is_not_believed(deployed: Deployed) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -46,7 +47,7 @@ def test_the_standalone_configuration_passes_nginx_t(tmp_path: Path) -> None:
         "--upstream",
         "10.0.0.12:8000",
         "--upstream",
-        "unix:/run/sceau/api.sock",
+        "[fd00::13]:8000",
         "--listen",
         "127.0.0.1:8080",
         "--standalone",
@@ -58,8 +59,10 @@ def test_the_standalone_configuration_passes_nginx_t(tmp_path: Path) -> None:
 
     assert checked.returncode == 0, checked.stderr
     assert "daemon off;" in text
-    for upstream in ("10.0.0.11:8000", "10.0.0.12:8000", "unix:/run/sceau/api.sock"):
+    for upstream in ("10.0.0.11:8000", "10.0.0.12:8000", "[fd00::13]:8000"):
         assert f"server {upstream} " in text
+    # Each process once at most.
+    assert "proxy_next_upstream_tries 3;" in text
 
 
 def test_the_conf_d_part_passes_nginx_t_inside_an_http_block(tmp_path: Path) -> None:
@@ -107,13 +110,60 @@ def test_what_the_application_relies_on_is_set() -> None:
     text = deploy_nginx("--upstream", "127.0.0.1:8001")
 
     # The MAC of level B covers the host with its port, and the path as sent.
-    assert "proxy_set_header Host $http_host;" in text
+    assert "proxy_set_header Host $sceau_host;" in text
+    assert "map $http_host $sceau_host {" in text
+    assert '    "" $host;\n    default $http_host;' in text
     assert "proxy_pass http://sceau_api;" in text
     # Set, not appended: a client's own X-Forwarded-For goes no further.
     assert "proxy_set_header X-Forwarded-For $remote_addr;" in text
     assert "proxy_set_header X-Forwarded-Proto $scheme;" in text
     assert '        proxy_set_header Connection "";' in text
     assert "keepalive_timeout 4s;" in text
+    # What only the mutual-TLS front may say travels no further.
+    for name in ("Peer", "Verify", "Cert", "Token"):
+        assert f'        proxy_set_header X-Pixel-Front-{name} "";' in text
+    # Another process after a failed connection only, never after a timeout
+    # (the first may still be signing); POSTs never once sent.
+    assert "        proxy_next_upstream error;" in text
+    assert "non_idempotent" not in text
+    assert "proxy_next_upstream_tries 1;" in text
+    assert "proxy_buffers 16 16k;" in text
+
+
+@pytest.mark.parametrize(
+    ("address", "logged"),
+    [
+        ("192.0.2.77", "192.0.2.0/24"),
+        ("2001:db8:85a3:8d3:1319:8a2e:370:7348", "2001:db8:85a3::/48"),
+        ("2001:db8:85a3::7348", "2001:db8:85a3::/48"),
+        ("2001:db8::1", "2001:db8::/48"),
+        ("2001::1", "2001::/48"),
+        ("::1", "::/48"),
+        ("unix:", "-"),
+    ],
+)
+def test_client_addresses_are_logged_as_their_network(
+    address: str, logged: str
+) -> None:
+    """The log map's patterns, read out of the configuration and applied in
+    nginx's order (the first that matches)."""
+    text = deploy_nginx("--upstream", "127.0.0.1:8001")
+    block = text.split("map $remote_addr $sceau_client_net {\n", 1)[1].split("}\n")[0]
+    entries = [line.strip().rstrip(";") for line in block.splitlines()]
+
+    for entry in entries:
+        if entry.startswith("default "):
+            found = entry.removeprefix("default ")
+            break
+        pattern, value = entry.rsplit(" ", 1)
+        matched = re.match(pattern.strip('"')[1:].replace("(?<", "(?P<"), address)
+        if matched:
+            found = value
+            for name, group in matched.groupdict().items():
+                found = found.replace(f"${name}", group)
+            break
+
+    assert found == logged
 
 
 @pytest.mark.parametrize(
@@ -124,6 +174,25 @@ def test_what_the_application_relies_on_is_set() -> None:
         ["--upstream", "127.0.0.1:8001", "--listen", "unix:/tmp/x.sock"],
         ["--upstream", "127.0.0.1:8001", "--tls-certificate", "/etc/x.pem"],
         ["--upstream", "127.0.0.1:8001", "--server-name", "a;b"],
+        ["--upstream", "127.0.0.1:8001", "--access-log", "/var/log/a.log; b"],
+        ["--upstream", "127.0.0.1:8001", "--access-log", "/var/log/{a}.log"],
+        ["--upstream", "127.0.0.1:8001", "--standalone", "--user", "www data"],
+        [
+            "--upstream",
+            "127.0.0.1:8001",
+            "--tls-certificate",
+            "/etc/ssl/my cert.pem",
+            "--tls-key",
+            "/etc/ssl/key.pem",
+        ],
+        [
+            "--upstream",
+            "127.0.0.1:8001",
+            "--tls-certificate",
+            "/etc/ssl/cert.pem",
+            "--tls-key",
+            "/etc/ssl/'key'.pem",
+        ],
     ],
 )
 def test_options_nginx_cannot_use_are_refused(args: list[str]) -> None:
@@ -131,6 +200,17 @@ def test_options_nginx_cannot_use_are_refused(args: list[str]) -> None:
 
     assert result.exit_code == 2
     assert "Traceback" not in result.output
+
+
+def test_a_unix_socket_upstream_is_refused_with_the_reason() -> None:
+    """``sceau serve`` listens on TCP, and over a Unix socket the service
+    would see no client address to count its rate limits by."""
+    result = CliRunner().invoke(
+        main, ["deploy", "nginx", "--upstream", "unix:/run/sceau/api.sock"]
+    )
+
+    assert result.exit_code == 2
+    assert "listens on TCP only" in result.output
 
 
 def test_the_tls_listener_passes_nginx_t(tmp_path: Path) -> None:

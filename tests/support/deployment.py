@@ -34,6 +34,8 @@ NGINX = "/usr/sbin/nginx"
 START_TIMEOUT = 60.0
 STOP_TIMEOUT = 35.0
 LOG_TAIL = 4000
+# nginx's error-log levels that are errors (``warn`` and below are not).
+NGINX_ERROR_LEVELS = ("error", "crit", "alert", "emerg")
 
 
 class DeploymentError(RuntimeError):
@@ -123,12 +125,26 @@ class Deployment:
                 + self.logs(dead)
             )
 
+    @property
+    def nginx_error_log(self) -> Path:
+        return self.directory / "nginx" / "logs" / "error.log"
+
     def nginx_upstream_errors(self) -> list[str]:
-        """nginx's complaints about the API processes (a connection refused
-        or closed under a request): none is expected while they all run."""
-        error_log = self.directory / "nginx" / "logs" / "error.log"
-        lines = error_log.read_text().splitlines() if error_log.exists() else []
-        return [line for line in lines if "upstream" in line]
+        """nginx's errors about the API processes (a connection refused, or
+        closed or timed out under a request): none is expected while they
+        all run. Warnings ("an upstream response is buffered to a temporary
+        file") and notices are not errors."""
+        lines = (
+            self.nginx_error_log.read_text().splitlines()
+            if self.nginx_error_log.exists()
+            else []
+        )
+        return [
+            line
+            for line in lines
+            if any(f" [{level}] " in line for level in NGINX_ERROR_LEVELS)
+            and "upstream" in line
+        ]
 
     def logs(self, which: list[ServiceProcess] | None = None) -> str:
         return "\n".join(
@@ -195,13 +211,15 @@ def deployment(
     if not Path(NGINX).exists():
         raise DeploymentError(f"{NGINX} is missing: run `make test-tools`")
     directory.mkdir(parents=True, exist_ok=True)
+    _migrate(directory, service_env(data_dir, database_url, env))
+
+    # Chosen just before the processes start: the less time between, the
+    # less chance another program takes a port meanwhile.
     nginx_port = free_port()
     url = f"http://127.0.0.1:{nginx_port}"
     full_env = service_env(
         data_dir, database_url, {"SCEAU_PUBLIC_BASE_URL": url, **(env or {})}
     )
-    _migrate(directory, full_env)
-
     api_ports = [free_port() for _ in range(api_processes)]
     made = Deployment(
         url=url,

@@ -2,7 +2,8 @@
 the version in force says of a request.
 
 - ``publish(session, client_id, *, rules, review_due, overdue_policy, author,
-  now) -> MatrixVersion``: a new version, numbered after the last;
+  now) -> MatrixVersion``: a new version, numbered after the last (the
+  version in force when it says the same: same rules, review date, policy);
 - ``current(session, client_id, now) -> MatrixVersion | None``, ``version(…,
   n, now)``, ``versions(…) -> list[MatrixVersion]`` (newest first);
 - ``check_request(session, client_id, *, mode, code_09, act_type, amount,
@@ -24,7 +25,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -110,7 +111,9 @@ def publish(
     author: str,
     now: datetime,
 ) -> MatrixVersion:
-    """Check the whole matrix, then write it as the client's next version.
+    """Check the whole matrix, then write it as the client's next version,
+    unless it is the version in force over again (same rules, review date
+    and policy): that version is returned as it is, whoever published it.
 
     ``rules`` come as the API sends them (``type_acte``, ``montant_min``,
     ``montant_max``, ``mode``, ``code_09``); they are numbered R1, R2… in
@@ -127,14 +130,23 @@ def publish(
     _check_act_types(session, client_id, parsed)
     _check_identities(session, client_id, parsed)
 
-    last = session.scalar(
-        select(func.max(AuthorityMatrix.version)).where(
-            AuthorityMatrix.client_id == client_id
+    last = _current_row(session, client_id)
+    if (
+        last is not None
+        and rules_from_json(last.rules) == tuple(parsed)
+        and last.review_due == review_due
+        and last.overdue_policy == overdue_policy
+    ):
+        # The same matrix again (a request sent twice, its first answer
+        # lost): the version in force is the answer, and nothing is written.
+        logger.info(
+            "authority.unchanged",
+            extra={"client_id": client_id, "version": last.version},
         )
-    )
+        return _view(last, today)
     row = AuthorityMatrix(
         client_id=client_id,
-        version=(last or 0) + 1,
+        version=(0 if last is None else last.version) + 1,
         rules=rules_to_json(parsed),
         review_due=review_due,
         overdue_policy=overdue_policy,

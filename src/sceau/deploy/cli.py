@@ -29,7 +29,7 @@ def deploy() -> None:
     multiple=True,
     required=True,
     metavar="HOST:PORT",
-    help="An API process (`sceau serve`); repeat for each. unix:/PATH works too.",
+    help="An API process (`sceau serve --host ADDR --port PORT`); repeat for each.",
 )
 @click.option("--listen", default="0.0.0.0:80", show_default=True)
 @click.option("--server-name", "server_names", multiple=True, default=["_"])
@@ -93,9 +93,10 @@ def deploy_nginx(
             tls_certificate=tls_certificate,
             tls_key=tls_key,
         )
+        if standalone:
+            text = render_standalone(site, Standalone(user=user))
+        else:
+            text = site_for_conf_d(site, access_log)
     except NginxConfigError as exc:
         raise click.BadParameter(str(exc)) from exc
-    if standalone:
-        click.echo(render_standalone(site, Standalone(user=user)), nl=False)
-    else:
-        click.echo(site_for_conf_d(site, access_log), nl=False)
+    click.echo(text, nl=False)

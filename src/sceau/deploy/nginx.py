@@ -2,7 +2,8 @@
 
 What the application expects of the balancer, and why each line is there:
 
-- ``Host $http_host``: level B's request signature covers the host with its
+- ``Host`` as the client sent it (``$http_host``; ``$host`` only when the
+  client sent none): level B's request signature covers the host with its
   port, and ``$host`` drops the port; ``proxy_pass`` without a URI part
   passes the path as the client sent it (the MAC covers it too).
 - ``X-Forwarded-For $remote_addr``, set rather than appended: nginx is the
@@ -19,8 +20,15 @@ What the application expects of the balancer, and why each line is there:
   own five seconds, so that nginx never sends a request on a connection the
   application is closing (a POST would then fail with 502, never retried).
 - ``least_conn``: a signature costs CPU, so the process with the fewest
-  requests in flight gets the next one; a POST is never sent twice
-  (``proxy_next_upstream`` keeps its default, without ``non_idempotent``).
+  requests in flight gets the next one. ``proxy_next_upstream error``: a
+  request goes to another process when the connection to one fails; never
+  on a timeout (the process may still be working on it), and a POST or PATCH
+  that reached a process is never sent again (no ``non_idempotent``). nginx
+  may still send a GET, HEAD, PUT or DELETE again when the process closed
+  the connection after receiving it, before answering: docs/deployment.md
+  says what that means for each.
+- response buffers large enough for a signed PDF in JSON, so that nginx
+  does not spill an ordinary answer to a temporary file.
 - the body limit is the application's, and nginx answers a larger body with
   the application's own JSON error, in French.
 """
@@ -36,10 +44,14 @@ from sceau.errors import PayloadTooLarge
 
 # uvicorn closes an idle keep-alive connection after 5 s (its default).
 UPSTREAM_KEEPALIVE_SECONDS = 4
-_ADDRESS = re.compile(
-    r"^(unix:/\S+|\[[0-9A-Fa-f:.]+\]:\d{1,5}|[A-Za-z0-9.-]+:\d{1,5})$"
-)
+# 16 × 16 KiB in memory per request: a signed PDF of a few pages, in base64
+# inside JSON, without a temporary file.
+PROXY_BUFFERS = 16
+PROXY_BUFFER = "16k"
+_ADDRESS = re.compile(r"^(\[[0-9A-Fa-f:.]+\]:\d{1,5}|[A-Za-z0-9.-]+:\d{1,5})$")
 _NAME = re.compile(r"^[A-Za-z0-9._*~^$\\-]+$")
+# What would end or split an nginx directive's argument.
+_UNSAFE = re.compile(r"[\s;{}'\"\\#]")
 
 
 class NginxConfigError(ValueError):
@@ -64,17 +76,22 @@ class NginxSite:
         if not self.upstreams:
             raise NginxConfigError("give at least one --upstream HOST:PORT")
         for address in [*self.upstreams, self.listen]:
-            if not _ADDRESS.match(address):
+            if address.startswith("unix:"):
+                # The rate limits count per client address, and over a Unix
+                # socket uvicorn sees none.
                 raise NginxConfigError(
-                    f"{address!r} is not HOST:PORT, [IPv6]:PORT or unix:/PATH"
+                    f"{address!r}: `sceau serve` listens on TCP only; give HOST:PORT"
                 )
-        if self.listen.startswith("unix:"):
-            raise NginxConfigError("--listen takes HOST:PORT")
+            if not _ADDRESS.match(address):
+                raise NginxConfigError(f"{address!r} is not HOST:PORT or [IPv6]:PORT")
         for name in self.server_names:
             if not _NAME.match(name):
                 raise NginxConfigError(f"{name!r} is not a server name")
         if (self.tls_certificate is None) != (self.tls_key is None):
             raise NginxConfigError("--tls-certificate and --tls-key go together")
+        for path in (self.tls_certificate, self.tls_key):
+            if path is not None:
+                check_word(str(path), "a path")
 
 
 @dataclass(frozen=True)
@@ -88,6 +105,23 @@ class Standalone:
     worker_processes: int = 1
     # Only meaningful when nginx starts as root; left out otherwise.
     user: str | None = None
+
+    def __post_init__(self) -> None:
+        for path in (self.error_log, self.access_log, self.pid):
+            check_word(path, "a path")
+        if self.user is not None:
+            check_word(self.user, "a user name")
+
+
+def check_word(value: str, what: str) -> str:
+    """``value`` as one argument of an nginx directive: nothing in it may end
+    the directive, open a block or a comment, or split it."""
+    if not value or _UNSAFE.search(value):
+        raise NginxConfigError(
+            f"{value!r} cannot be {what} in an nginx configuration "
+            "(no space, quote, backslash, ';', '{', '}' or '#')"
+        )
+    return value
 
 
 def render_site(site: NginxSite) -> str:
@@ -115,10 +149,22 @@ def render_site(site: NginxSite) -> str:
         "    default $request_id;",
         "}",
         "",
-        "# Client addresses are logged as their network, never in full.",
+        "# The Host header as the client sent it (with its port), or the",
+        "# server's name when it sent none (HTTP/1.0).",
+        "map $http_host $sceau_host {",
+        '    "" $host;',
+        "    default $http_host;",
+        "}",
+        "",
+        "# Client addresses are logged as their network, never in full: /24,",
+        "# or /48 in IPv6 (written compressed: its first three groups, any",
+        "# of them elided by '::').",
         "map $remote_addr $sceau_client_net {",
-        '    "~^(?<net>\\d+\\.\\d+\\.\\d+)\\.\\d+$" $net.0/24;',
-        '    "~^(?<net6>[0-9a-fA-F]*:[0-9a-fA-F]*:[0-9a-fA-F]*):" $net6::/48;',
+        '    "~^(?<v4>\\d+\\.\\d+\\.\\d+)\\.\\d+$" $v4.0/24;',
+        '    "~^(?<g3>[0-9a-f]{1,4}:[0-9a-f]{1,4}:[0-9a-f]{1,4}):" $g3::/48;',
+        '    "~^(?<g2>[0-9a-f]{1,4}:[0-9a-f]{1,4})::" $g2::/48;',
+        '    "~^(?<g1>[0-9a-f]{1,4})::" $g1::/48;',
+        '    "~^::" ::/48;',
         "    default -;",
         "}",
         "",
@@ -142,7 +188,7 @@ def render_site(site: NginxSite) -> str:
         "        proxy_pass http://sceau_api;",
         "        proxy_http_version 1.1;",
         '        proxy_set_header Connection "";',
-        "        proxy_set_header Host $http_host;",
+        "        proxy_set_header Host $sceau_host;",
         "        proxy_set_header X-Forwarded-For $remote_addr;",
         "        proxy_set_header X-Forwarded-Proto $scheme;",
         "        proxy_set_header X-Request-Id $sceau_request_id;",
@@ -153,8 +199,10 @@ def render_site(site: NginxSite) -> str:
         f"        proxy_connect_timeout {site.connect_timeout_seconds}s;",
         f"        proxy_send_timeout {site.read_timeout_seconds}s;",
         f"        proxy_read_timeout {site.read_timeout_seconds}s;",
-        "        proxy_next_upstream error timeout;",
-        "        proxy_next_upstream_tries 2;",
+        f"        proxy_buffer_size {PROXY_BUFFER};",
+        f"        proxy_buffers {PROXY_BUFFERS} {PROXY_BUFFER};",
+        "        proxy_next_upstream error;",
+        f"        proxy_next_upstream_tries {len(site.upstreams)};",
         "    }",
         "",
         "    location @sceau_too_large {",
@@ -195,7 +243,7 @@ def render_standalone(site: NginxSite, standalone: Standalone) -> str:
 
 
 def site_for_conf_d(site: NginxSite, access_log: str) -> str:
-    return render_site(site).replace("ACCESS_LOG", access_log)
+    return render_site(site).replace("ACCESS_LOG", check_word(access_log, "a path"))
 
 
 def _listen_lines(site: NginxSite) -> list[str]:
