@@ -15,6 +15,7 @@ from datetime import timedelta
 from functools import cached_property
 
 from cryptography import x509
+from sqlalchemy import select
 
 from sceau.auth.service import Authenticator, AuthPolicy
 from sceau.db import Database
@@ -52,6 +53,21 @@ class Runtime:
         self.db.upgrade()
         _ = self.pki
         _ = self.access_ca
+        if self.token is None:
+            self._refuse_token_identities()
+
+    def _refuse_token_identities(self) -> None:
+        # Identities whose keys are in a token cannot sign without it: refuse
+        # to start rather than answer 503 to each of their requests.
+        with self.db.sessions() as session:
+            found = session.scalar(
+                select(Identity.code_09).where(Identity.key_label.is_not(None)).limit(1)
+            )
+        if found is not None:
+            raise ConfigurationError(
+                f"the identity {found} (and maybe others) has its key in a PKCS#11 "
+                "token: set SCEAU_PKCS11_MODULE and SCEAU_PKCS11_TOKEN"
+            )
 
     @cached_property
     def token(self) -> TokenKeys | None:

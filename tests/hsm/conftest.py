@@ -100,7 +100,7 @@ def token_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     hsm = SoftHsm(root, softhsm_module())
     hsm.tokens.mkdir()
     hsm.write_config()
-    subprocess.run(
+    made = subprocess.run(
         [
             "softhsm2-util",
             "--init-token",
@@ -113,9 +113,17 @@ def token_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
             SO_PIN,
         ],
         env=hsm.environment(),
-        check=True,
+        check=False,
         capture_output=True,
+        text=True,
     )
+    if made.returncode != 0:
+        # Not the command line: it holds the PINs.
+        output = (made.stdout + made.stderr).replace(USER_PIN, "***")
+        pytest.fail(
+            f"softhsm2-util --init-token failed ({made.returncode}): "
+            + output.replace(SO_PIN, "***")
+        )
     pin_file = root / "pin"
     pin_file.write_text(USER_PIN + "\n")
     previous = os.environ.get("SOFTHSM2_CONF")

@@ -63,6 +63,26 @@ def test_hsm_status_shows_token_and_keys_as_json(status_env: dict[str, str]) -> 
     assert USER_PIN not in result.output
 
 
+def test_hsm_status_flags_keys_that_nothing_refers_to(
+    status_env: dict[str, str], hsm_runtime: Runtime
+) -> None:
+    # A key left by an identity whose creation could not even be undone.
+    assert hsm_runtime.token is not None
+    hsm_runtime.token.generate("ecdsa-p256", "identity:09S-ORPHELIN-X")
+
+    result = CliRunner().invoke(main, ["hsm", "status", "--json"], env=status_env)
+    table = CliRunner().invoke(main, ["hsm", "status"], env=status_env)
+
+    assert result.exit_code == 0, result.output
+    flags = {
+        key["label"]: key["referenced"] for key in json.loads(result.output)["keys"]
+    }
+    assert flags.pop("identity:09S-ORPHELIN-X") is False
+    assert set(flags.values()) == {True}
+    [flagged] = [line for line in table.output.splitlines() if "UNREFERENCED" in line]
+    assert "identity:09S-ORPHELIN-X" in flagged
+
+
 def test_hsm_status_prints_a_table(status_env: dict[str, str]) -> None:
     result = CliRunner().invoke(main, ["hsm", "status"], env=status_env)
 

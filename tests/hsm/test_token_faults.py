@@ -11,9 +11,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
-import pkcs11
 import pytest
 from fastapi.testclient import TestClient
+from pkcs11 import Attribute, ObjectClass
 from sqlalchemy import func, select
 
 from sceau.anchoring.models import AnchorRecord
@@ -31,13 +31,13 @@ from tests.support.validators import openssl
 
 # python-pkcs11 finishes a key search on a session closed under it from a
 # destructor, which can only complain: the pool has already replaced it.
-pytestmark = pytest.mark.filterwarnings(
+closes_sessions = pytest.mark.filterwarnings(
     "ignore::pytest.PytestUnraisableExceptionWarning"
 )
 
 SIGN = "/api/v1/sceau/b2b/signer"
 WRITTEN = (SignatureRecord, SignedDocument, AnchorRecord, UsageRecord, IdempotencyKey)
-# Long enough for a loaded machine; the pool itself retries every second.
+# Long enough for a loaded machine; the pool itself retries after its pause.
 RECOVERY_DEADLINE_SECONDS = 30.0
 
 
@@ -84,6 +84,9 @@ def _assert_hsm_unavailable(response: httpx.Response) -> None:
 def test_token_away_gives_503_stores_nothing_and_recovers(
     hsm_api: TestClient, hsm_runtime: Runtime, softhsm: SoftHsm
 ) -> None:
+    assert hsm_runtime.token is not None
+    # The pause after a failure, shortened so that the test waits less.
+    hsm_runtime.token.pool.quiet_seconds = 0.1
     client = provision(hsm_runtime, algorithm="ecdsa-p256")
     first = hsm_api.post(
         SIGN, headers=client.headers, json=sign_body(client, one_page_pdf())
@@ -138,11 +141,15 @@ def test_provisioning_with_the_token_away_writes_nothing(
         assert session.scalar(select(func.count()).select_from(Client)) == 0
 
 
-def _open_sessions(pool: SessionPool, count: int) -> None:
-    """Make the pool hold ``count`` sessions, by borrowing them all at once."""
+def _open_sessions(pool: SessionPool, count: int, *, use: bool = False) -> None:
+    """Make the pool hold ``count`` sessions, by borrowing them all at once;
+    with ``use``, each is asked something of the token first."""
     barrier = threading.Barrier(count)
 
     def hold(pooled: PooledSession) -> None:
+        if use:
+            # A search fails on a session closed under the pool.
+            list(pooled.session.get_objects({Attribute.CLASS: ObjectClass.SECRET_KEY}))
         barrier.wait(timeout=30)
 
     threads = [
@@ -167,6 +174,7 @@ def _sign_three(api: TestClient, client: Provisioned) -> None:
         assert response.status_code == 200, response.text
 
 
+@closes_sessions
 def test_sessions_closed_behind_the_pool_are_replaced_without_login(
     hsm_api: TestClient, hsm_runtime: Runtime
 ) -> None:
@@ -180,15 +188,22 @@ def test_sessions_closed_behind_the_pool_are_replaced_without_login(
     # pool's feet (as a network HSM drops idle connections).
     closed = 0
     for pooled in list(pool._idle):
-        if pooled.session.user_type == pkcs11.UserType.NOBODY:
+        if not pooled.holds_login:
             pooled.session.close()
             closed += 1
     assert closed == pool.size - 1
 
     _sign_three(hsm_api, client)
+    # Every session at once, so the closed ones are used too (the idle list
+    # is last in, first out): each is found closed and replaced.
+    _open_sessions(pool, pool.size, use=True)
     assert pool.logins == logins == 1
+    assert all(pool.module.logged_in(pooled.session) for pooled in pool._idle)
+    assert sum(pooled.holds_login for pooled in pool._idle) == 1
+    assert len(pool._idle) == pool.size
 
 
+@closes_sessions
 def test_all_sessions_closed_make_the_pool_log_in_again(
     hsm_api: TestClient, hsm_runtime: Runtime
 ) -> None:

@@ -9,7 +9,7 @@ from sceau.cli import _emit, json_option, main
 from sceau.errors import ConfigurationError
 from sceau.hsm.errors import HsmUnavailable
 from sceau.hsm.keys import open_token, release_token
-from sceau.hsm.status import status_text, token_status
+from sceau.hsm.status import referenced_keys, status_text, token_status
 from sceau.settings import get_settings
 
 
@@ -24,7 +24,8 @@ def hsm_status(as_json: bool) -> None:
     """The module, the token, its slots and the private keys it holds; exits
     non-zero when the token cannot be used."""
     try:
-        keys = open_token(get_settings())
+        settings = get_settings()
+        keys = open_token(settings)
     except ConfigurationError as exc:
         raise click.ClickException(str(exc)) from exc
     if keys is None:
@@ -33,7 +34,7 @@ def hsm_status(as_json: bool) -> None:
             'SCEAU_PKCS11_TOKEN (docs/operations.md, "Keys in a PKCS#11 token").'
         )
     try:
-        data = token_status(keys)
+        data = token_status(keys, referenced_keys(settings))
     except HsmUnavailable as exc:
         raise click.ClickException(
             f"the token {keys.token_label!r} cannot be used (see the log)"

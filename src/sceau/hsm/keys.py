@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -82,7 +84,12 @@ class TokenKey:
 
     def sign_data(self, data: bytes, algorithm: hashes.HashAlgorithm) -> bytes:
         if isinstance(self.public, rsa.RSAPublicKey):
-            mechanism = _RSA_MECHANISMS[algorithm.name]
+            mechanism = _RSA_MECHANISMS.get(algorithm.name)
+            if mechanism is None:
+                raise ValueError(
+                    f"token RSA keys sign with SHA-256, SHA-384 or SHA-512, "
+                    f"not {algorithm.name}"
+                )
 
             def rsa_sign(pooled: PooledSession) -> bytes:
                 key = pooled.private_key(self.label, self.key_id)
@@ -173,6 +180,40 @@ class TokenKeys:
         )
         return TokenKey(self.pool, label, key_id, public_key)
 
+    def destroy(self, key: TokenKey) -> None:
+        """Best effort: remove a key pair that nothing will refer to (its
+        identity or CA was not written after all). A failure is logged: the
+        pair is left in the token, under its label, unused."""
+
+        def remove(pooled: PooledSession) -> None:
+            for object_class in (ObjectClass.PRIVATE_KEY, ObjectClass.PUBLIC_KEY):
+                for found in pooled.session.get_objects(
+                    {
+                        Attribute.CLASS: object_class,
+                        Attribute.LABEL: key.label,
+                        Attribute.ID: key.key_id,
+                    }
+                ):
+                    found.destroy()
+            pooled.keys.pop((key.label, key.key_id), None)
+
+        try:
+            self.pool.run(remove, what="destroy")
+        except Exception as exc:
+            logger.warning(
+                "hsm.key_left_in_token",
+                extra={
+                    "label": key.label,
+                    "key_id": key.key_id.hex(),
+                    "reason": type(exc).__name__,
+                },
+            )
+            return
+        logger.info(
+            "hsm.key_destroyed",
+            extra={"label": key.label, "key_id": key.key_id.hex()},
+        )
+
     def key(self, label: str, public_key: object) -> TokenKey:
         """The token key under ``label`` whose public half is ``public_key``
         (from its certificate); the token is only asked at the first use."""
@@ -219,6 +260,36 @@ def _describe(key: Any) -> TokenObject:
     )
 
 
+class _Recording(TokenKeys):
+    """Token keys that remember the pairs they made."""
+
+    def __init__(self, pool: SessionPool) -> None:
+        super().__init__(pool)
+        self.made: list[TokenKey] = []
+
+    def generate(self, algorithm: TokenAlgorithm, label: str) -> TokenKey:
+        key = super().generate(algorithm, label)
+        self.made.append(key)
+        return key
+
+
+@contextmanager
+def destroyed_on_failure(keys: TokenKeys | None) -> Iterator[TokenKeys | None]:
+    """Keys made inside the block are destroyed again if the block fails
+    (a CA certificate not signed, its files not written): no pair is left
+    in the token that nothing refers to."""
+    if keys is None:
+        yield None
+        return
+    recording = _Recording(keys.pool)
+    try:
+        yield recording
+    except BaseException:
+        for key in reversed(recording.made):
+            keys.destroy(key)
+        raise
+
+
 # -- one pool per module and token in the process ------------------------------
 
 _registry_lock = threading.Lock()
@@ -247,10 +318,50 @@ def open_token(settings: Settings) -> TokenKeys | None:
                 module, module_users = HsmModule(config.module), 0
             except ModuleError as exc:
                 raise ConfigurationError(str(exc)) from exc
+        try:
+            check_mechanisms(module, config.token_label)
+        except ConfigurationError:
+            if module_users == 0:
+                module.close()
+            raise
         _modules[module_key] = (module, module_users + 1)
         pool = SessionPool(module, config)
         _pools[pool_key] = (pool, 1)
         return TokenKeys(pool)
+
+
+# What the service asks of a token: RSA signatures (hashing in the token, or
+# raw PKCS#1 v1.5), raw ECDSA over a digest made here, and key generation.
+REQUIRED_MECHANISMS: tuple[tuple[str, tuple[Mechanism, ...]], ...] = (
+    ("CKM_SHA256_RSA_PKCS", (Mechanism.SHA256_RSA_PKCS,)),
+    ("CKM_ECDSA", (Mechanism.ECDSA,)),
+    ("CKM_RSA_PKCS_KEY_PAIR_GEN", (Mechanism.RSA_PKCS_KEY_PAIR_GEN,)),
+    ("CKM_EC_KEY_PAIR_GEN", (Mechanism.EC_KEY_PAIR_GEN,)),
+)
+
+
+def check_mechanisms(module: HsmModule, token_label: str) -> None:
+    """Refuse a token that lacks a mechanism the service needs. A token out
+    of reach at start is not refused: the pool answers 503 until it is back."""
+    try:
+        token = module.lib.get_token(token_label=token_label)
+        offered = set(token.slot.get_mechanisms())
+    except pkcs11.PKCS11Error as exc:
+        logger.warning(
+            "hsm.mechanisms_unchecked",
+            extra={"token": token_label, "reason": type(exc).__name__},
+        )
+        return
+    missing = [
+        name
+        for name, mechanisms in REQUIRED_MECHANISMS
+        if not any(mechanism in offered for mechanism in mechanisms)
+    ]
+    if missing:
+        raise ConfigurationError(
+            f"the PKCS#11 token {token_label!r} lacks the mechanism(s) the "
+            f"service needs: {', '.join(missing)}"
+        )
 
 
 def release_token(keys: TokenKeys) -> None:

@@ -32,8 +32,43 @@ _CKR_CANT_LOCK = 0x0A
 _CKR_CRYPTOKI_NOT_INITIALIZED = 0x190
 _CKF_OS_LOCKING_OK = 0x2
 
+_CKU_USER = 1
+_CKR_USER_ALREADY_LOGGED_IN = 0x100
+# Session states in which the user is logged in (CKS_RO/RW_USER_FUNCTIONS).
+_USER_STATES = (1, 3)
+# What C_Login may answer, as python-pkcs11 names it.
+_LOGIN_ERRORS: dict[int, type[pkcs11.PKCS11Error]] = {
+    0xA0: pkcs11.PinIncorrect,
+    0xA1: pkcs11.PinInvalid,
+    0xA2: pkcs11.PinLenRange,
+    0xA3: pkcs11.PinExpired,
+    0xA4: pkcs11.PinLocked,
+    0xB0: pkcs11.SessionClosed,
+    0xB3: pkcs11.SessionHandleInvalid,
+    0xE0: pkcs11.TokenNotPresent,
+    0x30: pkcs11.DeviceError,
+    0x32: pkcs11.DeviceRemoved,
+}
+
 _Initialize = ctypes.CFUNCTYPE(ctypes.c_ulong, ctypes.c_void_p)
 _Finalize = ctypes.CFUNCTYPE(ctypes.c_ulong, ctypes.c_void_p)
+
+
+class _SessionInfo(ctypes.Structure):
+    _fields_ = [
+        ("slotID", ctypes.c_ulong),
+        ("state", ctypes.c_ulong),
+        ("flags", ctypes.c_ulong),
+        ("ulDeviceError", ctypes.c_ulong),
+    ]
+
+
+_GetSessionInfo = ctypes.CFUNCTYPE(
+    ctypes.c_ulong, ctypes.c_ulong, ctypes.POINTER(_SessionInfo)
+)
+_Login = ctypes.CFUNCTYPE(
+    ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_char_p, ctypes.c_ulong
+)
 
 
 class _InitArgs(ctypes.Structure):
@@ -48,11 +83,34 @@ class _InitArgs(ctypes.Structure):
 
 
 class _FunctionListHead(ctypes.Structure):
-    # The first entries of CK_FUNCTION_LIST, the only ones called here.
+    # The first entries of CK_FUNCTION_LIST, in the standard's order, up to
+    # the last one called here (C_Login).
     _fields_ = [
         ("version", ctypes.c_ubyte * 2),
         ("C_Initialize", _Initialize),
         ("C_Finalize", _Finalize),
+        *(
+            (name, ctypes.c_void_p)
+            for name in (
+                "C_GetInfo",
+                "C_GetFunctionList",
+                "C_GetSlotList",
+                "C_GetSlotInfo",
+                "C_GetTokenInfo",
+                "C_GetMechanismList",
+                "C_GetMechanismInfo",
+                "C_InitToken",
+                "C_InitPIN",
+                "C_SetPIN",
+                "C_OpenSession",
+                "C_CloseSession",
+                "C_CloseAllSessions",
+            )
+        ),
+        ("C_GetSessionInfo", _GetSessionInfo),
+        ("C_GetOperationState", ctypes.c_void_p),
+        ("C_SetOperationState", ctypes.c_void_p),
+        ("C_Login", _Login),
     ]
 
 
@@ -130,13 +188,32 @@ class HsmModule:
             self._finalise()
             self._initialise()
             logger.info("hsm.module_reset", extra={"module": str(self.path)})
-        except ModuleError:
-            logger.exception("hsm.module_reset_failed")
+        except ModuleError as exc:
+            # Logged once per reset, without a trace: the next request tries
+            # again after the pool's pause.
+            logger.error("hsm.module_reset_failed", extra={"reason": str(exc)})
         finally:
             with self._gate:
                 self.generation += 1
                 self._resetting = False
                 self._gate.notify_all()
+
+    def login(self, session: Any, pin: str) -> None:
+        """``C_Login`` as the user on ``session`` (opened without a PIN).
+        python-pkcs11 logs in inside ``Token.open`` and, when the PIN is
+        refused, leaves the session it opened for the login open; here the
+        caller holds the session and closes it."""
+        secret = pin.encode()
+        rv = self._functions.C_Login(session.handle, _CKU_USER, secret, len(secret))
+        if rv in (_CKR_OK, _CKR_USER_ALREADY_LOGGED_IN):
+            return
+        raise _LOGIN_ERRORS.get(rv, pkcs11.GeneralError)()
+
+    def logged_in(self, session: Any) -> bool:
+        """Whether ``session`` still sees the user's private objects."""
+        info = _SessionInfo()
+        rv = self._functions.C_GetSessionInfo(session.handle, ctypes.byref(info))
+        return rv == _CKR_OK and info.state in _USER_STATES
 
     def close(self) -> None:
         with self._gate:

@@ -4,17 +4,67 @@ sizes and the attributes that say the keys cannot leave)."""
 
 from __future__ import annotations
 
+import json
+import logging
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 import pkcs11
+from cryptography import x509
 from pkcs11 import TokenFlag
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
-from sceau.hsm.keys import TokenKeys
+from sceau.db import make_engine
+from sceau.hsm.keys import TokenKeys, key_id_of
 from sceau.hsm.pool import PooledSession
+from sceau.settings import Settings
+
+logger = logging.getLogger(__name__)
 
 
-def token_status(keys: TokenKeys) -> dict[str, Any]:
+def referenced_keys(settings: Settings) -> set[tuple[str, str]] | None:
+    """(label, id in hex) of every token key the service refers to: the
+    PKI's ``*.key.pkcs11`` files and the identities' rows; None when the
+    database cannot be read (the check is then left out)."""
+    found: set[tuple[str, str]] = set()
+    for path in settings.pki_dir.rglob("*.key.pkcs11"):
+        reference = json.loads(path.read_text())
+        found.add((str(reference["label"]), str(reference["id"])))
+    url = settings.resolved_database_url
+    if (
+        url.startswith("sqlite:///")
+        and not Path(url.removeprefix("sqlite:///")).exists()
+    ):
+        return None
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(
+                text(
+                    "SELECT key_label, certificate_der FROM identities "
+                    "WHERE key_label IS NOT NULL"
+                )
+            ).all()
+    except SQLAlchemyError as exc:
+        logger.warning(
+            "hsm.status_database_unread", extra={"reason": type(exc).__name__}
+        )
+        return None
+    finally:
+        engine.dispose()
+    for label, certificate_der in rows:
+        public_key = x509.load_der_x509_certificate(certificate_der).public_key()
+        found.add((label, key_id_of(public_key).hex()))  # type: ignore[arg-type]
+    return found
+
+
+def token_status(
+    keys: TokenKeys, referenced: set[tuple[str, str]] | None = None
+) -> dict[str, Any]:
+    """``referenced`` (see ``referenced_keys``) marks each key ``referenced``
+    true or false; without it, the flag is null."""
     pool = keys.pool
 
     def read(pooled: PooledSession) -> dict[str, Any]:
@@ -49,7 +99,15 @@ def token_status(keys: TokenKeys) -> dict[str, Any]:
 
     data = pool.run(read, what="status")
     data["pool"] = {"size": pool.size, "logins": pool.logins}
-    data["keys"] = [asdict(key) for key in keys.private_keys()]
+    data["keys"] = [
+        {
+            **asdict(key),
+            "referenced": (
+                None if referenced is None else (key.label, key.key_id) in referenced
+            ),
+        }
+        for key in keys.private_keys()
+    ]
     return data
 
 
@@ -69,5 +127,10 @@ def status_text(data: dict[str, Any]) -> str:
             f"  {key['label']}\t{key['key_type']} {key['size']}\tid {key['key_id']}"
             f"\tsensitive={str(key['sensitive']).lower()}"
             f"\textractable={str(key['extractable']).lower()}"
+            + (
+                "\tUNREFERENCED: no identity or CA uses it"
+                if key["referenced"] is False
+                else ""
+            )
         )
     return "\n".join(lines)

@@ -8,9 +8,10 @@ made by ``sceau.people``) sign only for their person.
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable
 
 from cryptography.hazmat.primitives import serialization
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from sceau.clients.service import get_client
@@ -88,14 +89,65 @@ def issue_identity(
     the issuing CA (CN = label, serialNumber = code)."""
     sealed_key: bytes | None = None
     key_label: str | None = None
-    if pki.new_keys is not None:
-        token_key = pki.new_keys.generate(algorithm, key_purpose(code))
-        public_key: object = token_key.public_key()
-        key_label = token_key.label
-    else:
-        key = generate_key(algorithm)
-        public_key = key.public_key()
-        sealed_key = sealer.seal(key, key_purpose(code))
+    keys = pki.new_keys
+    if keys is not None:
+        # A key pair made for an identity that is not written after all (the
+        # certificate or the transaction fails) is destroyed again.
+        token_key = keys.generate(algorithm, key_purpose(code))
+        try:
+            return _with_key(
+                session,
+                pki,
+                code=code,
+                kind=kind,
+                client_id=client_id,
+                label=label,
+                organisation=organisation,
+                algorithm=algorithm,
+                public_key=token_key.public_key(),
+                sealed_key=None,
+                key_label=token_key.label,
+                on_rollback=lambda: keys.destroy(token_key),
+            )
+        except BaseException:
+            keys.destroy(token_key)
+            raise
+    key = generate_key(algorithm)
+    sealed_key = sealer.seal(key, key_purpose(code))
+    return _with_key(
+        session,
+        pki,
+        code=code,
+        kind=kind,
+        client_id=client_id,
+        label=label,
+        organisation=organisation,
+        algorithm=algorithm,
+        public_key=key.public_key(),
+        sealed_key=sealed_key,
+        key_label=key_label,
+        on_rollback=None,
+    )
+
+
+_ON_ROLLBACK = "sceau.identities.on_rollback"
+
+
+def _with_key(
+    session: Session,
+    pki: ServicePki,
+    *,
+    code: str,
+    kind: str,
+    client_id: str,
+    label: str,
+    organisation: str,
+    algorithm: KeyAlgorithm,
+    public_key: object,
+    sealed_key: bytes | None,
+    key_label: str | None,
+    on_rollback: Callable[[], None] | None,
+) -> Identity:
     certificate = pki.issue_signing_certificate(
         session,
         common_name=label,
@@ -117,7 +169,27 @@ def issue_identity(
     )
     session.add(identity)
     session.flush()
+    if on_rollback is not None:
+        _on_rollback(session, on_rollback)
     return identity
+
+
+def _on_rollback(session: Session, action: Callable[[], None]) -> None:
+    """``action`` once if the session's transaction rolls back, never once it
+    has committed: a token key made for a row that was not written."""
+    pending: list[Callable[[], None]] | None = session.info.get(_ON_ROLLBACK)
+    if pending is None:
+        pending = session.info[_ON_ROLLBACK] = []
+
+        def rolled_back(_session: Session) -> None:
+            actions = list(pending)
+            pending.clear()
+            for each in actions:
+                each()
+
+        event.listen(session, "after_rollback", rolled_back)
+        event.listen(session, "after_commit", lambda _session: pending.clear())
+    pending.append(action)
 
 
 def choose_code(session: Session, prefix: str, body: str | None) -> str:

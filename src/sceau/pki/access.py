@@ -22,7 +22,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from sqlalchemy.orm import Session
 
 from sceau.db import Database, utcnow
-from sceau.hsm.keys import TokenKeys
+from sceau.hsm.keys import TokenKeys, destroyed_on_failure
 from sceau.pki.keystore import KeySealer, SignatureKey
 from sceau.pki.service import (
     BACKDATE,
@@ -86,7 +86,8 @@ class AccessCa:
         directory.mkdir(parents=True, exist_ok=True)
         with _directory_lock(directory):
             if not (directory / "access-ca.crt").exists():
-                _create(directory, sealer, db, token if create_in_token else None)
+                with destroyed_on_failure(token if create_in_token else None) as making:
+                    _create(directory, sealer, db, making)
             certificate = x509.load_pem_x509_certificate(
                 (directory / "access-ca.crt").read_bytes()
             )

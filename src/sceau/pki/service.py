@@ -30,7 +30,12 @@ from sqlalchemy.orm import Session
 
 from sceau.db import Database, utcnow
 from sceau.errors import ConfigurationError
-from sceau.hsm.keys import TokenAlgorithm, TokenKey, TokenKeys
+from sceau.hsm.keys import (
+    TokenAlgorithm,
+    TokenKey,
+    TokenKeys,
+    destroyed_on_failure,
+)
 from sceau.pki.keystore import (
     KeySealer,
     SignatureKey,
@@ -155,7 +160,8 @@ class ServicePki:
         directory.mkdir(parents=True, exist_ok=True)
         with _directory_lock(directory):
             if not (directory / "root.crt").exists():
-                _create(directory, sealer, urls, db, new_keys)
+                with destroyed_on_failure(new_keys) as making:
+                    _create(directory, sealer, urls, db, making)
             pki = cls._load(directory, sealer, urls, token)
         pki.new_keys = new_keys
         return pki
