@@ -226,6 +226,17 @@ def _write_private(path: Path, data: bytes) -> None:
     path.write_bytes(data)
 
 
+def _haproxy_environment() -> dict[str, str]:
+    """What HAProxy may see of the service's environment: nothing secret (the
+    master key, a token PIN, a backup key live in variables), only the locale,
+    the time zone and the search path."""
+    return {
+        name: value
+        for name, value in os.environ.items()
+        if name in ("PATH", "LANG", "TZ", "HOME") or name.startswith("LC_")
+    }
+
+
 class HaproxyProcess:
     """HAProxy in the foreground, as a child of the service (or of a test)."""
 
@@ -243,6 +254,7 @@ class HaproxyProcess:
             [binary, "-c", "-q", "-f", str(self.files.config)],
             capture_output=True,
             check=False,
+            env=_haproxy_environment(),
         )
         if check.returncode != 0:
             raise ConfigurationError(
@@ -254,6 +266,7 @@ class HaproxyProcess:
             [binary, "-db", "-f", str(self.files.config)],
             stdout=subprocess.DEVNULL,
             preexec_fn=die_with_parent,
+            env=_haproxy_environment(),
         )
         deadline = time.monotonic() + START_TIMEOUT
         while not self.files.admin_socket.exists():
