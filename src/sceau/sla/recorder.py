@@ -27,7 +27,7 @@ from sqlalchemy import and_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from sceau.db import Database, utcnow
+from sceau.db import Database, storage_failure, storage_reason, utcnow
 from sceau.hsm.keys import open_token
 from sceau.ops.health import health_checks
 from sceau.pki.keystore import KeySealer
@@ -222,10 +222,18 @@ class PeriodicFlush:
     def _flush(self) -> None:
         try:
             recorder_for(self.db).flush(self.db)
-        except Exception:
+        except Exception as exc:
             # The database may be away for a moment: the counts are kept for
-            # the next flush, and the thread must outlive the failure.
-            logger.exception("sla.flush_failed")
+            # the next flush, and the thread must outlive the failure. That
+            # is one line, without the statement's parameters; a bug, a trace.
+            failure = storage_failure(exc)
+            if failure is None or failure.log_trace:
+                logger.exception("sla.flush_failed")
+            else:
+                logger.warning(
+                    "sla.flush_failed",
+                    extra={"code": failure.code, "reason": storage_reason(exc)},
+                )
 
 
 # -- storage ---------------------------------------------------------------------
