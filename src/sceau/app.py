@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from fastapi.routing import iter_route_contexts
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 from sqlalchemy.exc import DBAPIError
@@ -35,6 +36,7 @@ from sceau.modes.routes import router as signing_router
 from sceau.openapi import install as describe_shared_responses
 from sceau.ops.middleware import RequestContextMiddleware
 from sceau.ops.routes import router as ops_router
+from sceau.ops.security_headers import documentation_policies
 from sceau.pki.routes import router as pki_router
 from sceau.runtime import Runtime
 from sceau.settings import Settings, get_settings
@@ -61,6 +63,7 @@ Bitcoin (OpenTimestamps). Authentification de niveau A par l'en-tête
 `{"erreur": {"code": "…", "message": "…"}}`.
 """
 
+DOCS_URL = "/docs"
 _HTTP_CODES = {
     404: ("ressource_introuvable", "Aucune ressource à cette adresse."),
     405: ("methode_non_autorisee", "Cette méthode HTTP n'est pas acceptée ici."),
@@ -122,6 +125,7 @@ def create_app(
         # ReDoc writes its styles inline as it runs, which the strict
         # Content-Security-Policy refuses; /docs (Swagger UI) draws under it.
         redoc_url=None,
+        docs_url=DOCS_URL,
     )
     if runtime is not None:
         app.state.runtime = runtime
@@ -132,6 +136,9 @@ def create_app(
             front_token_of(settings.front_socket) if settings.front_socket else None
         ),
         page_prefixes=PAGE_PREFIXES,
+        documentation_policies=documentation_policies(
+            app, (DOCS_URL, app.swagger_ui_oauth2_redirect_url or "")
+        ),
     )
 
     for router in (
@@ -193,7 +200,11 @@ def _install_error_handlers(app: FastAPI) -> None:
         error = SceauError(message, code=code)
         error.status = exc.status_code
         # Keep what the framework said, such as Allow on a 405.
-        return await _answer(request, error, headers=dict(exc.headers or {}))
+        headers = dict(exc.headers or {})
+        allowed = _allowed_methods(request) if exc.status_code == 405 else ""
+        if allowed:
+            headers["Allow"] = allowed
+        return await _answer(request, error, headers=headers)
 
     async def on_storage_error(request: Request, exc: Exception) -> Response:
         # The database unreachable or the disk full: a 503 the client can
@@ -202,9 +213,11 @@ def _install_error_handlers(app: FastAPI) -> None:
         failure = storage_failure(exc)
         if failure is None:
             return await on_unexpected(request, exc)
+        # A deadlock or a statement timeout may hide a bug: with its trace.
         logger.error(
             "request.storage_failed",
             extra={"code": failure.code, "reason": storage_reason(exc)},
+            exc_info=exc if failure.log_trace else None,
         )
         return await _answer(request, failure, headers=failure.headers)
 
@@ -221,6 +234,18 @@ def _install_error_handlers(app: FastAPI) -> None:
         # without internals.
         logger.exception("request.unexpected_error")
         return await _answer(request, SceauError())
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method declared at the path of the route the router found: the
+    framework's Allow names that route's alone, when a path has several (a
+    GET and a POST declared apart). Empty when there was no route."""
+    found = getattr(request.scope.get("route"), "path_format", None)
+    methods: set[str] = set()
+    for route in iter_route_contexts(request.app.routes):
+        if found is not None and route.path_format == found:
+            methods |= set(route.methods or ())
+    return ", ".join(sorted(methods))
 
 
 async def _answer(

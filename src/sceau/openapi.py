@@ -8,7 +8,8 @@ a kind can answer is documented once here, not route by route.
 - An authenticated route can answer 401, 403 (address, certificate) and 429
   (too many failed authentications from one address).
 - A route with a body can answer 413 (size limit); with a JSON body, 400
-  (malformed JSON) and 415 (wrong content type).
+  (malformed JSON), and 415 (wrong content type) where it checks the content
+  type (``sceau.http.require_json``, called or depended on).
 - Any route can answer 503 while the database, the disk or the key store is
   unavailable, with ``Retry-After``.
 - An optional parameter is a string when present, never JSON's ``null``;
@@ -28,6 +29,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 
 from sceau.auth.http import authenticated_client
+from sceau.http import require_json
 
 ERROR_SCHEMA_NAME = "Erreur"
 ERROR_SCHEMA: dict[str, Any] = {
@@ -78,10 +80,8 @@ AUTHENTICATION = {
     "429": "Trop d'échecs d'authentification depuis cette adresse.",
 }
 BODY_TOO_LARGE = "Corps au-delà de la taille autorisée."
-JSON_BODY = {
-    "400": "Corps qui n'est pas un JSON valide.",
-    "415": "Corps sans l'en-tête Content-Type: application/json.",
-}
+MALFORMED_JSON = "Corps qui n'est pas un JSON valide."
+NOT_JSON = "Corps sans l'en-tête Content-Type: application/json."
 UNAVAILABLE = (
     "Service momentanément indisponible (base de données, disque, jeton "
     "PKCS#11) ; réessayez après Retry-After."
@@ -152,8 +152,9 @@ def _complete(operation: dict[str, Any], route: RouteContext) -> None:
     if body:
         _document(responses, "413", BODY_TOO_LARGE)
     if "application/json" in body:
-        for status, description in JSON_BODY.items():
-            _document(responses, status, description)
+        _document(responses, "400", MALFORMED_JSON)
+        if _checks_json(route):
+            _document(responses, "415", NOT_JSON)
     _document(responses, "503", UNAVAILABLE)
 
     for status, response in responses.items():
@@ -208,6 +209,16 @@ def _pointing_to_components(node: Any) -> Any:
 def _document(responses: dict[str, Any], status: str, description: str) -> None:
     """Add ``status`` unless the route documents it in its own words."""
     responses.setdefault(status, {"description": description})
+
+
+def _checks_json(route: RouteContext) -> bool:
+    """Whether the route refuses a body not sent as JSON: its endpoint calls
+    ``require_json``, or depends on it."""
+    endpoint = route.dependant.call
+    code = getattr(endpoint, "__code__", None)
+    if code is not None and "require_json" in code.co_names:
+        return True
+    return any(each.call is require_json for each in _dependencies(route.dependant))
 
 
 def _authenticated(dependant: Dependant) -> bool:

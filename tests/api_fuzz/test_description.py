@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 
 from sceau.app import create_app
 from sceau.settings import Settings
@@ -75,3 +76,15 @@ def test_json_bodies_document_malformed_json_and_wrong_content_type(
     key = next(p for p in signer["parameters"] if p["name"] == "Idempotency-Key")
     assert key["schema"]["pattern"] == "^[!-~]{1,255}$"
     assert "anyOf" not in key["schema"]
+
+
+def test_a_wrong_method_names_every_method_of_its_path(api: TestClient) -> None:
+    """A path served by two routes (a GET and a POST declared apart): the
+    405's Allow names both, not only the first route found."""
+    acts = api.delete("/api/v1/sceau/b2b/actes")
+    endpoint = api.put("/api/v1/sceau/b2b/webhooks/whe_inconnu")
+
+    assert acts.status_code == 405
+    assert acts.json()["erreur"]["code"] == "methode_non_autorisee"
+    assert set(acts.headers["allow"].split(", ")) == {"GET", "POST"}
+    assert set(endpoint.headers["allow"].split(", ")) == {"GET", "PATCH", "DELETE"}

@@ -50,7 +50,7 @@ def test_login_with_totp_sets_a_console_cookie(
     assert home.status_code == 200
     assert "Atlanta Assurances" in shown(home)
     assert home.headers["cache-control"] == "no-store"
-    assert "default-src 'self'" in home.headers["content-security-policy"]
+    assert "script-src 'none'" in home.headers["content-security-policy"]
 
 
 def test_login_refuses_a_wrong_code_and_a_replayed_one(

@@ -1,10 +1,22 @@
 """The strict Content-Security-Policy in a real browser: the API's
-documentation (the only page with an inline block, allowed by its hash)
-draws itself, and neither it nor the signer's login page trips the policy."""
+documentation (the only page with inline blocks, allowed by their hashes)
+draws itself, and no page of any section (no script allowed at all there)
+trips the policy."""
 
 from __future__ import annotations
 
+import pytest
 from playwright.sync_api import ConsoleMessage, Page
+
+from sceau.verification.links import VERIFICATION_PAGE_PATH
+from sceau.web.pages import CONSOLE_PREFIX, PAGE_PREFIXES, PREFIX
+
+# One page of each section, drawn without a session.
+SECTION_PAGES = {
+    PREFIX: f"{PREFIX}/connexion",
+    CONSOLE_PREFIX: f"{CONSOLE_PREFIX}/connexion",
+    VERIFICATION_PAGE_PATH: VERIFICATION_PAGE_PATH,
+}
 
 
 def policy_violations(page: Page, path: str) -> list[str]:
@@ -21,6 +33,10 @@ def policy_violations(page: Page, path: str) -> list[str]:
     return seen
 
 
+def test_every_section_has_a_page_here() -> None:
+    assert set(SECTION_PAGES) == set(PAGE_PREFIXES)
+
+
 def test_the_api_documentation_draws_under_the_policy(page: Page) -> None:
     violations = policy_violations(page, "/docs")
 
@@ -30,5 +46,13 @@ def test_the_api_documentation_draws_under_the_policy(page: Page) -> None:
     assert "Pixel Sceau" in title.inner_text()
 
 
-def test_the_signer_login_page_trips_nothing(page: Page) -> None:
-    assert policy_violations(page, "/signer/connexion") == []
+@pytest.mark.parametrize("path", sorted(SECTION_PAGES.values()))
+def test_a_page_of_each_section_trips_nothing(page: Page, path: str) -> None:
+    violations = policy_violations(page, path)
+    styled = page.evaluate(
+        "() => [...document.styleSheets].some((sheet) => sheet.cssRules.length)"
+    )
+
+    assert violations == []
+    # Its style sheet loaded under the policy.
+    assert styled, path

@@ -5,28 +5,39 @@ a page added later is walked too."""
 
 from __future__ import annotations
 
+import errno
+import logging
 import re
 from collections.abc import Iterator
 
 import httpx
 import pytest
+from fastapi.responses import HTMLResponse
 from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
 
 from sceau.app import create_app
-from sceau.ops.security_headers import STRICT_TRANSPORT_SECURITY
+from sceau.ops.security_headers import (
+    CONTENT_SECURITY_POLICY,
+    STATIC_CACHE_CONTROL,
+    STRICT_TRANSPORT_SECURITY,
+    inline_hashes,
+    policy_hashes,
+)
 from sceau.runtime import Runtime
 from sceau.web.pages import PAGE_PREFIXES, PREFIX
 
 _PARAMETER = re.compile(r"\{[^}]+\}")
+DOCUMENTATION = ("/docs", "/docs/oauth2-redirect")
+# What every policy says, the documentation pages' included.
 _STRICT = (
     "frame-ancestors 'none'",
     "base-uri 'none'",
-    "object-src 'none'",
     "form-action 'self'",
-    "script-src 'self'",
     "style-src 'self'",
 )
+# The pages run no script: nothing at all is allowed.
+_NO_SCRIPT = ("default-src 'none'", "script-src 'none'")
 
 
 @pytest.fixture
@@ -73,6 +84,9 @@ def assert_page_headers(headers: httpx.Headers, path: str) -> None:
     policy = headers.get("content-security-policy") or ""
     for directive in _STRICT:
         assert directive in policy, (path, policy)
+    if path not in DOCUMENTATION:
+        for directive in _NO_SCRIPT:
+            assert directive in policy, (path, policy)
     assert "unsafe-inline" not in policy and "unsafe-eval" not in policy, path
     assert headers.get("x-frame-options") == "DENY", path
     assert headers.get("x-content-type-options") == "nosniff", path
@@ -125,15 +139,43 @@ def test_pages_refused_before_any_route_still_carry_the_headers(
         assert_page_headers(answer.headers, str(answer.url))
 
 
-def test_the_documentation_pages_allow_only_their_own_inline_blocks(
-    over_tls: TestClient,
+@pytest.mark.parametrize("path", DOCUMENTATION)
+def test_the_documentation_pages_allow_exactly_their_own_inline_blocks(
+    over_tls: TestClient, path: str
 ) -> None:
-    docs = over_tls.get("/docs")
-    policy = docs.headers["content-security-policy"]
+    """The hashes in the policy are those of the inline blocks the page
+    really holds: a framework upgrade that changes them fails here."""
+    page = over_tls.get(path)
+    policy = page.headers["content-security-policy"]
 
-    assert docs.status_code == 200
-    assert len(docs.headers.get_list("content-security-policy")) == 1
-    assert re.search(r"script-src 'self' 'sha256-[A-Za-z0-9+/=]+'", policy)
+    assert page.status_code == 200
+    assert len(page.headers.get_list("content-security-policy")) == 1
+    scripts, styles = inline_hashes(page.content)
+    assert scripts, path
+    assert policy_hashes(policy) == (scripts, styles)
+    assert "script-src 'self' 'sha256-" in policy
+    assert "unsafe-inline" not in policy
+
+
+def test_any_other_html_answer_gets_the_strict_policy_without_hashes(
+    runtime: Runtime,
+) -> None:
+    """An HTML answer outside the documentation paths, even one carrying an
+    inline script (such as a reflected one), has none of it allowed."""
+    app = create_app(runtime.settings, runtime)
+
+    @app.get("/reflet", include_in_schema=False)
+    async def reflected() -> HTMLResponse:
+        return HTMLResponse("<p>x</p><script>alert(1)</script><style>p{}</style>")
+
+    with TestClient(app, base_url="https://testserver") as client:
+        answer = client.get("/reflet")
+        under_docs = client.get("/docs/ailleurs")
+
+    assert answer.status_code == 200
+    assert answer.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
+    assert policy_hashes(answer.headers["content-security-policy"]) == (set(), set())
+    assert "sha256-" not in under_docs.headers.get("content-security-policy", "")
 
 
 def test_api_answers_are_neither_sniffed_nor_cached(
@@ -155,3 +197,100 @@ def test_a_route_keeps_its_own_cache_policy(over_tls: TestClient) -> None:
 
     assert root.headers["cache-control"] == "public, max-age=3600"
     assert root.headers["x-content-type-options"] == "nosniff"
+
+
+@pytest.mark.parametrize(
+    "path", [f"{PREFIX}/static/signer.css", "/static-offline-docs/swagger-ui.css"]
+)
+def test_static_files_stay_cacheable(over_tls: TestClient, path: str) -> None:
+    sheet = over_tls.get(path)
+    missing = over_tls.get(f"{PREFIX}/static/inconnu.css")
+
+    assert sheet.status_code == 200
+    assert sheet.headers["cache-control"] == STATIC_CACHE_CONTROL
+    assert sheet.headers["x-content-type-options"] == "nosniff"
+    assert sheet.headers["strict-transport-security"] == STRICT_TRANSPORT_SECURITY
+    assert missing.status_code == 404
+    assert missing.headers["cache-control"] == "no-store"
+
+
+def failing_app(runtime: Runtime) -> TestClient:
+    """The application with two routes of a test's own that fail: one with a
+    bug, one with a storage failure inside another exception (which the
+    handlers of the storage errors do not see)."""
+    app = create_app(runtime.settings, runtime)
+
+    @app.get("/panne", include_in_schema=False)
+    async def bug() -> None:
+        raise RuntimeError("un bogue")
+
+    @app.get("/disque-plein", include_in_schema=False)
+    async def disk_full() -> None:
+        try:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        except OSError as exc:
+            raise RuntimeError("écriture impossible") from exc
+
+    return TestClient(app, base_url="https://testserver")
+
+
+def assert_api_headers(answer: httpx.Response) -> None:
+    assert answer.headers["x-content-type-options"] == "nosniff"
+    assert answer.headers["cache-control"] == "no-store"
+    assert answer.headers["strict-transport-security"] == STRICT_TRANSPORT_SECURITY
+    assert answer.headers["x-request-id"].startswith("req_")
+
+
+def test_a_500_carries_the_headers_and_the_request_id_and_its_trace_is_logged(
+    runtime: Runtime, caplog: pytest.LogCaptureFixture
+) -> None:
+    with failing_app(runtime) as client, caplog.at_level(logging.INFO):
+        answer = client.get("/panne", headers={"X-Request-Id": "req_panne_0001"})
+
+    assert answer.status_code == 500
+    assert answer.json()["erreur"]["code"] == "erreur_interne"
+    assert "un bogue" not in answer.text
+    assert_api_headers(answer)
+    assert answer.headers["x-request-id"] == "req_panne_0001"
+    [logged] = [r for r in caplog.records if r.msg == "request.unexpected_error"]
+    assert logged.exc_info is not None
+    assert "un bogue" in str(logged.exc_info[1])
+    [request] = [r for r in caplog.records if r.msg == "http.request"]
+    assert request.status == 500  # type: ignore[attr-defined]
+
+
+def test_a_wrapped_storage_failure_is_a_503_with_the_headers(
+    runtime: Runtime,
+) -> None:
+    with failing_app(runtime) as client:
+        answer = client.get("/disque-plein")
+
+    assert answer.status_code == 503
+    assert answer.json()["erreur"]["code"] == "espace_disque_plein"
+    assert "retry-after" in answer.headers
+    assert_api_headers(answer)
+
+
+def test_forwarded_and_front_headers_from_a_client_change_nothing_over_http(
+    over_http: TestClient,
+) -> None:
+    """Sent by a client straight to the application over plain http, a
+    forwarded scheme and the front's headers (without the front's token)
+    neither turn HSTS on nor make cookies Secure."""
+    claims = {
+        "X-Forwarded-Proto": "https",
+        "X-Pixel-Front-Peer": "127.0.0.1",
+        "X-Pixel-Front-Verify": "SUCCESS",
+        "X-Pixel-Front-Token": "pas-le-bon",
+    }
+
+    login = over_http.get("/signer/connexion", headers=claims)
+    health = over_http.get("/healthz", headers=claims)
+
+    assert login.status_code == 200
+    for answer in (login, health):
+        assert "strict-transport-security" not in answer.headers
+    cookies = login.headers.get_list("set-cookie")
+    assert cookies
+    for cookie in cookies:
+        assert "secure" not in cookie.lower()

@@ -1,32 +1,39 @@
 """Request ids, the body-size limit, the security headers, request logs, HTTP
 metrics and the SLA's request counts, as one pure ASGI middleware (no body
-buffering but for the framework's small documentation pages, no per-request
-task)."""
+buffering, no per-request task).
+
+It also answers an exception no inner handler took (a bug, or a storage
+failure wrapped in another exception) with the application's handler for
+``Exception``: Starlette would otherwise call that handler in its outermost
+middleware, outside this one, and the 500 or 503 would go out without the
+security headers and the request id."""
 
 from __future__ import annotations
 
 import html
+import inspect
 import json
 import logging
 import re
 import secrets
 import time
+from collections.abc import Mapping
 from typing import Any
 
-from starlette.requests import ClientDisconnect
+from starlette.requests import ClientDisconnect, Request
+from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sceau.auth.front import peer_of
 from sceau.errors import PayloadTooLarge
 from sceau.ops.logs import mask_ip, request_id_var
 from sceau.ops.metrics import HTTP_LATENCY, HTTP_REQUESTS
-from sceau.ops.security_headers import headers_for, is_html, policy_allowing_inline
+from sceau.ops.security_headers import headers_for, is_html
 from sceau.sla.recorder import record_request
 
 logger = logging.getLogger(__name__)
 
 _INCOMING_ID = re.compile(r"^[A-Za-z0-9._:-]{8,64}$")
-CSP = b"content-security-policy"
 
 
 class BodyTooLarge(Exception):
@@ -47,12 +54,16 @@ class RequestContextMiddleware:
         max_body_bytes: int,
         front_token: str | None = None,
         page_prefixes: tuple[str, ...] = (),
+        documentation_policies: Mapping[str, str] | None = None,
     ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.front_token = front_token
         # Paths of pages for people, whose refusals must be pages, not JSON.
         self.page_prefixes = page_prefixes
+        # The framework's documentation pages, by exact path, and their
+        # policies (see sceau.ops.security_headers.documentation_policies).
+        self.documentation_policies = dict(documentation_policies or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -74,41 +85,37 @@ class RequestContextMiddleware:
         started_answer = False
         failure: BaseException | None = None
 
-        page = self._page_home(str(scope.get("path", ""))) is not None
+        path = str(scope.get("path", ""))
+        page = self._page_home(path) is not None
+        documentation = self.documentation_policies.get(path)
         over_tls = scope.get("scheme") == "https" or peer.via_front
-        # The start of an HTML answer drawn by the framework, held until its
-        # body is known: its policy allows its inline blocks by hash.
-        held: list[Message] = []
 
         async def send_with_id(message: Message) -> None:
             nonlocal started_answer
             if message["type"] == "http.response.start":
                 started_answer = True
-                status_holder["status"] = message["status"]
+                status = message["status"]
+                status_holder["status"] = status
                 given = list(message.get("headers", []))
                 present = {name.lower() for name, _ in given}
                 html = is_html(_header(given, b"content-type"))
-                added = headers_for(
-                    page=page, html=html, over_tls=over_tls, present=present
+                # The router leaves the mount that answered in the scope.
+                static = isinstance(scope.get("endpoint"), StaticFiles) and (
+                    status in (200, 304)
                 )
-                hold = html and not page and CSP not in present
-                if hold:
-                    added = [(name, value) for name, value in added if name != CSP]
+                added = headers_for(
+                    page=page,
+                    html=html,
+                    over_tls=over_tls,
+                    present=present,
+                    policy=documentation if html else None,
+                    static=static,
+                )
                 message["headers"] = [
                     *given,
                     *added,
                     (b"x-request-id", request_id.encode()),
                 ]
-                if hold:
-                    held.append(message)
-                    return
-            elif held:
-                held.append(message)
-                if message.get("more_body", False):
-                    return
-                await _send_with_inline_policy(send, held)
-                held.clear()
-                return
             await send(message)
 
         try:
@@ -123,6 +130,20 @@ class RequestContextMiddleware:
                 )
                 return
             await self.app(scope, _limited(receive, self.max_body_bytes), send_with_id)
+        except Exception as exc:
+            # Kept if the handler fails too, so the request still counts as
+            # the service's failure.
+            failure = exc
+            handler = _last_resort(scope)
+            if started_answer or handler is None or isinstance(exc, ClientDisconnect):
+                raise
+            # The handler logs the trace; the exception ends here, answered
+            # (a 500, or a 503 for a storage failure).
+            answer = handler(Request(scope, receive), exc)
+            if inspect.isawaitable(answer):
+                answer = await answer
+            await answer(scope, receive, send_with_id)
+            failure = None
         except BaseException as exc:
             failure = exc
             raise
@@ -163,8 +184,8 @@ class RequestContextMiddleware:
 
 def _server_error(status: int, started: bool, failure: BaseException | None) -> bool:
     """Whether the service answered the request with a failure of its own: a
-    response it sent with a status of 500 or more, or an exception that the
-    error handler, outside this middleware, answers with a 500. A request
+    response it sent with a status of 500 or more, or an exception that went
+    unanswered (no handler for it, or the handler failed too). A request
     never answered because the client left (a disconnect, a cancelled task,
     or an app that returned without a response) is not the service's
     failure, and does not make the minute unavailable."""
@@ -206,16 +227,11 @@ def _header(headers: list[tuple[bytes, bytes]], name: bytes) -> str:
     return ""
 
 
-async def _send_with_inline_policy(send: Send, held: list[Message]) -> None:
-    start, *bodies = held
-    body = b"".join(message.get("body", b"") for message in bodies)
-    policy = policy_allowing_inline(body)
-    start["headers"] = [
-        *start["headers"],
-        (CSP, policy.encode()),
-    ]
-    await send(start)
-    await send({"type": "http.response.body", "body": body})
+def _last_resort(scope: Scope) -> Any:
+    """The application's handler for any exception (or for a 500), which
+    Starlette would run outside this middleware; None if it has none."""
+    handlers = getattr(scope.get("app"), "exception_handlers", {})
+    return handlers.get(Exception) or handlers.get(500)
 
 
 def _new_request_id() -> str:

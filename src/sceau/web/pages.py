@@ -61,10 +61,6 @@ NEXT_FIELD = "suivant"
 _LOCAL_PAGE = re.compile(r"^/signer(?:/[A-Za-z0-9_~-][A-Za-z0-9._~-]*)*$")
 _MAX_NEXT = 200
 
-# The middleware adds them to every page too; set here as well so that a
-# page answered in a route carries them whatever runs around it.
-SECURITY_HEADERS = PAGE_HEADERS
-
 _templates = Environment(
     loader=FileSystemLoader(TEMPLATES_DIR),
     autoescape=select_autoescape(default=True, default_for_string=True),
@@ -264,7 +260,9 @@ def redirect(request: Request, url: str) -> RedirectResponse:
 
 
 def secure_headers(response: Response) -> Response:
-    for name, value in SECURITY_HEADERS.items():
+    # The middleware adds them to every page too; set here as well so that a
+    # page answered in a route carries them whatever runs around it.
+    for name, value in PAGE_HEADERS.items():
         response.headers[name] = value
     return response
 

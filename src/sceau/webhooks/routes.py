@@ -15,7 +15,7 @@ from sceau.auth.http import authenticated_client
 from sceau.auth.service import AuthenticatedClient
 from sceau.db import utcnow
 from sceau.events.service import delivery_json, get_delivery, list_deliveries, redeliver
-from sceau.http import ERROR_RESPONSES, runtime_of
+from sceau.http import require_json, runtime_of
 from sceau.runtime import Runtime
 from sceau.webhooks import service
 from sceau.webhooks.models import WebhookEndpoint
@@ -24,14 +24,29 @@ from sceau.webhooks.signatures import SecretBox
 router = APIRouter(prefix="/api/v1/sceau/b2b", tags=["Événements et webhooks"])
 
 Client = Annotated[AuthenticatedClient, Depends(authenticated_client)]
+# After the client's authentication: a body not sent as JSON is a 415.
+JsonBody = Annotated[None, Depends(require_json)]
 
-_UNKNOWN_ENDPOINT = {
-    **ERROR_RESPONSES,
+# What each route answers beyond what every route of its kind does (the
+# authentication's refusals, a parameter or a body refused, 503: see
+# sceau.openapi).
+_UNKNOWN_ENDPOINT: dict[int | str, dict[str, Any]] = {
     404: {"description": "Point de terminaison inconnu (ou d'un autre client)."},
 }
-_UNKNOWN_DELIVERY = {
-    **ERROR_RESPONSES,
+_REFUSED_ENDPOINT: dict[int | str, dict[str, Any]] = {
+    422: {"description": "Adresse refusée ou type d'événement inconnu."},
+}
+_UNKNOWN_TYPE: dict[int | str, dict[str, Any]] = {
+    422: {"description": "Type d'événement inconnu."},
+}
+_UNKNOWN_DELIVERY: dict[int | str, dict[str, Any]] = {
     404: {"description": "Livraison inconnue (ou d'un autre client)."},
+}
+_REFUSED_FILTER: dict[int | str, dict[str, Any]] = {
+    422: {"description": "Filtre de livraisons invalide (état inconnu)."},
+}
+_DISABLED_ENDPOINT: dict[int | str, dict[str, Any]] = {
+    409: {"description": "Point de terminaison désactivé : réactivez-le d'abord."},
 }
 
 
@@ -74,11 +89,11 @@ def _endpoint_json(endpoint: WebhookEndpoint) -> dict[str, Any]:
 @router.post(
     "/webhooks",
     status_code=201,
-    responses=ERROR_RESPONSES,
+    responses=_REFUSED_ENDPOINT,
     summary="Enregistrer un point de terminaison webhook",
 )
 async def create_endpoint(
-    request: Request, client: Client, body: EndpointRequest
+    request: Request, client: Client, _json: JsonBody, body: EndpointRequest
 ) -> dict[str, Any]:
     """Renvoie le point de terminaison et son secret `whsec_…` (à conserver)."""
     runtime = runtime_of(request)
@@ -98,7 +113,7 @@ async def create_endpoint(
     return await run_in_threadpool(work)
 
 
-@router.get("/webhooks", responses=ERROR_RESPONSES, summary="Lister les webhooks")
+@router.get("/webhooks", summary="Lister les webhooks")
 async def list_endpoints(request: Request, client: Client) -> list[dict[str, Any]]:
     runtime = runtime_of(request)
 
@@ -127,9 +142,15 @@ async def read_endpoint(
     return await run_in_threadpool(work)
 
 
-@router.patch("/webhooks/{endpoint_id}", responses=_UNKNOWN_ENDPOINT)
+@router.patch(
+    "/webhooks/{endpoint_id}", responses={**_UNKNOWN_ENDPOINT, **_UNKNOWN_TYPE}
+)
 async def change_endpoint(
-    request: Request, client: Client, endpoint_id: str, body: EndpointChange
+    request: Request,
+    client: Client,
+    endpoint_id: str,
+    _json: JsonBody,
+    body: EndpointChange,
 ) -> dict[str, Any]:
     """Réactiver (`{"actif": true}`), désactiver, ou changer les types reçus."""
     runtime = runtime_of(request)
@@ -230,7 +251,7 @@ async def rotate_secret(
     return await run_in_threadpool(work)
 
 
-@router.get("/livraisons", responses=ERROR_RESPONSES, summary="Lister les livraisons")
+@router.get("/livraisons", responses=_REFUSED_FILTER, summary="Lister les livraisons")
 async def deliveries(
     request: Request,
     client: Client,
@@ -276,7 +297,7 @@ async def delivery(
 @router.post(
     "/livraisons/{delivery_id}/relivraison",
     status_code=202,
-    responses=_UNKNOWN_DELIVERY,
+    responses={**_UNKNOWN_DELIVERY, **_DISABLED_ENDPOINT},
     summary="Demander une nouvelle livraison",
 )
 async def redeliver_route(
