@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Callable
+from functools import partial
 
 from cryptography.hazmat.primitives import serialization
 from sqlalchemy import event, select
@@ -87,47 +88,40 @@ def issue_identity(
     """An identity of either kind: a fresh key, sealed under the master key or
     made inside the token (``pki.new_keys``), and a signing certificate from
     the issuing CA (CN = label, serialNumber = code)."""
+    keys = pki.new_keys
     sealed_key: bytes | None = None
     key_label: str | None = None
-    keys = pki.new_keys
-    if keys is not None:
+    destroy: Callable[[], None] | None = None
+    if keys is None:
+        key = generate_key(algorithm)
+        public_key = key.public_key()
+        sealed_key = sealer.seal(key, key_purpose(code))
+    else:
         # A key pair made for an identity that is not written after all (the
         # certificate or the transaction fails) is destroyed again.
         token_key = keys.generate(algorithm, key_purpose(code))
-        try:
-            return _with_key(
-                session,
-                pki,
-                code=code,
-                kind=kind,
-                client_id=client_id,
-                label=label,
-                organisation=organisation,
-                algorithm=algorithm,
-                public_key=token_key.public_key(),
-                sealed_key=None,
-                key_label=token_key.label,
-                on_rollback=lambda: keys.destroy(token_key),
-            )
-        except BaseException:
-            keys.destroy(token_key)
-            raise
-    key = generate_key(algorithm)
-    sealed_key = sealer.seal(key, key_purpose(code))
-    return _with_key(
-        session,
-        pki,
-        code=code,
-        kind=kind,
-        client_id=client_id,
-        label=label,
-        organisation=organisation,
-        algorithm=algorithm,
-        public_key=key.public_key(),
-        sealed_key=sealed_key,
-        key_label=key_label,
-        on_rollback=None,
-    )
+        public_key = token_key.public_key()
+        key_label = token_key.label
+        destroy = partial(keys.destroy, token_key)
+    try:
+        return _with_key(
+            session,
+            pki,
+            code=code,
+            kind=kind,
+            client_id=client_id,
+            label=label,
+            organisation=organisation,
+            algorithm=algorithm,
+            public_key=public_key,
+            sealed_key=sealed_key,
+            key_label=key_label,
+            on_rollback=destroy,
+        )
+    except BaseException:
+        if destroy is not None:
+            destroy()
+        raise
 
 
 _ON_ROLLBACK = "sceau.identities.on_rollback"
