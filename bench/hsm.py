@@ -193,6 +193,7 @@ def main(argv: list[str] | None = None) -> int:
         module = make_token(root)
         pin_file = root / "pin"
         pin_file.write_text(USER_PIN + "\n")
+        pin_file.chmod(0o600)
         by_file = make_runtime(root / "file")
         by_token = make_runtime(
             root / "token",

@@ -19,6 +19,10 @@ class SceauError(Exception):
     # Extra fields of the error body beside code and message, such as the
     # limit a delegated request crossed (``limite``).
     details: dict[str, object] | None = None
+    # What a page (the signer's, the console) says instead of ``message``,
+    # when that speaks of what only an API caller has (an idempotency key,
+    # billing).
+    page_message: str | None = None
 
     def __init__(self, message: str | None = None, *, code: str | None = None) -> None:
         if message is not None:
@@ -32,6 +36,11 @@ class SceauError(Exception):
         if self.details:
             body |= self.details
         return {"erreur": body}
+
+
+PAGE_UNAVAILABLE = (
+    "Le service est momentanément indisponible ; réessayez dans quelques instants."
+)
 
 
 class ConfigurationError(Exception):
@@ -97,9 +106,27 @@ class TooManyRequests(SceauError):
 
 
 class ServiceUnavailable(SceauError):
+    """A 503: always with ``Retry-After``, this class's ``retry_after``
+    seconds unless the raiser says otherwise."""
+
     status = 503
     code = "service_indisponible"
     message = "Le service est momentanément indisponible ; réessayez plus tard."
+    retry_after: int = 5
+    # A failure that may still hide a bug of ours: logged with its trace.
+    log_trace: bool = False
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        code: str | None = None,
+        retry_after: int | None = None,
+    ) -> None:
+        super().__init__(message, code=code)
+        if retry_after is not None:
+            self.retry_after = retry_after
+        self.headers = {"Retry-After": str(self.retry_after)}
 
 
 class DatabaseUnavailable(ServiceUnavailable):
@@ -115,16 +142,16 @@ class DatabaseUnavailable(ServiceUnavailable):
         "la requête a tout de même abouti, cette clé renvoie son résultat, sans "
         "nouvelle signature ni nouvelle facturation."
     )
+    page_message = PAGE_UNAVAILABLE
 
     def __init__(
         self,
         message: str | None = None,
         *,
-        retry_after: int = 5,
+        retry_after: int | None = None,
         log_trace: bool = False,
     ) -> None:
-        super().__init__(message)
-        self.headers = {"Retry-After": str(retry_after)}
+        super().__init__(message, retry_after=retry_after)
         # A failure a client may retry that may still hide a bug of ours (a
         # deadlock, a statement timeout): logged with its trace.
         self.log_trace = log_trace
@@ -139,11 +166,11 @@ class DiskFull(ServiceUnavailable):
         "d'idempotence : si la requête a tout de même abouti, cette clé renvoie "
         "son résultat, sans nouvelle signature ni nouvelle facturation."
     )
-    log_trace = False
-
-    def __init__(self, message: str | None = None, *, retry_after: int = 60) -> None:
-        super().__init__(message)
-        self.headers = {"Retry-After": str(retry_after)}
+    page_message = (
+        "Le service ne peut rien enregistrer pour le moment (son disque est "
+        "plein) ; réessayez dans quelques minutes."
+    )
+    retry_after = 60
 
 
 class UnsupportedMediaType(SceauError):

@@ -84,7 +84,9 @@ MALFORMED_JSON = "Corps qui n'est pas un JSON valide."
 NOT_JSON = "Corps sans l'en-tête Content-Type: application/json."
 UNAVAILABLE = (
     "Service momentanément indisponible (base de données, disque, jeton "
-    "PKCS#11) ; réessayez après Retry-After."
+    "PKCS#11) ; réessayez après Retry-After. Sauf cle_de_signature_introuvable "
+    "(une clé de signature manque au jeton), qui attend l'opérateur : le "
+    "signaler."
 )
 
 

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sceau.auth.service import Authenticator, AuthPolicy
 from sceau.db import Database
 from sceau.errors import ConfigurationError
-from sceau.hsm.errors import HsmUnavailable
+from sceau.hsm.errors import SigningKeyMissing
 from sceau.hsm.keys import TokenKeys, open_token, release_token
 from sceau.identities.models import Identity
 from sceau.identities.service import key_purpose
@@ -192,7 +192,7 @@ class Runtime:
                 "hsm.not_configured",
                 extra={"code_09": identity.code_09, "label": identity.key_label},
             )
-            raise HsmUnavailable()
+            raise SigningKeyMissing()
         return token.key(identity.key_label, certificate.public_key())
 
     def close(self) -> None:

@@ -9,7 +9,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -30,46 +29,43 @@ from sceau.events.models import Delivery, Event
 from sceau.idempotency.models import IdempotencyKey
 from sceau.signing.models import SignatureRecord, SignedDocument
 from sceau.timestamping.tsa import TimestampAuthority
+from tests.support import deployment
 from tests.support.servers import free_port, process_ends
 
 SIGN_PATH = "/api/v1/sceau/b2b/signer"
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
-SCEAU = str(Path(sys.executable).parent / "sceau")
 
 
 # -- the service as a process ----------------------------------------------------
 
 
-class ServiceProcess:
-    """``sceau serve`` (or ``sceau worker``) in a process of its own, its
-    output in a file beside the test's data for when a test fails."""
+class ServiceProcess(deployment.ServiceProcess):
+    """``sceau serve`` (or ``sceau worker``) in a process of its own, on a port
+    of its own, its output in a file beside the test's data for when a test
+    fails: the deployment harness's process (which never outlives the test
+    run), with ``env`` as ``service_env`` made it."""
 
     def __init__(
         self, env: dict[str, str], log_dir: Path, *, command: Sequence[str] = ()
     ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.command = list(command) or ["serve", "--port", str(self.port)]
-        self.env = {**os.environ, **env}
-        self.log = log_dir / f"{self.command[0]}-{self.port}.log"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> ServiceProcess:
-        with self.log.open("ab") as output:
-            self.process = subprocess.Popen(
-                [SCEAU, *self.command],
-                env=self.env,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-            )
-        return self
+        argv = list(command) or [
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+        ]
+        name = f"{argv[0]}-{self.port}"
+        super().__init__(name, deployment.sceau(*argv), env, log_dir / f"{name}.log")
 
     def wait_ready(self, timeout: float = 60) -> None:
         """Until the service answers HTTP at all (a 503 from /healthz counts:
         it is up, its database may not be)."""
         deadline = time.monotonic() + timeout
         while True:
-            assert self.alive(), f"the service ended: {self.output()}"
+            assert self.running(), f"the service ended: {self.tail()}"
             try:
                 httpx.get(f"{self.url}/healthz", timeout=5)
                 return
@@ -78,49 +74,11 @@ class ServiceProcess:
             assert time.monotonic() < deadline, "the service did not start"
             time.sleep(0.1)
 
-    @property
-    def pid(self) -> int:
-        assert self.process is not None
-        return self.process.pid
-
     def alive(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def kill(self) -> None:
-        """SIGKILL: no handler, no clean-up, as a crash or the OOM killer."""
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=20)
-
-    def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        return self.running()
 
     def output(self) -> str:
-        try:
-            return self.log.read_text(errors="replace")[-4000:]
-        except OSError:
-            return ""
-
-
-def service_env(data_dir: Path, database_url: str, **extra: str) -> dict[str, str]:
-    """A service on its own: no worker loop or anchoring process beside it
-    unless a test asks."""
-    return {
-        "SCEAU_DATA_DIR": str(data_dir),
-        "SCEAU_DATABASE_URL": database_url,
-        "SCEAU_LOG_FORMAT": "text",
-        "SCEAU_LOG_LEVEL": "WARNING",
-        "SCEAU_WORKER_IN_SERVE": "false",
-        "SCEAU_ANCHOR_WORKER_IN_SERVE": "false",
-        **extra,
-    }
+        return self.tail()
 
 
 @contextmanager

@@ -29,8 +29,8 @@ from tests.faults.harness import (
     holdings,
     private_cluster,
     running,
-    service_env,
 )
+from tests.support.deployment import service_env
 from tests.support.events import Receiver
 from tests.support.pdfs import one_page_pdf
 
@@ -170,12 +170,14 @@ def test_database_restarted_under_load_fails_fast_then_recovers_by_itself(
     env = service_env(
         data_dir,
         cluster.url,
-        SCEAU_ALLOW_HTTP_LOOPBACK_CALLBACKS="true",
-        SCEAU_WORKER_POLL_SECONDS="0.1",
-        SCEAU_WEBHOOK_TIMEOUT_SECONDS="2",
-        SCEAU_SMTP_TIMEOUT_SECONDS="2",
-        SCEAU_WORKER_LEASE_SECONDS="10",
-        SCEAU_IDEMPOTENCY_LOCK_SECONDS="2",
+        {
+            "SCEAU_ALLOW_HTTP_LOOPBACK_CALLBACKS": "true",
+            "SCEAU_WORKER_POLL_SECONDS": "0.1",
+            "SCEAU_WEBHOOK_TIMEOUT_SECONDS": "2",
+            "SCEAU_SMTP_TIMEOUT_SECONDS": "2",
+            "SCEAU_WORKER_LEASE_SECONDS": "10",
+            "SCEAU_IDEMPOTENCY_LOCK_SECONDS": "2",
+        },
     )
     service = ServiceProcess(env, tmp_path).start()
     worker = ServiceProcess(env, tmp_path, command=["worker"]).start()

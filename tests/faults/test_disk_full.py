@@ -31,8 +31,8 @@ from tests.faults.harness import (
     holdings,
     private_cluster,
     running,
-    service_env,
 )
+from tests.support.deployment import service_env
 from tests.support.pdfs import one_page_pdf
 
 DATABASE_FILES = {"sceau.db", "sceau.db-wal", "sceau.db-shm"}
@@ -134,7 +134,7 @@ def test_disk_full_refuses_with_503_keeps_nothing_and_recovers_when_freed(
 
     # The API process's own SLA flush writes once a minute at most: not while
     # the log is cut and the disk filled.
-    env = service_env(data_dir, url, SCEAU_SLA_CHORE_SECONDS="60")
+    env = service_env(data_dir, url, {"SCEAU_SLA_CHORE_SECONDS": "60"})
     service = ServiceProcess(env, tmp_path).start()
     with running(service):
         service.wait_ready()
@@ -206,8 +206,7 @@ def test_database_disk_full_refuses_with_503_and_recovers_when_freed(
     env = service_env(
         data_dir,
         cluster.url,
-        SCEAU_IDEMPOTENCY_LOCK_SECONDS="2",
-        SCEAU_SLA_CHORE_SECONDS="60",
+        {"SCEAU_IDEMPOTENCY_LOCK_SECONDS": "2", "SCEAU_SLA_CHORE_SECONDS": "60"},
     )
     service = ServiceProcess(env, tmp_path).start()
     with running(service):

@@ -25,8 +25,8 @@ from tests.faults.harness import (
     expire_hold,
     holdings,
     running,
-    service_env,
 )
+from tests.support.deployment import service_env
 from tests.support.pdfs import one_page_pdf
 
 KEY = "commande-2026-04231-essai-1"
@@ -85,9 +85,11 @@ def test_a_process_killed_mid_signature_leaves_one_signature_billed_once_on_retr
     env = service_env(
         data_dir,
         database_url,
-        SCEAU_TSA_URLS=tsa.url,
-        SCEAU_TSA_TIMEOUT_SECONDS="60",
-        SCEAU_IDEMPOTENCY_LOCK_SECONDS=str(LOCK_SECONDS),
+        {
+            "SCEAU_TSA_URLS": tsa.url,
+            "SCEAU_TSA_TIMEOUT_SECONDS": "60",
+            "SCEAU_IDEMPOTENCY_LOCK_SECONDS": str(LOCK_SECONDS),
+        },
     )
     first = ServiceProcess(env, tmp_path).start()
     second = ServiceProcess(env, tmp_path)
@@ -184,9 +186,11 @@ def test_a_slow_attempt_overtaken_by_its_retry_is_not_a_second_signature(
     env = service_env(
         data_dir,
         database_url,
-        SCEAU_TSA_URLS=tsa.url,
-        SCEAU_TSA_TIMEOUT_SECONDS="60",
-        SCEAU_IDEMPOTENCY_LOCK_SECONDS=str(LOCK_SECONDS),
+        {
+            "SCEAU_TSA_URLS": tsa.url,
+            "SCEAU_TSA_TIMEOUT_SECONDS": "60",
+            "SCEAU_IDEMPOTENCY_LOCK_SECONDS": str(LOCK_SECONDS),
+        },
     )
     service = ServiceProcess(env, tmp_path).start()
     with running(service):

@@ -126,6 +126,7 @@ def token_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
         )
     pin_file = root / "pin"
     pin_file.write_text(USER_PIN + "\n")
+    pin_file.chmod(0o600)
     previous = os.environ.get("SOFTHSM2_CONF")
     os.environ["SOFTHSM2_CONF"] = str(hsm.config)
     try:

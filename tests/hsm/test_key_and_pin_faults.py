@@ -1,5 +1,7 @@
-"""A key missing from a token that works fails that request alone; a PIN the
-token refused is not offered to it again until its source gives another."""
+"""A key missing from a token that works fails that request alone, as an
+operator's matter (``cle_de_signature_introuvable``, not "try again in a
+moment"); a PIN the token refused is not offered to it again until its
+source gives another."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from pkcs11 import Attribute, Mechanism, ObjectClass
 from sceau.clients.provisioning import provision_system_client
 from sceau.errors import ConfigurationError
 from sceau.hsm import keys
-from sceau.hsm.errors import HsmUnavailable
+from sceau.hsm.errors import KEY_MISSING_RETRY_AFTER_SECONDS, HsmUnavailable
 from sceau.hsm.pool import PooledSession
 from sceau.runtime import Runtime
 from sceau.settings import Settings
@@ -49,8 +51,11 @@ def test_a_key_missing_from_the_token_fails_its_request_alone(
         SIGN, headers=kept.headers, json=sign_body(kept, one_page_pdf(), niveau="B-B")
     )
 
+    # Not "try again in a moment": the key will not come back on its own.
     assert refused.status_code == 503, refused.text
-    assert refused.json()["erreur"]["code"] == "hsm_indisponible"
+    assert refused.json()["erreur"]["code"] == "cle_de_signature_introuvable"
+    assert "opérateur" in refused.json()["erreur"]["message"]
+    assert int(refused.headers["Retry-After"]) == KEY_MISSING_RETRY_AFTER_SECONDS
     # The other client signs at once: no reset of the module, no pause.
     assert signed.status_code == 200, signed.text
     assert (pool.module.generation, pool.logins) == (generation, logins)
@@ -63,6 +68,7 @@ def test_a_refused_pin_is_not_offered_again_until_it_changes(
 ) -> None:
     pin_file = tmp_path / "changing.pin"
     pin_file.write_text("0000-not-the-pin\n")
+    pin_file.chmod(0o600)
     runtime = Runtime(hsm_settings.model_copy(update={"pkcs11_pin_file": pin_file}))
     try:
         runtime.prepare()

@@ -133,6 +133,21 @@ def test_missing_pin_refuses_to_start_and_names_where_to_put_it(
     runtime.close()
 
 
+def test_a_pin_file_others_may_read_refuses_to_start(
+    hsm_settings: Settings, tmp_path: Path
+) -> None:
+    shared = tmp_path / "shared.pin"
+    shared.write_text(USER_PIN + "\n")
+    shared.chmod(0o644)
+    runtime = Runtime(hsm_settings.model_copy(update={"pkcs11_pin_file": shared}))
+
+    with pytest.raises(ConfigurationError, match="chmod 600") as refused:
+        runtime.prepare()
+    runtime.close()
+    assert "SCEAU_PKCS11_PIN_FILE" in str(refused.value)
+    assert USER_PIN not in str(refused.value)
+
+
 def test_key_store_pkcs11_without_a_module_refuses_to_start(tmp_path: Path) -> None:
     runtime = Runtime(Settings(data_dir=tmp_path, key_store="pkcs11"))
 
@@ -159,6 +174,7 @@ def test_wrong_pin_is_hsm_unavailable_and_never_shown(
 ) -> None:
     wrong = tmp_path / "wrong.pin"
     wrong.write_text("0000-not-the-pin\n")
+    wrong.chmod(0o600)
     runtime = Runtime(hsm_settings.model_copy(update={"pkcs11_pin_file": wrong}))
     try:
         runtime.prepare()

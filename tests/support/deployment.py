@@ -22,6 +22,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Self
 
 import httpx
 from sqlalchemy import create_engine, text
@@ -53,7 +54,7 @@ class ServiceProcess:
     stop_signal: int = signal.SIGTERM
     process: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> None:
+    def start(self) -> Self:
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
                 self.argv,
@@ -64,6 +65,7 @@ class ServiceProcess:
                 # Never outlives the test run, however it ends.
                 preexec_fn=die_with_parent,  # only a prctl call before exec
             )
+        return self
 
     @property
     def pid(self) -> int:

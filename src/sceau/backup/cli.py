@@ -4,6 +4,7 @@ its manifest, restore it, and make a backup key. Attached to ``sceau`` by
 
 from __future__ import annotations
 
+import json
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
@@ -25,7 +26,7 @@ from sceau.backup.service import (
     restore_backup,
 )
 from sceau.cli import _emit, json_option, main
-from sceau.db import utcnow
+from sceau.db import storage_reason, utcnow
 from sceau.errors import ConfigurationError
 from sceau.pki.keystore import KeySealer
 from sceau.settings import MASTER_KEY_FILE, Settings, get_settings
@@ -58,12 +59,11 @@ def _exits_with_code(func: Callable[..., None]) -> Callable[..., None]:
                 f"{exc.cmd[0]} did not end in time", DatabaseToolFailed.exit_code, exc
             )
         except SQLAlchemyError as exc:
-            # The driver's first line says why (refused, unknown host, …);
+            # The driver's own words say why (refused, unknown host, …);
             # never the URL, which may hold a password.
-            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
             _fail(
                 "the database cannot be reached or refused the request: "
-                + (reason[0] if reason else type(exc).__name__),
+                + storage_reason(exc),
                 EXIT_DATABASE,
                 exc,
             )
@@ -255,15 +255,30 @@ def backup_restore(
         force=force,
     )
     opens = _pki_opens(target) if with_files else None
-    data = _restored_data(restored, opens)
-    _emit(as_json, data, lambda: _restored_text(restored, opens))
+    tokens = pki_tokens(target.pki_dir) if with_files else []
+    data = _restored_data(restored, opens, tokens)
+    _emit(as_json, data, lambda: _restored_text(restored, opens, tokens))
     if restored.mismatches:
         raise SystemExit(1)
 
 
+def pki_tokens(pki_dir: Path) -> list[str]:
+    """The PKCS#11 tokens that hold the restored PKI's keys (named by its
+    ``*.key.pkcs11`` references), in order; empty for a PKI of sealed files."""
+    tokens: set[str] = set()
+    for reference in sorted(pki_dir.glob("*.key.pkcs11")):
+        try:
+            token = json.loads(reference.read_text()).get("token")
+        except (OSError, ValueError, AttributeError):
+            token = None
+        tokens.add(token if isinstance(token, str) else "?")
+    return sorted(tokens)
+
+
 def _pki_opens(target: Settings) -> bool | None:
-    """Whether the restored PKI opens with the master key the service will
-    use; None when no master key is known here yet."""
+    """Whether the restored PKI's sealed keys open with the master key the
+    service will use; None when no master key is known here yet, or when
+    the keys are in a token (nothing sealed to open)."""
     sealed = target.pki_dir / "tsa.key.sealed"
     if not sealed.is_file():
         return None
@@ -276,7 +291,9 @@ def _pki_opens(target: Settings) -> bool | None:
     return True
 
 
-def _restored_data(restored: Restored, opens: bool | None) -> dict[str, Any]:
+def _restored_data(
+    restored: Restored, opens: bool | None, tokens: list[str]
+) -> dict[str, Any]:
     database = restored.manifest["database"]
     return {
         "cree_le": restored.manifest["created_at"],
@@ -296,10 +313,11 @@ def _restored_data(restored: Restored, opens: bool | None) -> dict[str, Any]:
             for name, (saved, found) in restored.mismatches.items()
         },
         "pki_ouverte_par_la_cle_maitre": opens,
+        "pki_dans_les_jetons": tokens,
     }
 
 
-def _restored_text(restored: Restored, opens: bool | None) -> str:
+def _restored_text(restored: Restored, opens: bool | None, tokens: list[str]) -> str:
     manifest = restored.manifest
     database = manifest["database"]
     lines = [
@@ -320,6 +338,13 @@ def _restored_text(restored: Restored, opens: bool | None) -> str:
             if mismatches
             else f"  all {len(database['counts'])} tables hold the backup's row counts"
         )
+    if tokens:
+        lines.append(
+            "  the PKI's CA keys are in the PKCS#11 token "
+            + ", ".join(repr(token) for token in tokens)
+            + ", not in the backup: start the service with SCEAU_PKCS11_MODULE, "
+            "SCEAU_PKCS11_TOKEN and the PIN of that token"
+        )
     if opens is True:
         lines.append("  the PKI's sealed keys open with the master key")
     elif opens is False:
@@ -327,7 +352,7 @@ def _restored_text(restored: Restored, opens: bool | None) -> str:
             "  WARNING: the PKI's sealed keys do not open with this master key: set "
             "SCEAU_MASTER_KEY to the key of the backed-up service"
         )
-    elif restored.data_dir is not None:
+    elif restored.data_dir is not None and not tokens:
         lines.append(
             "  set SCEAU_MASTER_KEY to the backed-up service's master key before start"
         )

@@ -26,6 +26,7 @@ from sqlalchemy.engine import URL, make_url
 
 from sceau.backup.errors import BackupError, DatabaseToolFailed, TargetNotEmpty
 from sceau.db import iso_utc, utcnow
+from sceau.ops.processes import minimal_environment
 
 SQLITE_MEMBER = "database/sceau.sqlite"
 POSTGRES_MEMBER = "database/sceau.pgdump"
@@ -47,8 +48,10 @@ _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
 _SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]*")
 # What the tools may see of this process's environment: never the service's
 # keys, PINs or passwords, which the tools have no use for.
-_TOOL_VARIABLES = {"PATH", "LANG", "HOME", "TZ", "PGPASSFILE"}
-_TOOL_PREFIXES = ("LC_", "PGSSL")
+# Beside what every child keeps (sceau.ops.processes.minimal_environment):
+# libpq's password file and TLS settings.
+_TOOL_VARIABLES = ("PGPASSFILE",)
+_TOOL_PREFIXES = ("PGSSL",)
 
 
 @dataclass(frozen=True)
@@ -628,13 +631,12 @@ def tool_environment(url: str, environ: dict[str, str] | None = None) -> dict[st
     the path, the home (for ``~/.pgpass``), a password file and TLS
     settings if given, and the URL's own PG* variables; nothing else of
     this process, whose keys and PINs they have no use for."""
-    source = os.environ if environ is None else environ
-    kept = {
-        name: value
-        for name, value in source.items()
-        if name in _TOOL_VARIABLES or name.startswith(_TOOL_PREFIXES)
-    }
-    return kept | libpq_environment(url)
+    return minimal_environment(
+        libpq_environment(url),
+        keep=_TOOL_VARIABLES,
+        keep_prefixes=_TOOL_PREFIXES,
+        environ=environ,
+    )
 
 
 def _tool(name: str) -> str:

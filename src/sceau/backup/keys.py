@@ -11,10 +11,11 @@ import base64
 import binascii
 import os
 import secrets
-import stat
 from pathlib import Path
 
 from sceau.backup.errors import BackupKeyMissing
+from sceau.errors import ConfigurationError
+from sceau.secret_files import read_secret_file
 from sceau.settings import Settings
 
 BACKUP_KEY_BYTES = 32
@@ -50,16 +51,9 @@ def write_new_key(path: Path) -> None:
 
 def _read_key_file(path: Path) -> bytes:
     try:
-        mode = path.stat().st_mode
-        text = path.read_text()
-    except OSError as exc:
-        raise BackupKeyMissing(
-            f"cannot read the backup key file {path}: {exc.strerror}"
-        ) from exc
-    if mode & (stat.S_IROTH | stat.S_IWOTH):
-        raise BackupKeyMissing(
-            f"the backup key file {path} is open to every user: chmod 600 it"
-        )
+        text = read_secret_file(path, "the backup key file")
+    except ConfigurationError as exc:
+        raise BackupKeyMissing(str(exc)) from exc
     return _decode(text, str(path))
 
 

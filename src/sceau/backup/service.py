@@ -84,7 +84,10 @@ class Restored:
 
     @property
     def mismatches(self) -> dict[str, tuple[int, int | None]]:
-        """Tables whose restored count differs from the backup's."""
+        """Tables whose restored count differs from the backup's; none when
+        the database was not restored (``--no-database``)."""
+        if self.database_url is None:
+            return {}
         saved: dict[str, int] = self.manifest["database"]["counts"]
         return {
             name: (count, self.counts.get(name))

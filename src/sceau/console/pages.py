@@ -36,6 +36,7 @@ from sceau.console.errors import (
 )
 from sceau.console.models import ROLE_ADMIN, ROLE_OPERATOR, ROLE_READER
 from sceau.console.sessions import ConsoleSignedIn, resume_session
+from sceau.db import storage_failure
 from sceau.errors import SceauError
 from sceau.http import runtime_of
 from sceau.lifecycle.models import STATE_NAMES
@@ -212,9 +213,13 @@ def error_page(
         logger.warning("console.page_failed", extra={"code": error.code})
     try:
         who = signed_in(request)
-    except Exception:
-        # The error page must not fail because the database is what failed.
-        logger.warning("console.error_page_without_session", exc_info=True)
+    except Exception as exc:
+        # The error page must not fail because the database is what failed;
+        # an outage is one line, anything else a bug with its trace.
+        logger.warning(
+            "console.error_page_without_session",
+            exc_info=storage_failure(exc) is None,
+        )
         who = None
     return render(
         request,

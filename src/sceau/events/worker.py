@@ -35,7 +35,7 @@ from sceau.acts.sweeper import sweep_acts
 from sceau.authority import review
 from sceau.billing import invoices as billing_invoices
 from sceau.billing import notices as billing_notices
-from sceau.db import Database, storage_failure, storage_reason
+from sceau.db import Database
 from sceau.errors import ConfigurationError
 from sceau.events import types
 from sceau.events.metrics import DELIVERY_ATTEMPTS, DELIVERY_DELAY
@@ -53,7 +53,7 @@ from sceau.events.service import queue_email, record_event
 from sceau.notifications.mailer import Mailer, MailNotSent, MailSettings, build_message
 from sceau.notifications.models import ClientContact
 from sceau.notifications.templates import render_notice
-from sceau.ops.loops import step_failed
+from sceau.ops.loops import failure_reason, outage, step_failed
 from sceau.runtime import Runtime
 from sceau.settings import Settings
 from sceau.sla.recorder import sla_chore
@@ -707,17 +707,20 @@ class BackgroundWorker:
                 chore.run()
             except Exception as exc:
                 # As for deliveries: the loop outlives a failed step, and the
-                # chore's conditional updates make it safe to run again. The
-                # database away is no bug: one line, no trace (but for a
-                # deadlock or a timeout, which may hide one).
-                failure = storage_failure(exc)
+                # chore's conditional updates make it safe to run again. An
+                # outage (the database away, the token) is no bug: one line
+                # with its code, no trace (but for a deadlock or a timeout,
+                # which may hide one).
+                failure = outage(exc)
+                extra = {
+                    "chore": chore.name,
+                    "code": failure.code if failure is not None else "erreur_interne",
+                    "reason": failure_reason(exc, failure),
+                }
                 if failure is None or failure.log_trace:
-                    logger.exception("worker.chore_failed", extra={"chore": chore.name})
+                    logger.exception("worker.chore_failed", extra=extra)
                 else:
-                    logger.warning(
-                        "worker.chore_failed",
-                        extra={"chore": chore.name, "reason": storage_reason(exc)},
-                    )
+                    logger.warning("worker.chore_failed", extra=extra)
 
     def stop(self, timeout: float = 30.0) -> None:
         self._stop.set()

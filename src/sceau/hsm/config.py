@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sceau.errors import ConfigurationError
+from sceau.secret_files import read_secret_file
 from sceau.settings import Settings
 
 
@@ -50,14 +51,10 @@ class TokenConfig:
         return config
 
     def read_pin(self) -> str:
-        """The user PIN, from the file if one is set, else the environment."""
+        """The user PIN, from the file if one is set (its first line; a file
+        only the service's user may read), else the environment."""
         if self.pin_file is not None:
-            try:
-                pin = self.pin_file.read_text().strip()
-            except OSError as exc:
-                raise ConfigurationError(
-                    f"SCEAU_PKCS11_PIN_FILE: cannot read {self.pin_file}"
-                ) from exc
+            pin = read_secret_file(self.pin_file, "SCEAU_PKCS11_PIN_FILE")
             if not pin:
                 raise ConfigurationError(
                     f"SCEAU_PKCS11_PIN_FILE: {self.pin_file} is empty"

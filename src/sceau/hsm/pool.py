@@ -16,10 +16,12 @@ answers so at once, without touching the module, before it tries the token
 again. So a token that comes back serves the next request after that
 second, with no restart.
 
-A key missing while the session is still logged in is not a failure of the
-token: that one request gets ``HsmUnavailable``, logged ``hsm.key_missing``
-(an operator's matter: a key deleted from the token, or a row naming a key
-of another token), with no reset and no pause for the others. When the
+A key missing while the session is still logged in, and the token still
+showing other private keys, is not a failure of the token: that one request
+gets ``SigningKeyMissing`` (503 ``cle_de_signature_introuvable``, a long
+Retry-After), logged ``hsm.key_missing`` (an operator's matter: a key
+deleted from the token, or a row naming a key of another token), with no
+reset and no pause for the others. When the
 login is gone, the keys are invisible and the pool resets and logs in again;
 a key the process has signed with before and no longer finds gets one reset
 and one more try first (a module's view of a token that went away and came
@@ -45,11 +47,11 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import pkcs11
-from pkcs11 import ObjectClass
+from pkcs11 import Attribute, ObjectClass
 
 from sceau.errors import ConfigurationError
 from sceau.hsm.config import TokenConfig
-from sceau.hsm.errors import HsmUnavailable
+from sceau.hsm.errors import HsmUnavailable, SigningKeyMissing
 from sceau.hsm.module import HsmModule
 
 logger = logging.getLogger(__name__)
@@ -207,16 +209,18 @@ class SessionPool:
                     self._note_broken(generation, exc, what)
                     continue
                 self._seen.discard(exc.key)
+                # An operator's matter: the token works, the key is not in it.
                 logger.error(
                     "hsm.key_missing",
                     extra={
+                        "code": SigningKeyMissing.code,
                         "operation": what,
                         "token": self.config.token_label,
                         "label": exc.key[0] if exc.key else None,
                         "key_id": exc.key[1].hex() if exc.key else None,
                     },
                 )
-                raise HsmUnavailable() from exc.__cause__
+                raise SigningKeyMissing() from exc.__cause__
             except _ResetPending as exc:
                 raise HsmUnavailable() from exc
             except (*_SESSION_ERRORS, *_STALE_KEY_ERRORS) as exc:
@@ -264,10 +268,15 @@ class SessionPool:
             self._give_back(pooled)
             raise
         except pkcs11.NoSuchKey as exc:
-            if self.module.logged_in(pooled.session):
+            if self.module.logged_in(pooled.session) and _holds_private_keys(
+                pooled.session
+            ):
                 self._give_back(pooled)
                 raise _KeyMissing(getattr(exc, "key", None)) from exc
-            # The login is gone, and with it the sight of the private keys.
+            # The login is gone, and with it the sight of the private keys;
+            # or the token shows no private key at all, its store gone from
+            # under the module (SoftHSM's token directory moved away): the
+            # token failed, not this one key.
             self._drop(pooled)
             raise
         except _REQUEST_ERRORS:
@@ -401,6 +410,18 @@ class SessionPool:
     def _wait_out_quiet(self) -> None:
         if time.monotonic() < self._quiet_until:
             raise HsmUnavailable()
+
+
+def _holds_private_keys(session: Any) -> bool:
+    """Whether the token shows the session any private key. The search runs
+    to its end, which closes it: one left open would refuse the session's
+    next search."""
+    try:
+        return bool(
+            list(session.get_objects({Attribute.CLASS: ObjectClass.PRIVATE_KEY}))
+        )
+    except pkcs11.PKCS11Error:
+        return False
 
 
 def _close_quietly(pooled: PooledSession) -> None:

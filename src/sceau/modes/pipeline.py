@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from types import UnionType
+from typing import TypeVar
 
 from pyhanko.pdf_utils.misc import PdfError
 from pyhanko.sign.timestamps.common_utils import TimestampRequestError
@@ -57,6 +58,8 @@ from sceau.verification.links import verification_page_url
 from sceau.webhooks.ssrf import check_url
 
 logger = logging.getLogger(__name__)
+
+E = TypeVar("E", bound=BaseException)
 
 
 @dataclass(frozen=True)
@@ -269,10 +272,11 @@ def _sign(
     except PdfRejected as exc:
         raise PdfUnsignable(exc.message, code=exc.code) from exc
     except Exception as exc:
-        if _caused_by(exc, HsmUnavailable):
-            # The key's token (or the TSA key's) is out of reach, whatever
-            # pyHanko wrapped it in.
-            raise HsmUnavailable() from exc
+        token_failure = _cause_of(exc, HsmUnavailable)
+        if token_failure is not None:
+            # The key's token (or the TSA key's) is out of reach, or lacks
+            # the key, whatever pyHanko wrapped it in.
+            raise type(token_failure)() from exc
         if _caused_by(exc, TimestampUnavailable | TimestampRequestError):
             raise TsaUnavailable() from exc
         if _caused_by(exc, PathError | ValidationError | CRLValidationError):
@@ -306,3 +310,13 @@ def _caused_by(exc: BaseException, kind: type[BaseException] | UnionType) -> boo
             return True
         seen = seen.__cause__ or seen.__context__
     return False
+
+
+def _cause_of(exc: BaseException, kind: type[E]) -> E | None:
+    """The first ``kind`` in ``exc``'s chain, or ``None``."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, kind):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None

@@ -49,9 +49,10 @@ def health_checks(db: Database, pki: Callable[[], ServicePki]) -> dict[str, str]
                 )
         _prove_key(loaded.issuing_key, loaded.issuing_cert.public_key())  # type: ignore[arg-type]
         _prove_key(loaded.tsa_key, loaded.tsa_cert.public_key())  # type: ignore[arg-type]
-    except HsmUnavailable:
-        # The token away is an outage the pool has logged already.
-        logger.error("healthz.keys_failed", extra={"reason": "hsm_indisponible"})
+    except HsmUnavailable as exc:
+        # The token away (or a key missing from it) is what the pool has
+        # logged already.
+        logger.error("healthz.keys_failed", extra={"reason": exc.code})
         results["cles"] = "indisponible"
     except Exception:
         # Same: a key that cannot sign or a lapsed certificate is "not usable".

@@ -1,13 +1,15 @@
-"""Child processes of ``sceau serve`` that must never outlive it."""
+"""Child processes of the service: what they see of its environment, and
+that they never outlive it."""
 
 from __future__ import annotations
 
 import ctypes
 import logging
+import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 
 from sceau.settings import Settings
@@ -15,6 +17,34 @@ from sceau.settings import Settings
 logger = logging.getLogger(__name__)
 
 PR_SET_PDEATHSIG = 1
+
+# What every child keeps of the service's environment: the search path, the
+# locale, the time zone and the home; never the rest, where the master key,
+# a token PIN or a backup key may live.
+CHILD_VARIABLES = frozenset({"PATH", "LANG", "TZ", "HOME"})
+CHILD_PREFIXES = ("LC_",)
+
+
+def minimal_environment(
+    extra: Mapping[str, str] | None = None,
+    *,
+    keep: Iterable[str] = (),
+    keep_prefixes: Iterable[str] = (),
+    environ: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """A child's environment: of ``environ`` (this process's by default),
+    PATH, LANG, LC_*, TZ and HOME, plus the variables the caller names in
+    ``keep`` and ``keep_prefixes``; then ``extra``, set whatever ``environ``
+    held."""
+    source = os.environ if environ is None else environ
+    names = CHILD_VARIABLES | set(keep)
+    prefixes = (*CHILD_PREFIXES, *keep_prefixes)
+    kept = {
+        name: value
+        for name, value in source.items()
+        if name in names or name.startswith(prefixes)
+    }
+    return kept | dict(extra or {})
 
 
 def die_with_parent() -> None:

@@ -45,6 +45,8 @@ class ValidationDataUnavailable(ServiceUnavailable):
         "révocation) n'ont pas pu être réunies : la signature n'a pas été apposée "
         "et rien n'a été enregistré. Réessayez plus tard ou demandez le niveau B-T."
     )
+    # A certificate authority's server that failed is seldom back in seconds.
+    retry_after = 60
 
 
 class AppearanceInvalid(Unprocessable):

@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from sceau.errors import ConfigurationError
-from sceau.ops.processes import die_with_parent
+from sceau.ops.processes import die_with_parent, minimal_environment
 from sceau.pki.access import AccessCa
 from sceau.runtime import Runtime
 
@@ -226,17 +226,6 @@ def _write_private(path: Path, data: bytes) -> None:
     path.write_bytes(data)
 
 
-def _haproxy_environment() -> dict[str, str]:
-    """What HAProxy may see of the service's environment: nothing secret (the
-    master key, a token PIN, a backup key live in variables), only the locale,
-    the time zone and the search path."""
-    return {
-        name: value
-        for name, value in os.environ.items()
-        if name in ("PATH", "LANG", "TZ", "HOME") or name.startswith("LC_")
-    }
-
-
 class HaproxyProcess:
     """HAProxy in the foreground, as a child of the service (or of a test)."""
 
@@ -254,7 +243,8 @@ class HaproxyProcess:
             [binary, "-c", "-q", "-f", str(self.files.config)],
             capture_output=True,
             check=False,
-            env=_haproxy_environment(),
+            # Nothing secret of the service's environment (master key, PIN).
+            env=minimal_environment(),
         )
         if check.returncode != 0:
             raise ConfigurationError(
@@ -266,7 +256,7 @@ class HaproxyProcess:
             [binary, "-db", "-f", str(self.files.config)],
             stdout=subprocess.DEVNULL,
             preexec_fn=die_with_parent,
-            env=_haproxy_environment(),
+            env=minimal_environment(),
         )
         deadline = time.monotonic() + START_TIMEOUT
         while not self.files.admin_socket.exists():

@@ -23,7 +23,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from sceau.db import utcnow
+from sceau.db import storage_failure, utcnow
 from sceau.errors import SceauError
 from sceau.http import runtime_of
 from sceau.ops.security_headers import PAGE_HEADERS
@@ -329,9 +329,13 @@ def page_error_response(
         logger.warning("web.page_failed", extra={"code": error.code})
     try:
         who = signed_in(request)
-    except Exception:
-        # The error page must not fail because the database is what failed.
-        logger.warning("web.error_page_without_session", exc_info=True)
+    except Exception as exc:
+        # The error page must not fail because the database is what failed;
+        # an outage is one line, anything else a bug with its trace.
+        logger.warning(
+            "web.error_page_without_session",
+            exc_info=storage_failure(exc) is None,
+        )
         who = None
     return render(
         request,
