@@ -1,9 +1,12 @@
 """Shared fixtures: a data directory with the service's PKI, a runtime on
-SQLite and on the local PostgreSQL, a provisioned client, sample PDFs."""
+SQLite and on the local PostgreSQL, a provisioned client, sample PDFs; and a
+guard that fails any test during which the service answered a bug with a 500,
+unless the test says it expects one."""
 
 from __future__ import annotations
 
 import base64
+import logging
 import os
 import secrets
 import shutil
@@ -25,6 +28,65 @@ POSTGRES_ADMIN_URL = os.environ.get(
     "SCEAU_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 LABEL = "Atlanta Assurances – système de production"
+
+# What the service's last-resort handler logs, with the trace, when a route or
+# a middleware raised something no other handler took.
+UNEXPECTED_ERROR = "request.unexpected_error"
+SERVER_ERROR_EXPECTED = "server_error_expected"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        f"{SERVER_ERROR_EXPECTED}: the test provokes a bug on purpose and expects "
+        "the service to answer it with a 500 (erreur_interne)",
+    )
+
+
+class _UnexpectedErrors(logging.Handler):
+    """Keeps the unexpected-error records of the service's loggers, from any
+    thread of the test process (the live servers run uvicorn in one)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.msg == UNEXPECTED_ERROR:
+            self.records.append(record)
+
+
+@pytest.fixture(autouse=True)
+def no_unexpected_server_error(request: pytest.FixtureRequest) -> Iterator[None]:
+    """The service answers a bug with a 500 and does not raise it, so a test
+    client never sees it raised: this fails the test instead, whatever the
+    test asserted, unless it is marked ``server_error_expected``. It hears
+    this process's loggers only: a ``sceau serve`` run as a process of its
+    own logs to its own output."""
+    handler = _UnexpectedErrors()
+    # The parent of every service logger; the CLI's logging setup replaces
+    # the root's handlers only, never this one's.
+    service = logging.getLogger("sceau")
+    service.addHandler(handler)
+    try:
+        yield
+    finally:
+        service.removeHandler(handler)
+    if not handler.records or request.node.get_closest_marker(SERVER_ERROR_EXPECTED):
+        return
+    failures = []
+    for record in handler.records:
+        exc = record.exc_info[1] if record.exc_info else None
+        failures.append(
+            f"{type(exc).__name__}: {exc}" if exc is not None else record.getMessage()
+        )
+    pytest.fail(
+        f"the service answered {len(failures)} unexpected error(s) with a 500 "
+        f"({UNEXPECTED_ERROR}): "
+        + "; ".join(failures)
+        + f" (mark the test @pytest.mark.{SERVER_ERROR_EXPECTED} if it is meant to)",
+        pytrace=False,
+    )
 
 
 @pytest.fixture(scope="session")

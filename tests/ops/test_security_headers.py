@@ -241,6 +241,7 @@ def assert_api_headers(answer: httpx.Response) -> None:
     assert answer.headers["x-request-id"].startswith("req_")
 
 
+@pytest.mark.server_error_expected
 def test_a_500_carries_the_headers_and_the_request_id_and_its_trace_is_logged(
     runtime: Runtime, caplog: pytest.LogCaptureFixture
 ) -> None:
