@@ -17,7 +17,13 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from sceau.errors import PayloadTooLarge, UnsupportedMediaType
-from sceau.http import MalformedJson, decode_pdf_b64, read_body, runtime_of
+from sceau.http import (
+    MalformedJson,
+    decode_pdf_b64,
+    frozen_now,
+    read_body,
+    runtime_of,
+)
 from sceau.modes.pipeline import SignatureOutcome
 from sceau.ops.middleware import BodyTooLarge
 from sceau.signing.errors import PdfTooLarge
@@ -121,7 +127,7 @@ async def read_recorded(ref_signature: str, request: Request) -> JSONResponse:
 def count_verification(request: Request) -> None:
     """Count one request against the caller's per-address rate, or refuse it
     (429); the pages count theirs here too, so both share one budget."""
-    _limiter(request).count(_address(request))
+    _limiter(request).count(_address(request), frozen_now(request))
 
 
 def report_pdf_response(outcome: SignatureOutcome, report: DocumentReport) -> Response:
