@@ -48,6 +48,7 @@ from sqlalchemy import Table, create_engine, func, select, text
 from sqlalchemy.engine import make_url
 from tests.conftest import provision, sign_body
 from tests.support.pdfs import one_page_pdf
+from tests.support.postgres import postgres_schema
 
 from bench.harness import out_and_quick, section, write_section
 from bench.signing import code_revision, machine_description
@@ -80,21 +81,6 @@ def settings_for(data_dir: Path, url: str) -> Settings:
     return Settings(
         data_dir=data_dir, database_url=url, log_format="text", log_level="WARNING"
     )
-
-
-@contextmanager
-def postgres_schema() -> Iterator[str]:
-    """A fresh schema of the local PostgreSQL, dropped afterwards."""
-    schema = "bench_" + secrets.token_hex(5)
-    admin = create_engine(POSTGRES_URL)
-    with admin.begin() as connection:
-        connection.execute(text(f"CREATE SCHEMA {schema}"))
-    try:
-        yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
-        admin.dispose()
 
 
 @contextmanager
@@ -226,7 +212,10 @@ def _urls(backend: str, source: Path, target: Path) -> Iterator[tuple[str, str]]
     if backend == "sqlite":
         yield f"sqlite:///{source / 'sceau.db'}", f"sqlite:///{target / 'sceau.db'}"
         return
-    with postgres_schema() as source_url, new_database() as database:
+    with (
+        postgres_schema(POSTGRES_URL, prefix="bench_") as source_url,
+        new_database() as database,
+    ):
         # As a restore on a new server would be: the same schema name in
         # a new database (restoring beside the live schema, under another
         # name, takes the slower renaming path).

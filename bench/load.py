@@ -42,13 +42,14 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
-from tests.support.deployment import Deployment, deployment, postgres_schema
+from tests.support.deployment import Deployment, deployment
 from tests.support.ots_calendar import (
     LoopbackCalendar,
     running_calendar,
     running_chain,
 )
 from tests.support.pdfs import one_page_pdf
+from tests.support.postgres import postgres_schema
 
 from bench.harness import out_and_quick, percentile, section, write_section
 from bench.signing import code_revision, machine_description

@@ -8,7 +8,6 @@ from __future__ import annotations
 import base64
 import logging
 import os
-import secrets
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,13 +15,13 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
 
 from sceau.app import create_app
 from sceau.clients.provisioning import provision_system_client
 from sceau.runtime import Runtime
 from sceau.settings import Settings
 from tests.support.pdfs import one_page_pdf
+from tests.support.postgres import postgres_schema
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "SCEAU_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -111,14 +110,8 @@ def data_dir(tmp_path: Path, pki_template: Path) -> Path:
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A fresh schema in the local PostgreSQL, dropped after the test."""
-    schema = "t_" + secrets.token_hex(6)
-    admin = create_engine(POSTGRES_ADMIN_URL)
-    with admin.begin() as connection:
-        connection.execute(text(f"CREATE SCHEMA {schema}"))
-    yield f"{POSTGRES_ADMIN_URL}?options=-csearch_path%3D{schema}"
-    with admin.begin() as connection:
-        connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-    admin.dispose()
+    with postgres_schema(POSTGRES_ADMIN_URL) as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

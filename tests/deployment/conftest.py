@@ -19,7 +19,6 @@ from tests.support.deployment import (
     Deployment,
     copy_data_dir,
     deployment,
-    postgres_schema,
 )
 from tests.support.events import Mailbox, Receiver
 from tests.support.ots_calendar import (
@@ -27,6 +26,7 @@ from tests.support.ots_calendar import (
     running_calendar,
     running_chain,
 )
+from tests.support.postgres import postgres_schema
 
 # Low, so that the rate-limit tests need few requests.
 AUTH_FAILURE_LIMIT = 6

@@ -12,7 +12,6 @@ is reported with the tail of its log.
 from __future__ import annotations
 
 import os
-import secrets
 import shutil
 import signal
 import subprocess
@@ -25,7 +24,6 @@ from pathlib import Path
 from typing import Self
 
 import httpx
-from sqlalchemy import create_engine, text
 
 from sceau.deploy.nginx import NginxSite, Standalone, render_standalone
 from sceau.ops.processes import die_with_parent
@@ -180,21 +178,6 @@ def service_env(
 
 def sceau(*args: str) -> list[str]:
     return [sys.executable, "-m", "sceau", *args]
-
-
-@contextmanager
-def postgres_schema(admin_url: str) -> Iterator[str]:
-    """A fresh schema of the local PostgreSQL, dropped afterwards."""
-    schema = "d_" + secrets.token_hex(6)
-    admin = create_engine(admin_url)
-    with admin.begin() as connection:
-        connection.execute(text(f"CREATE SCHEMA {schema}"))
-    try:
-        yield f"{admin_url}?options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
 
 
 @contextmanager
