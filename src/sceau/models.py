@@ -4,6 +4,7 @@ import sceau.billing.models
 import sceau.console.models  # noqa: F401
 from sceau.acts.models import Act, ActDocument
 from sceau.anchoring.models import AnchorBatch, AnchorRecord
+from sceau.audit.models import AuditAnchor, AuditEntry, AuditHead, AuditRef
 from sceau.auth.models import AuthFailure, HmacNonce
 from sceau.authority.models import AuthorityMatrix
 from sceau.catalogue.models import ActType
@@ -36,6 +37,10 @@ __all__ = [
     "AnchorBatch",
     "AnchorRecord",
     "ApiKey",
+    "AuditAnchor",
+    "AuditEntry",
+    "AuditHead",
+    "AuditRef",
     "AuthFailure",
     "AuthorityMatrix",
     "Base",
