@@ -436,6 +436,7 @@ def identity_list(client_id: str | None, as_json: bool) -> None:
 # Imported for the commands they attach to the groups above.
 # -- anchoring ---------------------------------------------------------------------
 import sceau.anchoring.cli  # noqa: E402
+import sceau.audit.cli  # noqa: E402
 import sceau.authority.cli  # noqa: E402
 import sceau.backup.cli  # noqa: E402
 import sceau.billing.cli  # noqa: E402

@@ -156,6 +156,12 @@ class Settings(BaseSettings):
     # How often each worker loop looks for acts to expire or remind.
     act_sweep_interval_seconds: float = Field(default=60.0, gt=0)
 
+    # How often the audit trail's head is timestamped by the TSA and anchored
+    # through OpenTimestamps (once a day by default), and how often a worker
+    # loop looks whether that is due.
+    audit_anchor_interval_seconds: float = Field(default=86400.0, ge=60)
+    audit_anchor_check_seconds: float = Field(default=300.0, gt=0)
+
     # Integration life cycle: a client in pilot signs at most this many
     # documents a day (unless its agreement sets plafond_pilote), each reason
     # starting with the marker.

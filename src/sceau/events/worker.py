@@ -32,6 +32,7 @@ from sqlalchemy import insert, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from sceau.acts.sweeper import sweep_acts
+from sceau.audit import anchors as audit_anchors
 from sceau.authority import review
 from sceau.billing import invoices as billing_invoices
 from sceau.billing import notices as billing_notices
@@ -622,7 +623,8 @@ class Chore:
 
 
 def standard_chores(db: Database, settings: Settings) -> list[Chore]:
-    """What every worker loop runs: acts expired and reminded."""
+    """What every worker loop runs: acts expired and reminded, notices, the
+    SLA's figures, invoices' PDFs, and the audit trail's anchoring."""
     return [
         Chore(
             "acts.sweep",
@@ -644,6 +646,11 @@ def standard_chores(db: Database, settings: Settings) -> list[Chore]:
             "billing.invoice_pdfs",
             billing_invoices.PDF_SWEEP_SECONDS,
             billing_invoices.pdf_chore(db, settings),
+        ),
+        Chore(
+            "audit.anchor",
+            settings.audit_anchor_check_seconds,
+            audit_anchors.anchor_chore(db, settings),
         ),
     ]
 
