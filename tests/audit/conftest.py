@@ -68,3 +68,7 @@ def cli(data_dir: Path, database_url: str) -> Iterator[CliRunner]:
 def run(cli: CliRunner, *args: str) -> Result:
     get_settings.cache_clear()
     return cli.invoke(main, list(args), catch_exceptions=False)
+
+
+# The loopback calendars and chain of the anchoring tests.
+from tests.anchoring.conftest import anchoring, calendars, chain  # noqa: E402, F401

@@ -63,15 +63,27 @@ class AnchorState:
 
 def anchor_is_due(session: Session, interval: timedelta, now: datetime) -> bool:
     """Entries were written since the last anchor, and it is old enough."""
-    head_seq, _ = head(session)
     last = session.execute(
         select(AuditAnchor.seq, AuditAnchor.created_at)
         .order_by(AuditAnchor.seq.desc())
         .limit(1)
     ).first()
     if last is None:
-        return head_seq > 0
-    return head_seq > last.seq and last.created_at + interval <= now
+        return head(session)[0] > 0
+    return last.created_at + interval <= now and _written_since(session, last.seq)
+
+
+def _written_since(session: Session, seq: int) -> bool:
+    """Entries after ``seq`` other than the anchorings' own: an anchor of a
+    head that records nothing but the last anchoring would add nothing."""
+    return (
+        session.scalar(
+            select(AuditEntry.seq)
+            .where(AuditEntry.seq > seq, AuditEntry.action != actions.JOURNAL_ANCRE)
+            .limit(1)
+        )
+        is not None
+    )
 
 
 def anchor_head(runtime: Runtime, *, now: datetime | None = None) -> AnchorState | None:
@@ -81,14 +93,16 @@ def anchor_head(runtime: Runtime, *, now: datetime | None = None) -> AnchorState
     # the rest of this package does not need.
     from sceau.documents.sealing import SERVICE_CLIENT_ID, service_identity
 
+    # The anchoring record belongs to the service's client, made (and
+    # recorded in the trail) before the head is read.
+    service_identity(runtime)
     with runtime.db.sessions() as session:
         seq, hash_ = head(session)
-        done = session.get(AuditAnchor, seq)
-    if seq == 0 or done is not None:
-        return None
+        last = session.scalar(select(func.max(AuditAnchor.seq)))
+        if seq == 0 or (last is not None and not _written_since(session, last)):
+            return None
     token = _timestamp(runtime, bytes.fromhex(hash_))
     checked = check_token(token, bytes.fromhex(hash_))
-    service_identity(runtime)  # the anchoring record belongs to its client
     moment = now or utcnow()
     try:
         with runtime.db.transaction() as session:
