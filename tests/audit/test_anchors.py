@@ -19,7 +19,12 @@ from sqlalchemy import select
 
 from sceau.audit import actions
 from sceau.audit.actors import Actor
-from sceau.audit.anchors import anchor_head, anchor_is_due, anchor_states
+from sceau.audit.anchors import (
+    anchor_chore,
+    anchor_head,
+    anchor_is_due,
+    anchor_states,
+)
 from sceau.audit.chain import ANCHOR
 from sceau.audit.models import AuditEntry
 from sceau.audit.service import canonical_json, entry_hash, head, record
@@ -168,3 +173,13 @@ def test_the_anchor_is_due_daily_once_entries_are_written(trail: Runtime) -> Non
     with trail.db.sessions() as session:
         assert not anchor_is_due(session, day, now + timedelta(hours=23))
         assert anchor_is_due(session, day, now + timedelta(hours=24))
+
+
+def test_the_worker_chore_anchors_when_due_and_then_waits(trail: Runtime) -> None:
+    chore = anchor_chore(trail.db, trail.settings)
+
+    first, second = chore(), chore()
+
+    assert (first, second) == (1, 0)
+    with trail.db.sessions() as session:
+        assert len(anchor_states(session)) == 1

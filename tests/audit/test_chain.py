@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from datetime import timedelta
 
 import pytest
@@ -206,3 +207,27 @@ def test_a_secret_is_refused_before_it_reaches_the_trail(runtime: Runtime) -> No
             actor=Actor.person("09-ABCD-1234"),
             details={"mot_de_passe": "hunter2"},
         )
+
+
+def test_writers_in_parallel_make_one_chain_without_gaps(runtime: Runtime) -> None:
+    def write(worker: int) -> None:
+        for number in range(15):
+            with runtime.db.transaction() as session:
+                record(
+                    session,
+                    actions.INCIDENT_MIS_A_JOUR,
+                    actor=Actor.service(f"worker-{worker}"),
+                    subject=f"INC-{worker}-{number}",
+                )
+
+    threads = [threading.Thread(target=write, args=(w,)) for w in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    report = verify_trail(runtime.db)
+    with runtime.db.sessions() as session:
+        places = list(session.scalars(select(AuditEntry.seq).order_by(AuditEntry.seq)))
+    assert report.intact, report.findings
+    assert places == list(range(1, 61))

@@ -1,0 +1,201 @@
+"""What the audit trail keeps of signatures, as an auditor reads it: each one
+made through the API with who asked (the key, the level, the address), the
+document's SHA-256 before and after, and the request it answered; each one
+refused with its code and nothing else; nothing of a signature that rolled
+back; and never a secret."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import time
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from sceau.audit.models import AuditEntry
+from sceau.audit.service import AuditEntryView, entries_about, view_of
+from sceau.documents.sealing import SERVICE_CLIENT_ID, sign_as_service
+from sceau.identities.models import Identity
+from sceau.modes.names import MODE_SYSTEM
+from sceau.modes.pipeline import SigningJob, sign_and_record
+from sceau.runtime import Runtime
+from sceau.signing.models import SignatureRecord
+from tests.conftest import Provisioned, sign_body
+
+SIGNER = "/api/v1/sceau/b2b/signer"
+
+
+def entries_of(runtime: Runtime, action: str | None = None) -> list[AuditEntryView]:
+    """Every entry, in the chain's order (those of ``action`` only, if given)."""
+    with runtime.db.sessions() as session:
+        rows = session.execute(
+            select(AuditEntry.seq, AuditEntry.hash, AuditEntry.body).order_by(
+                AuditEntry.seq
+            )
+        ).all()
+    entries = [view_of(row.seq, row.hash, row.body) for row in rows]
+    return [e for e in entries if action is None or e.action == action]
+
+
+def stored_text(runtime: Runtime) -> str:
+    with runtime.db.sessions() as session:
+        rows = session.execute(select(AuditEntry)).scalars().all()
+        return "\n".join(
+            f"{row.action} {row.subject} {row.client_id} {row.body}" for row in rows
+        )
+
+
+def signing_actions(runtime: Runtime) -> list[str]:
+    return [
+        entry.action
+        for entry in entries_of(runtime)
+        if entry.action.startswith("signature.")
+    ]
+
+
+def test_an_api_signature_is_in_the_trail_with_who_asked_and_the_hashes(
+    runtime: Runtime, api: TestClient, atlanta: Provisioned, pdf: bytes
+) -> None:
+    response = api.post(SIGNER, json=sign_body(atlanta, pdf), headers=atlanta.headers)
+
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    signed = base64.b64decode(answer["pdf_signe_b64"])
+    with runtime.db.sessions() as session:
+        about = entries_about(session, [answer["ref_signature"]])
+    [entry] = [e for e in about if e.action == "signature.signee"]
+    assert entry.subject == answer["ref_signature"]
+    assert entry.client_id == atlanta.client_id
+    assert entry.actor["kind"] == "client"
+    assert entry.actor["client_id"] == atlanta.client_id
+    assert entry.actor["key_id"] == atlanta.api_key_id
+    assert entry.actor["level"] == "A"
+    assert entry.actor["address"]  # the test client's, as the service saw it
+    assert entry.hashes == {
+        "source": hashlib.sha256(pdf).hexdigest(),
+        "signe": hashlib.sha256(signed).hexdigest(),
+    }
+    assert entry.hashes["signe"] == answer["sha256_signe"]
+    assert entry.objects == {
+        "signature": answer["ref_signature"],
+        "identite": atlanta.code_09,
+        "horodatage": answer["ref_horodatage"],
+    }
+    assert entry.details["mode"] == MODE_SYSTEM
+    assert entry.details["motif"] == "Attestation de garantie n° 2026-04231"
+    assert entry.details["niveau_pades"] == runtime.settings.default_level
+    assert entry.request_id == response.headers["X-Request-Id"]
+    assert "signature.refusee" not in signing_actions(runtime)
+
+
+def test_an_unknown_code_09_leaves_a_refusal_and_no_signature(
+    runtime: Runtime, api: TestClient, atlanta: Provisioned, pdf: bytes
+) -> None:
+    unknown = "09S-INCONNU-X"
+    response = api.post(
+        SIGNER,
+        json=sign_body(atlanta, pdf, code_09=unknown),
+        headers=atlanta.headers,
+    )
+
+    assert 400 <= response.status_code < 500, response.text
+    code = response.json()["erreur"]["code"]
+    assert signing_actions(runtime) == ["signature.refusee"]
+    [entry] = entries_of(runtime, "signature.refusee")
+    assert entry.details == {"code": code, "statut_http": response.status_code}
+    assert entry.objects == {"identite": unknown}
+    assert entry.actor["key_id"] == atlanta.api_key_id
+    assert entry.client_id == atlanta.client_id
+    assert entry.request_id == response.headers["X-Request-Id"]
+    assert entry.hashes == {}
+
+
+def test_a_pdf_too_large_leaves_a_refusal_with_its_code(
+    runtime: Runtime, api: TestClient, atlanta: Provisioned, pdf: bytes
+) -> None:
+    runtime.settings.max_pdf_bytes = len(pdf) - 1
+
+    response = api.post(SIGNER, json=sign_body(atlanta, pdf), headers=atlanta.headers)
+
+    assert response.status_code == 413, response.text
+    assert signing_actions(runtime) == ["signature.refusee"]
+    [entry] = entries_of(runtime, "signature.refusee")
+    assert entry.details == {"code": "pdf_trop_volumineux", "statut_http": 413}
+    with runtime.db.sessions() as session:
+        assert session.scalar(select(SignatureRecord.ref)) is None
+
+
+def test_an_unauthenticated_request_leaves_nothing(
+    runtime: Runtime, api: TestClient, atlanta: Provisioned, pdf: bytes
+) -> None:
+    response = api.post(
+        SIGNER,
+        json=sign_body(atlanta, pdf),
+        headers={"X-Identity-API-Key": "pas-la-bonne-cle"},
+    )
+
+    assert response.status_code == 401
+    assert signing_actions(runtime) == []
+
+
+def test_a_signature_that_rolls_back_leaves_no_entry(
+    runtime: Runtime, atlanta: Provisioned, pdf: bytes
+) -> None:
+    with runtime.db.sessions() as session:
+        identity = session.get_one(Identity, atlanta.code_09)
+
+    def fail(session: Session, record: SignatureRecord) -> None:
+        raise RuntimeError("the step after the record fails")
+
+    with pytest.raises(RuntimeError):
+        sign_and_record(
+            runtime,
+            SigningJob(
+                client_id=atlanta.client_id,
+                identity=identity,
+                mode=MODE_SYSTEM,
+                reason="Attestation",
+                pdf=pdf,
+                level="B-B",
+                request_id="req-rollback",
+                started=time.perf_counter(),
+            ),
+            within=fail,
+        )
+
+    assert signing_actions(runtime) == []
+    with runtime.db.sessions() as session:
+        assert session.scalar(select(SignatureRecord.ref)) is None
+
+
+def test_no_secret_reaches_the_trail(
+    runtime: Runtime, api: TestClient, atlanta: Provisioned, pdf: bytes
+) -> None:
+    signed = api.post(SIGNER, json=sign_body(atlanta, pdf), headers=atlanta.headers)
+    refused = api.post(
+        SIGNER,
+        json=sign_body(atlanta, pdf, code_09="09S-INCONNU-X"),
+        headers=atlanta.headers,
+    )
+
+    assert signed.status_code == 200 and refused.status_code >= 400
+    text = stored_text(runtime)
+    assert atlanta.api_key not in text
+    assert base64.b64encode(pdf).decode()[:40] not in text
+    assert signed.json()["pdf_signe_b64"][:40] not in text
+
+
+def test_pixel_sceau_signs_its_own_documents_as_the_service(
+    runtime: Runtime, pdf: bytes
+) -> None:
+    outcome = sign_as_service(runtime, pdf, "Rapport de vérification")
+
+    with runtime.db.sessions() as session:
+        about = entries_about(session, [outcome.record.ref])
+    [entry] = [e for e in about if e.action == "signature.signee"]
+    assert entry.actor == {"kind": "service", "id": "pixel-sceau"}
+    assert entry.client_id == SERVICE_CLIENT_ID
+    assert entry.hashes["source"] == hashlib.sha256(pdf).hexdigest()
