@@ -24,7 +24,9 @@ class AuditEntry(Base):
     ``body`` is the canonical JSON the chain hashes (``hash`` is its SHA-256);
     it names the previous entry's hash. The other columns repeat fields of the
     body for look-ups, and verification checks they still agree with it.
-    ``seq`` is the entry's place, given out by the head, without gaps.
+    ``seq`` is the entry's place, given out by the head, without gaps. The
+    subject is found through ``audit_refs``, which names it too: one index
+    less to write in every signing transaction.
     """
 
     __tablename__ = "audit_entries"
@@ -33,7 +35,7 @@ class AuditEntry(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime())
     action: Mapped[str] = mapped_column(String(48))
     client_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
-    subject: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    subject: Mapped[str | None] = mapped_column(String(64), nullable=True)
     body: Mapped[str] = mapped_column(Text)
     hash: Mapped[str] = mapped_column(String(64))
 

@@ -12,12 +12,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, event, insert, select, update
+from sqlalchemy import Connection, Table, event, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -211,41 +211,116 @@ def view_of(seq: int, hash_: str, body: str) -> AuditEntryView:
 
 
 def _write_pending(session: Session, pending: list[PendingEntry]) -> None:
-    # The head row is locked by this UPDATE until the commit: places are
-    # given out one transaction after the other, without gaps.
-    last_seq, prev = session.execute(
-        update(_HEAD)
-        .where(_HEAD.c.id == HEAD_ID)
-        .values(seq=_HEAD.c.seq + len(pending))
-        .returning(_HEAD.c.seq, _HEAD.c.hash)
+    """Chain and write ``pending`` under the head's lock, held until the
+    commit. The statements go to the driver as they are: this runs in every
+    signing transaction, and building SQLAlchemy statements cost more than
+    the database's own work."""
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        _write_on_postgresql(connection, pending)
+    else:
+        _write_on_sqlite(connection, pending)
+
+
+def _write_on_sqlite(connection: Connection, pending: list[PendingEntry]) -> None:
+    # The UPDATE takes the database's write lock before the head is read,
+    # whatever the transaction began as.
+    last_seq, prev = connection.exec_driver_sql(
+        "UPDATE audit_head SET seq = seq + ? WHERE id = 1 RETURNING seq, hash",
+        (len(pending),),
     ).one()
-    seq = last_seq - len(pending)
-    rows: list[dict[str, Any]] = []
-    refs: list[dict[str, Any]] = []
+    at = _time_values(connection)
+    rows, refs, head_hash = _chained(last_seq - len(pending), prev, pending, at)
+    connection.exec_driver_sql(
+        "INSERT INTO audit_entries (seq, at, action, client_id, subject, body, hash)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        rows,
+    )
+    if refs:
+        connection.exec_driver_sql(
+            "INSERT INTO audit_refs (ref, seq) VALUES (?, ?)", refs
+        )
+    connection.exec_driver_sql(
+        "UPDATE audit_head SET hash = ?, updated_at = ? WHERE id = 1",
+        (head_hash, at(utcnow())),
+    )
+
+
+def _write_on_postgresql(connection: Connection, pending: list[PendingEntry]) -> None:
+    # One round trip (migration 0018's sceau_audit_append): the function
+    # completes each text with the previous hash, as canonical_body does.
+    columns: list[list[Any]] = [[] for _ in range(8)]
+    at = _time_values(connection)
+    for number, entry in enumerate(pending, start=1):
+        prefix, suffix = _cut_at_prev(entry)
+        for column, value in zip(
+            columns,
+            (prefix, suffix, at(entry.at), entry.action, entry.client_id),
+            strict=False,
+        ):
+            column.append(value)
+        columns[5].append(entry.subject)
+        for ref in _references(entry):
+            columns[6].append(ref)
+            columns[7].append(number)
+    connection.exec_driver_sql(
+        "SELECT sceau_audit_append(%s::text[], %s::text[], %s::timestamptz[], "
+        "%s::text[], %s::text[], %s::text[], %s::text[], %s::integer[])",
+        tuple(columns),
+    )
+
+
+_PREV_MARK = "?" * 64
+
+
+def _cut_at_prev(entry: PendingEntry) -> tuple[str, str]:
+    """The entry's canonical text before and after its previous hash."""
+    body = canonical_body(_PREV_MARK, entry)
+    field_ = f'"prev":"{_PREV_MARK}"'
+    # Keys are sorted and "prev" is a key of the top level only: its one
+    # occurrence is the place (a value quoting it would be escaped).
+    if body.count(field_) != 1:
+        raise ValueError("an audit entry's text names its previous hash once")
+    start = body.index(field_) + len('"prev":"')
+    return body[:start], body[start + len(_PREV_MARK) :]
+
+
+def _chained(
+    seq: int,
+    prev: str,
+    pending: list[PendingEntry],
+    at: Callable[[datetime], Any],
+) -> tuple[list[tuple[Any, ...]], list[tuple[str, int]], str]:
+    """The rows of ``pending`` after the entry at ``seq`` of hash ``prev``:
+    the entries, their references, and the new head's hash."""
+    rows: list[tuple[Any, ...]] = []
+    refs: list[tuple[str, int]] = []
     for entry in pending:
         seq += 1
         body = canonical_body(prev, entry)
         prev = entry_hash(body)
         rows.append(
-            {
-                "seq": seq,
-                "at": entry.at,
-                "action": entry.action,
-                "client_id": entry.client_id,
-                "subject": entry.subject,
-                "body": body,
-                "hash": prev,
-            }
+            (
+                seq,
+                at(entry.at),
+                entry.action,
+                entry.client_id,
+                entry.subject,
+                body,
+                prev,
+            )
         )
-        refs.extend({"ref": ref, "seq": seq} for ref in _references(entry))
-    session.execute(insert(_ENTRIES), rows)
-    if refs:
-        session.execute(insert(_REFS), refs)
-    session.execute(
-        update(_HEAD)
-        .where(_HEAD.c.id == HEAD_ID)
-        .values(hash=prev, updated_at=utcnow())
-    )
+        refs.extend((ref, seq) for ref in _references(entry))
+    return rows, refs, prev
+
+
+def _time_values(connection: Connection) -> Callable[[datetime], Any]:
+    """How the time columns' type hands a time to this driver, so that the
+    rows written here read back as those the ORM writes."""
+    processor = _ENTRIES.c.at.type._cached_bind_processor(connection.dialect)
+    if processor is None:
+        return lambda moment: moment
+    return cast(Callable[[datetime], Any], processor)
 
 
 def _references(entry: PendingEntry) -> list[str]:

@@ -36,7 +36,6 @@ def upgrade() -> None:
         sa.Column("body", sa.Text(), nullable=False),
         sa.Column("hash", sa.String(64), nullable=False),
     )
-    op.create_index("ix_audit_entries_subject", "audit_entries", ["subject"])
     op.create_table(
         "audit_head",
         sa.Column("id", sa.Integer(), autoincrement=False, primary_key=True),
@@ -79,6 +78,43 @@ def upgrade() -> None:
     )
     for table in APPEND_ONLY:
         _refuse_changes(table)
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(APPEND_FUNCTION)
+
+
+# On PostgreSQL an append is one round trip: the head locked, each entry's
+# text completed with the previous hash and hashed, the entries, their
+# references and the new head written. ``sceau.audit.service`` hands it each
+# entry's canonical text cut where the previous hash goes; SQLite does the
+# same steps in Python.
+APPEND_FUNCTION = """
+CREATE OR REPLACE FUNCTION sceau_audit_append(
+    prefixes text[], suffixes text[], ats timestamptz[], actions text[],
+    clients text[], subjects text[], refs text[], ref_entries integer[]
+) RETURNS integer LANGUAGE plpgsql AS $$
+DECLARE
+    head_seq integer;
+    head_hash text;
+    entry_body text;
+BEGIN
+    SELECT seq, hash INTO head_seq, head_hash
+        FROM audit_head WHERE id = 1 FOR UPDATE;
+    FOR i IN 1 .. coalesce(array_length(prefixes, 1), 0) LOOP
+        entry_body := prefixes[i] || head_hash || suffixes[i];
+        head_hash := encode(sha256(convert_to(entry_body, 'UTF8')), 'hex');
+        head_seq := head_seq + 1;
+        INSERT INTO audit_entries (seq, at, action, client_id, subject, body, hash)
+            VALUES (head_seq, ats[i], actions[i], clients[i], subjects[i],
+                    entry_body, head_hash);
+        INSERT INTO audit_refs (ref, seq)
+            SELECT refs[j], head_seq FROM generate_subscripts(refs, 1) AS j
+            WHERE ref_entries[j] = i;
+    END LOOP;
+    UPDATE audit_head SET seq = head_seq, hash = head_hash,
+        updated_at = clock_timestamp() WHERE id = 1;
+    RETURN head_seq;
+END $$
+"""
 
 
 def _refuse_changes(table: str) -> None:
@@ -108,3 +144,7 @@ def downgrade() -> None:
     op.drop_table("audit_entries")
     if op.get_bind().dialect.name == "postgresql":
         op.execute("DROP FUNCTION IF EXISTS sceau_append_only()")
+        op.execute(
+            "DROP FUNCTION IF EXISTS sceau_audit_append(text[], text[], "
+            "timestamptz[], text[], text[], text[], text[], integer[])"
+        )
