@@ -1,8 +1,8 @@
 """What the audit trail keeps of signatures, as an auditor reads it: each one
 made through the API with who asked (the key, the level, the address), the
-document's SHA-256 before and after, and the request it answered; each one
-refused with its code and nothing else; nothing of a signature that rolled
-back; and never a secret."""
+document's SHA-256 before and after, and the request it answered; a person's
+own document signed in the page; each one refused with its code and nothing
+else; nothing of a signature that rolled back; and never a secret."""
 
 from __future__ import annotations
 
@@ -17,13 +17,38 @@ from sqlalchemy.orm import Session
 
 from sceau.audit.models import AuditEntry
 from sceau.audit.service import AuditEntryView, entries_about, view_of
+from sceau.db import iso_utc
 from sceau.documents.sealing import SERVICE_CLIENT_ID, sign_as_service
 from sceau.identities.models import Identity
 from sceau.modes.names import MODE_SYSTEM
 from sceau.modes.pipeline import SigningJob, sign_and_record
 from sceau.runtime import Runtime
 from sceau.signing.models import SignatureRecord
+from tests.auth.conftest import json_bytes, new_hmac_secret, signed_headers, with_level
 from tests.conftest import Provisioned, sign_body
+from tests.support.pdfs import one_page_pdf
+from tests.web.conftest import (
+    Account,
+    FrozenClock,
+    clock,
+    enrolled,
+    logged_in,
+    mailbox,
+    notary,
+    runtime,
+    site,
+)
+from tests.web.test_signing_pages import sign, upload
+
+__all__ = [
+    "clock",
+    "enrolled",
+    "logged_in",
+    "mailbox",
+    "notary",
+    "runtime",
+    "site",
+]
 
 SIGNER = "/api/v1/sceau/b2b/signer"
 
@@ -188,6 +213,26 @@ def test_no_secret_reaches_the_trail(
     assert signed.json()["pdf_signe_b64"][:40] not in text
 
 
+def test_a_level_b_signature_names_the_hmac_key_and_never_its_secret(
+    runtime: Runtime, api: TestClient, atlanta: Provisioned, pdf: bytes
+) -> None:
+    with_level(runtime, atlanta, "B")
+    secret = new_hmac_secret(runtime, atlanta)
+    body = json_bytes(sign_body(atlanta, pdf))
+    headers = signed_headers(atlanta, secret, method="POST", path=SIGNER, body=body)
+
+    response = api.post(
+        SIGNER, content=body, headers=headers | {"Content-Type": "application/json"}
+    )
+
+    assert response.status_code == 200, response.text
+    [entry] = entries_of(runtime, "signature.signee")
+    assert entry.actor["level"] == "B"
+    assert entry.actor["hmac_key_id"]
+    text = stored_text(runtime)
+    assert secret not in text and atlanta.api_key not in text
+
+
 def test_pixel_sceau_signs_its_own_documents_as_the_service(
     runtime: Runtime, pdf: bytes
 ) -> None:
@@ -199,3 +244,41 @@ def test_pixel_sceau_signs_its_own_documents_as_the_service(
     assert entry.actor == {"kind": "service", "id": "pixel-sceau"}
     assert entry.client_id == SERVICE_CLIENT_ID
     assert entry.hashes["source"] == hashlib.sha256(pdf).hexdigest()
+
+
+def test_a_persons_own_document_signed_in_the_page_is_in_the_trail(
+    site: TestClient, runtime: Runtime, logged_in: Account, clock: FrozenClock
+) -> None:
+    logged_in_at = clock.now()
+    pdf = one_page_pdf()
+    review_url = upload(site, pdf).headers["location"]
+    draft_id = review_url.rsplit("/", 1)[1]
+    clock.advance(seconds=30)
+    wrong = sign(site, review_url, "000000")
+    clock.advance(seconds=30)
+
+    signed = sign(site, review_url, logged_in.code_at(clock.now()))
+
+    assert wrong.status_code >= 400 and signed.status_code == 303, signed.text
+    assert [
+        e.action
+        for e in entries_of(runtime)
+        if e.action.startswith(("signature.", "document."))
+    ] == ["signature.refusee", "signature.signee", "document.signe"]
+    with runtime.db.sessions() as session:
+        about = entries_about(session, [draft_id])
+    refused, signature, document = about
+    assert refused.details["code"] in ("code_totp_invalide", "code_totp_deja_utilise")
+    assert refused.objects["brouillon"] == draft_id
+    sha256 = hashlib.sha256(pdf).hexdigest()
+    assert signature.actor["kind"] == "personne" and signature.actor["address"]
+    assert signature.objects["brouillon"] == draft_id
+    assert signature.hashes["source"] == sha256
+    assert signature.details["connecte_le"] == iso_utc(logged_in_at)
+    assert document.subject == signature.subject
+    assert document.actor == signature.actor
+    assert document.hashes == signature.hashes
+    assert document.details["sha256_affiche"] == sha256
+    assert document.details["totp_verifie_le"] == iso_utc(clock.now())
+    assert document.details["nom_fichier"] == "acte.pdf"
+    assert logged_in.secret not in stored_text(runtime)

@@ -20,6 +20,7 @@ from sceau.acts.service import (
     list_acts,
     signed_act_pdf,
 )
+from sceau.audit.actors import Actor
 from sceau.auth.http import authenticated_client
 from sceau.auth.service import AuthenticatedClient
 from sceau.http import (
@@ -34,6 +35,7 @@ from sceau.http import (
 )
 from sceau.idempotency import service as idempotency
 from sceau.lifecycle.http import open_client
+from sceau.modes.routes import caller_address
 from sceau.ops.logs import request_id_var
 from sceau.runtime import Runtime
 
@@ -93,6 +95,7 @@ async def prepare_act(
         request.url.path,
         request_id_var.get() or "",
         frozen_now(request),
+        caller_address(request),
     )
 
 
@@ -184,11 +187,16 @@ async def download_act_pdf(ref: str, request: Request, client: Client) -> Respon
 )
 async def withdraw_act(ref: str, request: Request, client: Client) -> JSONResponse:
     runtime = runtime_of(request)
+    actor = Actor.for_client(client, address=caller_address(request))
 
     def work() -> ActState:
         with runtime.db.transaction() as session:
             return cancel_act(
-                session, runtime.settings, client_id=client.client_id, ref=ref
+                session,
+                runtime.settings,
+                client_id=client.client_id,
+                ref=ref,
+                actor=actor,
             )
 
     return JSONResponse(ActView.of(await run_in_threadpool(work)).as_json())
@@ -202,6 +210,7 @@ def _create(
     path: str,
     request_id: str,
     now: datetime | None,
+    address: str | None,
 ) -> Response:
     body = body_holder.pop()
     request_fingerprint = idempotency.fingerprint("POST", path, body)
@@ -230,6 +239,7 @@ def _create(
             request_id=request_id,
             claim=claim,
             now=now,
+            actor=Actor.for_client(client, address=address),
         )
     except BaseException:
         if claim is not None:

@@ -4,12 +4,13 @@
 For the client's API (``sceau.acts.routes``):
 
 - ``create_act(runtime, NewAct, *, client_id, request_id, api_key_id=None,
-  claim=None, now=None) -> ActState``
+  claim=None, now=None, actor=None) -> ActState``
 - ``get_act(session, client_id, ref, now=None) -> ActState``
 - ``list_acts(session, client_id, *, status=None, limit=50, before=None,
   now=None) -> list[ActState]``
 - ``signed_act_pdf(session, client_id, ref) -> bytes``
-- ``cancel_act(session, settings, *, client_id, ref, now=None) -> ActState``
+- ``cancel_act(session, settings, *, client_id, ref, now=None, actor=None)
+  -> ActState``
 
 For the person's web pages (plain arguments, no request object; ``now`` may
 be frozen by tests):
@@ -22,8 +23,14 @@ be frozen by tests):
   act addressed to someone else reads as unknown (``acte_inconnu``);
 - ``act_document(session, act) -> bytes``: the stored bytes to show;
 - ``sign_act(runtime, *, person_id, ref, totp_code, shown_sha256, request_id,
-  now=None) -> ActState``: a fresh TOTP code, then the person's own key;
-- ``refuse_act(session, *, person_id, ref, reason, now=None) -> ActState``.
+  now=None, presence=None) -> ActState``: a fresh TOTP code, then the
+  person's own key;
+- ``refuse_act(session, *, person_id, ref, reason, now=None, address=None)
+  -> ActState``.
+
+Each step is also appended to the audit trail (``acte.cree``, ``acte.signe``
+…) in the transaction that makes it: ``actor`` is the client's system as it
+authenticated, ``presence`` and ``address`` say where the person was.
 
 ``ActState`` (``sceau.acts.states``) is the act as read: ``status`` is the
 effective one, ``client_name`` is who asked. An act waiting past ``expires_at``
@@ -82,12 +89,21 @@ from sceau.acts.states import (
     state_query,
     status_is,
 )
+from sceau.acts.trail import created_details, record_in_trail
+from sceau.audit import actions
+from sceau.audit.actors import Actor
 from sceau.db import utcnow
 from sceau.events import types
 from sceau.idempotency.service import Claim, complete
-from sceau.modes.human import MODE_HUMAN, PersonalSignatureRequest, sign_as_person
+from sceau.modes.human import (
+    MODE_HUMAN,
+    PersonalSignatureRequest,
+    Presence,
+    authentication_details,
+    sign_as_person,
+)
 from sceau.modes.matrix import matrix_verdict, version_of
-from sceau.modes.pipeline import check_document
+from sceau.modes.pipeline import check_document, client_actor
 from sceau.people.models import Person
 from sceau.people.service import person_of_client
 from sceau.runtime import Runtime
@@ -134,9 +150,11 @@ def create_act(
     api_key_id: str | None = None,
     claim: Claim | None = None,
     now: datetime | None = None,
+    actor: Actor | None = None,
 ) -> ActState:
     """Store the act with its document, tell the client (``acte.cree``) and
-    e-mail the person, in one transaction: all of it, or nothing.
+    e-mail the person, in one transaction: all of it, or nothing. ``actor``
+    is who asked, for the audit trail (by default the client, by its key).
 
     A person who has not enrolled yet may be named: they can sign once they
     have, as long as the act has not expired.
@@ -196,6 +214,16 @@ def create_act(
                 )
                 notices.tell_person(
                     session, settings, act, person, types.PERSONNE_ACTE_A_SIGNER, now
+                )
+                record_in_trail(
+                    session,
+                    actions.ACTE_CREE,
+                    act,
+                    actor or client_actor(client_id, api_key_id),
+                    now,
+                    hashes={"source": act.sha256_source},
+                    details=created_details(act),
+                    request_id=request_id,
                 )
                 if claim is not None:
                     complete(session, claim, ref)
@@ -263,12 +291,17 @@ def cancel_act(
     client_id: str,
     ref: str,
     now: datetime | None = None,
+    actor: Actor | None = None,
 ) -> ActState:
     """Withdraw an act still waiting (``acte.annule``); the person is told
-    by a short e-mail, so that they do not look for it in vain."""
+    by a short e-mail, so that they do not look for it in vain. ``actor`` is
+    who withdrew it, for the audit trail."""
     now = now or utcnow()
     act = get_act(session, client_id, ref, now).act
     decide(session, act, STATUS_CANCELLED, now)
+    record_in_trail(
+        session, actions.ACTE_ANNULE, act, actor or client_actor(client_id), now
+    )
 
     notices.tell_client(
         session,
@@ -338,10 +371,12 @@ def sign_act(
     shown_sha256: str,
     request_id: str,
     now: datetime | None = None,
+    presence: Presence | None = None,
 ) -> ActState:
     """Sign the stored document with the person's own key, after a fresh TOTP
     code; ``shown_sha256`` is the SHA-256 of the document the person was
-    shown, and must be that of the stored one.
+    shown, and must be that of the stored one. ``presence`` (their address,
+    their session's login) goes into the audit trail.
 
     The act leaves ``en_attente`` by a conditional UPDATE in the transaction
     that stores the signature: of two confirmations at once, or a signature
@@ -357,9 +392,22 @@ def sign_act(
     stored = hashlib.sha256(pdf).hexdigest()
     if not hmac.compare_digest(shown_sha256.strip().lower().encode(), stored.encode()):
         raise DocumentMismatch()
+    presence = presence or Presence()
 
     def settle(session: Session, record: SignatureRecord) -> None:
         decide(session, act, STATUS_SIGNED, now, signature_ref=record.ref)
+        # The TOTP code was checked at ``now`` (``sign_as_person``'s clock).
+        record_in_trail(
+            session,
+            actions.ACTE_SIGNE,
+            act,
+            Actor.person(act.code_09, person_id, address=presence.address),
+            record.signed_at,
+            objects={"signature": record.ref},
+            hashes={"source": stored, "signe": record.sha256_signed},
+            details=authentication_details(presence, now) | {"sha256_affiche": stored},
+            request_id=request_id,
+        )
         notices.tell_client(
             session,
             act,
@@ -390,6 +438,8 @@ def sign_act(
             act_type=act.act_type,
             amount=act.amount,
             matrix_version=act.matrix_version,
+            presence=presence,
+            audit_objects={"acte": act.ref},
         ),
         within=settle,
         now=now,
@@ -406,14 +456,24 @@ def refuse_act(
     ref: str,
     reason: str,
     now: datetime | None = None,
+    address: str | None = None,
 ) -> ActState:
-    """The person declines to sign, and says why (``acte.refuse``)."""
+    """The person declines to sign, and says why (``acte.refuse``);
+    ``address`` is that of their request, for the audit trail."""
     now = now or utcnow()
     reason = reason.strip()
     if not reason or len(reason) > MAX_REFUSAL_LENGTH or "\x00" in reason:
         raise InvalidRefusal()
     act = get_act_for_person(session, person_id, ref, now).act
     decide(session, act, STATUS_REFUSED, now, refusal_reason=reason)
+    record_in_trail(
+        session,
+        actions.ACTE_REFUSE,
+        act,
+        Actor.person(act.code_09, person_id, address=address),
+        now,
+        details={"motif_refus": reason},
+    )
 
     notices.tell_client(
         session,

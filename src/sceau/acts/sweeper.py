@@ -19,7 +19,10 @@ from sqlalchemy.orm import Session
 from sceau.acts import notices
 from sceau.acts.models import STATUS_EXPIRED, STATUS_PENDING, Act
 from sceau.acts.states import reminders_due
-from sceau.db import Database, utcnow
+from sceau.acts.trail import record_in_trail
+from sceau.audit import actions
+from sceau.audit.actors import Actor
+from sceau.db import Database, iso_utc, utcnow
 from sceau.events import types
 from sceau.people.models import Person
 from sceau.settings import Settings
@@ -73,6 +76,14 @@ def _expire_overdue(db: Database, now: datetime) -> int:
                             "expire_le": notices.iso(act.expires_at),
                         },
                         now,
+                    )
+                    record_in_trail(
+                        session,
+                        actions.ACTE_EXPIRE,
+                        act,
+                        Actor.service(),
+                        now,
+                        details={"expire_le": iso_utc(act.expires_at)},
                     )
                     expired += 1
         if len(overdue) < BATCH:

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from sceau.audit.actors import Actor
 from sceau.auth.http import authenticated_client
 from sceau.auth.service import AuthenticatedClient
 from sceau.delegations.envelope import make_envelope
@@ -35,6 +36,7 @@ from sceau.http import (
     require_json,
     runtime_of,
 )
+from sceau.modes.routes import caller_address
 from sceau.ops.logs import request_id_var
 
 router = APIRouter(prefix="/api/v1/sceau/b2b/delegations", tags=["Délégations"])
@@ -73,6 +75,7 @@ async def propose_delegation(request: Request, client: Client) -> JSONResponse:
     body = await read_body(request)
     request_id = request_id_var.get() or ""
     now = frozen_now(request)
+    actor = Actor.for_client(client, address=caller_address(request))
 
     def work() -> DelegationState:
         parsed = parse_body(DelegationRequest, body)
@@ -96,6 +99,7 @@ async def propose_delegation(request: Request, client: Client) -> JSONResponse:
             request_id=request_id,
             api_key_id=client.api_key_id,
             now=now,
+            actor=actor,
         )
 
     state = await run_in_threadpool(work)
@@ -214,11 +218,12 @@ async def withdraw_delegation(
 ) -> JSONResponse:
     runtime = runtime_of(request)
     now = frozen_now(request)
+    actor = Actor.for_client(client, address=caller_address(request))
 
     def work() -> DelegationState:
         with runtime.db.transaction() as session:
             return cancel_delegation(
-                session, client_id=client.client_id, ref=ref, now=now
+                session, client_id=client.client_id, ref=ref, now=now, actor=actor
             )
 
     return JSONResponse(DelegationView.of(await run_in_threadpool(work)).as_json())

@@ -4,12 +4,13 @@ name, inside an envelope they signed; requests outside it are refused.
 For the client's API (``sceau.delegations.routes``):
 
 - ``draft_delegation(runtime, *, client_id, code_09, envelope, request_id,
-  api_key_id=None, now=None) -> DelegationState``: the document is rendered,
-  stored, and sent to the person to sign (``a_signer``);
+  api_key_id=None, now=None, actor=None) -> DelegationState``: the document
+  is rendered, stored, and sent to the person to sign (``a_signer``);
 - ``get_delegation(session, client_id, ref, now)``, ``list_delegations(session,
   client_id, *, status=None, code_09=None, now)``;
 - ``signed_delegation_pdf(session, client_id, ref) -> bytes``;
-- ``cancel_delegation(session, *, client_id, ref, now)``: a draft withdrawn.
+- ``cancel_delegation(session, *, client_id, ref, now, actor=None)``: a draft
+  withdrawn.
 
 For the person's pages: ``list_for_person``, ``get_for_person``,
 ``delegation_document``, ``sign_delegation`` (a fresh TOTP code, then the
@@ -20,6 +21,11 @@ refused).
 For signing under a delegation (``sceau.modes.delegated``): ``find_delegation``
 before signing, ``take_use`` inside the storing transaction (the daily count,
 under a lock on the delegation's row), ``record_refusal`` after a refusal.
+
+Each step is also appended to the audit trail (``delegation.creee``,
+``delegation.signee``, ``delegation.refus``…) in the transaction that makes it;
+``actor`` is the client's system as it authenticated, ``presence`` (signing)
+and ``address`` (refusing, revoking) say where the person was.
 
 An ``active`` delegation past its last day reads as ``expiree`` everywhere,
 without any sweep. Functions that take a session work in the caller's
@@ -42,6 +48,9 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from sceau.audit import actions
+from sceau.audit.actors import Actor
+from sceau.audit.service import record as record_audit
 from sceau.catalogue.service import labels, lock_client, require_known
 from sceau.clients.models import Client
 from sceau.db import Database, iso_utc, utcnow
@@ -83,7 +92,13 @@ from sceau.delegations.models import (
 from sceau.errors import Unprocessable
 from sceau.events import types
 from sceau.events.service import queue_email, record_event
-from sceau.modes.human import PersonalSignatureRequest, sign_as_person
+from sceau.modes.human import (
+    PersonalSignatureRequest,
+    Presence,
+    authentication_details,
+    sign_as_person,
+)
+from sceau.modes.pipeline import client_actor
 from sceau.people.models import Person
 from sceau.people.service import person_of_client
 from sceau.runtime import Runtime
@@ -174,10 +189,12 @@ def draft_delegation(
     request_id: str,
     api_key_id: str | None = None,
     now: datetime | None = None,
+    actor: Actor | None = None,
 ) -> DelegationState:
     """Render the delegation's document and store it with the delegation,
     tell the client (``delegation.creee``) and e-mail the person, in one
-    transaction. Nothing takes effect until the person has signed it."""
+    transaction. Nothing takes effect until the person has signed it.
+    ``actor`` is who asked, for the audit trail (by default the client)."""
     now = now or utcnow()
     if envelope.valid_until < envelope.local_day(now):
         raise InvalidEnvelope(
@@ -251,6 +268,16 @@ def draft_delegation(
                     {"enveloppe": state.description},
                     now,
                 )
+                _record(
+                    session,
+                    actions.DELEGATION_CREEE,
+                    delegation,
+                    actor or client_actor(client_id, api_key_id),
+                    now,
+                    hashes={"document": delegation.sha256_document},
+                    details={"enveloppe": state.description},
+                    request_id=request_id,
+                )
         except IntegrityError:
             if attempt == 0:
                 logger.warning("delegation.ref_collision", extra={"ref": ref})
@@ -305,12 +332,25 @@ def signed_delegation_pdf(session: Session, client_id: str, ref: str) -> bytes:
 
 
 def cancel_delegation(
-    session: Session, *, client_id: str, ref: str, now: datetime | None = None
+    session: Session,
+    *,
+    client_id: str,
+    ref: str,
+    now: datetime | None = None,
+    actor: Actor | None = None,
 ) -> DelegationState:
-    """Withdraw a delegation its person has not signed yet."""
+    """Withdraw a delegation its person has not signed yet; ``actor`` is who
+    withdrew it, for the audit trail."""
     now = now or utcnow()
     delegation = get_delegation(session, client_id, ref, now).delegation
     _leave_to_sign(session, delegation, STATUS_CANCELLED, now, ended_at=now)
+    _record(
+        session,
+        actions.DELEGATION_ANNULEE,
+        delegation,
+        actor or client_actor(client_id),
+        now,
+    )
     _tell_client(
         session,
         delegation,
@@ -370,10 +410,12 @@ def sign_delegation(
     shown_sha256: str,
     request_id: str,
     now: datetime | None = None,
+    presence: Presence | None = None,
 ) -> DelegationState:
     """Sign the delegation's document with the person's own key, after a
     fresh TOTP code; from then on it is ``active``. ``shown_sha256`` is that
-    of the document the person was shown."""
+    of the document the person was shown; ``presence`` (their address, their
+    session's login) goes into the audit trail."""
     now = now or utcnow()
     started = time.perf_counter()
     with runtime.db.sessions() as session:
@@ -384,6 +426,7 @@ def sign_delegation(
     stored = hashlib.sha256(pdf).hexdigest()
     if not hmac.compare_digest(shown_sha256.strip().lower().encode(), stored.encode()):
         raise DocumentMismatch()
+    presence = presence or Presence()
 
     def settle(session: Session, record: SignatureRecord) -> None:
         _leave_to_sign(
@@ -406,6 +449,18 @@ def sign_delegation(
             },
             now,
         )
+        # The TOTP code was checked at ``now`` (``sign_as_person``'s clock).
+        _record(
+            session,
+            actions.DELEGATION_SIGNEE,
+            delegation,
+            Actor.person(delegation.code_09, person_id, address=presence.address),
+            record.signed_at,
+            objects={"signature": record.ref},
+            hashes={"document": stored, "signe": record.sha256_signed},
+            details=authentication_details(presence, now) | {"sha256_affiche": stored},
+            request_id=request_id,
+        )
 
     sign_as_person(
         runtime,
@@ -420,6 +475,8 @@ def sign_delegation(
             started=started,
             event_data={"ref_delegation": ref},
             seal=SealPlacement(page=-1, corner="bas_droite", box=None),
+            presence=presence,
+            audit_objects={"delegation": ref},
         ),
         within=settle,
         now=now,
@@ -436,7 +493,10 @@ def refuse_delegation(
     ref: str,
     reason: str,
     now: datetime | None = None,
+    address: str | None = None,
 ) -> DelegationState:
+    """The person declines the delegation, and says why; ``address`` is that
+    of their request, for the audit trail."""
     now = now or utcnow()
     reason = reason.strip()
     if not reason or len(reason) > MAX_REFUSAL_LENGTH or "\x00" in reason:
@@ -454,15 +514,29 @@ def refuse_delegation(
         {"statut": STATUS_REFUSED, "motif_refus": reason, "refusee_le": iso_utc(now)},
         now,
     )
+    _record(
+        session,
+        actions.DELEGATION_REFUSEE,
+        delegation,
+        Actor.person(delegation.code_09, person_id, address=address),
+        now,
+        details={"motif_refus": reason},
+    )
     logger.info("delegation.refused", extra={"ref": ref})
     return _state(session, delegation, now)
 
 
 def revoke_delegation(
-    session: Session, *, person_id: str, ref: str, now: datetime | None = None
+    session: Session,
+    *,
+    person_id: str,
+    ref: str,
+    now: datetime | None = None,
+    address: str | None = None,
 ) -> DelegationState:
     """End an active delegation at once. The row is locked first, so that a
-    signature under it either committed before or sees it revoked."""
+    signature under it either committed before or sees it revoked.
+    ``address`` is that of the person's request, for the audit trail."""
     now = now or utcnow()
     state = get_for_person(session, person_id, ref, now)
     delegation = state.delegation
@@ -481,6 +555,13 @@ def revoke_delegation(
         delegation,
         types.DELEGATION_REVOQUEE,
         {"statut": STATUS_REVOKED, "revoquee_le": iso_utc(now)},
+        now,
+    )
+    _record(
+        session,
+        actions.DELEGATION_REVOQUEE,
+        delegation,
+        Actor.person(delegation.code_09, person_id, address=address),
         now,
     )
     logger.info("delegation.revoked", extra={"ref": ref})
@@ -570,9 +651,11 @@ def record_refusal(
     amount: int,
     request_id: str,
     now: datetime | None = None,
+    actor: Actor | None = None,
 ) -> None:
     """Keep the refusal, tell the client (``delegation.refus``) and, at most
-    once per ``REFUSAL_NOTICE_INTERVAL``, the person by e-mail."""
+    once per ``REFUSAL_NOTICE_INTERVAL``, the person by e-mail; ``actor``
+    (who asked) goes into the audit trail with it."""
     now = now or utcnow()
     with db.transaction() as session:
         # Locked, so that two refusals at once do not both e-mail the person.
@@ -619,6 +702,22 @@ def record_refusal(
             type=types.DELEGATION_REFUS,
             data=data,
             subject=refused.delegation_ref or person.code_09,
+            now=now,
+        )
+        record_audit(
+            session,
+            actions.DELEGATION_REFUS,
+            actor=actor or client_actor(client_id),
+            subject=refused.delegation_ref or person.code_09,
+            objects={"delegation": refused.delegation_ref, "identite": person.code_09},
+            details={
+                "limite": refused.crossing.limit,
+                "message": refused.crossing.message,
+                "type_acte": act_type,
+                "montant": amount,
+            },
+            client_id=client_id,
+            request_id=request_id or None,
             now=now,
         )
         if notify:
@@ -735,6 +834,35 @@ def _leave_to_sign(
             select(Delegation.status).where(Delegation.ref == delegation.ref)
         )
         raise DelegationNotPending(_NOT_TO_SIGN.get(current or ""))
+
+
+def _record(
+    session: Session,
+    action: str,
+    delegation: Delegation,
+    actor: Actor,
+    now: datetime,
+    *,
+    objects: dict[str, str] | None = None,
+    hashes: dict[str, str] | None = None,
+    details: dict[str, object] | None = None,
+    request_id: str | None = None,
+) -> None:
+    """One step of the delegation's story in the audit trail, in the
+    caller's transaction."""
+    record_audit(
+        session,
+        action,
+        actor=actor,
+        subject=delegation.ref,
+        objects={"delegation": delegation.ref, "identite": delegation.code_09}
+        | (objects or {}),
+        hashes=hashes or {},
+        details=details or {},
+        client_id=delegation.client_id,
+        request_id=request_id or None,
+        now=now,
+    )
 
 
 def _tell_client(

@@ -15,6 +15,7 @@ import time
 
 from sqlalchemy.exc import IntegrityError
 
+from sceau.audit.actors import Actor
 from sceau.clients.models import Client
 from sceau.errors import ConfigurationError
 from sceau.identities.codes import SYSTEM_PREFIX, make_code
@@ -60,6 +61,7 @@ def service_identity(runtime: Runtime) -> Identity:
                 label=SERVICE_LABEL,
                 organisation=SERVICE_NAME,
                 algorithm="ecdsa-p256",
+                by=Actor.service(),
             )
         logger.info(
             "documents.service_identity_created", extra={"code_09": SERVICE_CODE_09}
@@ -105,5 +107,6 @@ def sign_as_service(
             level=level,
             request_id=request_id_var.get() or "",
             started=time.perf_counter(),
+            actor=Actor.service(),
         ),
     )

@@ -22,6 +22,7 @@ from starlette.concurrency import run_in_threadpool
 
 from sceau.acts.schemas import ActView
 from sceau.acts.service import NewAct, create_act, get_act
+from sceau.audit.actors import Actor
 from sceau.auth.service import AuthenticatedClient
 from sceau.authority.service import (
     WARNING_HEADER,
@@ -30,7 +31,7 @@ from sceau.authority.service import (
     decide,
 )
 from sceau.db import utcnow
-from sceau.errors import Conflict
+from sceau.errors import Conflict, SceauError
 from sceau.http import (
     ERROR_RESPONSES,
     InvalidFields,
@@ -47,7 +48,9 @@ from sceau.lifecycle.http import open_client
 from sceau.modes.delegated import MODE_DELEGATED, DelegatedSignatureRequest
 from sceau.modes.human import MODE_HUMAN
 from sceau.modes.routes import (
+    caller_address,
     placement,
+    record_refused,
     replay_signature,
     sign_request,
     signed_answer,
@@ -132,20 +135,44 @@ async def sign_by_matrix(
     sa personne (humaine)."""
     started = request.scope["state"].get("started", time.perf_counter())
     runtime = runtime_of(request)
-    require_json(request)
-    key = None if idempotency_key is None else idempotency.validate_key(idempotency_key)
-    body = await read_body(request)
-    return await run_in_threadpool(
-        _auto,
-        runtime,
-        client,
-        body,
-        key,
-        request.url.path,
-        request_id_var.get() or "",
-        started,
-        frozen_now(request),
-    )
+    address = caller_address(request)
+    request_id = request_id_var.get() or ""
+    now = frozen_now(request)
+    # Who the matrix named, once it has, for a refusal's entry.
+    named: dict[str, str] = {}
+    try:
+        require_json(request)
+        key = (
+            None
+            if idempotency_key is None
+            else idempotency.validate_key(idempotency_key)
+        )
+        body = await read_body(request)
+        return await run_in_threadpool(
+            _auto,
+            runtime,
+            client,
+            body,
+            key,
+            request.url.path,
+            request_id,
+            started,
+            now,
+            address,
+            named,
+        )
+    except SceauError as error:
+        await run_in_threadpool(
+            record_refused,
+            runtime,
+            client,
+            error,
+            address=address,
+            objects=named,
+            request_id=request_id,
+            now=now,
+        )
+        raise
 
 
 def _auto(
@@ -157,6 +184,8 @@ def _auto(
     request_id: str,
     started: float,
     now: datetime | None,
+    address: str | None,
+    named: dict[str, str],
 ) -> Response:
     fingerprint = idempotency.fingerprint("POST", path, body)
     parsed = parse_body(
@@ -179,7 +208,16 @@ def _auto(
         return _replay(runtime, client, claim.ref_signature)
     try:
         return _decide_and_sign(
-            runtime, client, parsed, pdf, claim, request_id, started, now
+            runtime,
+            client,
+            parsed,
+            pdf,
+            claim,
+            request_id,
+            started,
+            now,
+            address=address,
+            named=named,
         )
     except BaseException:
         # Released again by a signature that failed: releasing is idempotent.
@@ -197,6 +235,9 @@ def _decide_and_sign(
     request_id: str,
     started: float,
     now: datetime | None,
+    *,
+    address: str | None,
+    named: dict[str, str],
 ) -> Response:
     with runtime.db.sessions() as session:
         verdict = decide(
@@ -213,6 +254,7 @@ def _decide_and_sign(
     }
     rule = verdict.rule
     assert rule.code_09 is not None
+    named["identite"] = rule.code_09
     callback_url = str(parsed.callback_url) if parsed.callback_url else None
     level = parsed.niveau or runtime.settings.default_level
 
@@ -234,6 +276,7 @@ def _decide_and_sign(
             api_key_id=client.api_key_id,
             claim=claim,
             now=now,
+            actor=Actor.for_client(client, address=address),
         )
         content = ActView.of(state).as_json()
         return _act_answer(content, decided, verdict, replayed=False)
@@ -276,6 +319,7 @@ def _decide_and_sign(
         request_id=request_id,
         started=started,
         now=now,
+        address=address,
     )
     return signed_answer(
         signed, replayed_header=False, extra={"mode": rule.mode} | decided

@@ -16,6 +16,9 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from sceau.audit import actions
+from sceau.audit.actors import Actor
+from sceau.audit.service import record as record_audit
 from sceau.db import utcnow
 from sceau.delegations.errors import EnvelopeCrossed
 from sceau.delegations.service import find_delegation, record_refusal, take_use
@@ -27,6 +30,7 @@ from sceau.modes.pipeline import (
     SignatureOutcome,
     SigningJob,
     check_document,
+    client_actor,
     sign_and_record,
 )
 from sceau.people.models import Person
@@ -64,11 +68,14 @@ def sign_under_delegation(
     claim: Claim | None = None,
     now: datetime | None = None,
     client_state: str | None = None,
+    actor: Actor | None = None,
 ) -> SignatureOutcome:
     """Check the envelope at the server's time, then sign with the person's
-    key; on a refusal, record it and tell the client and the person."""
+    key; on a refusal, record it and tell the client and the person.
+    ``actor`` is who asked, for the audit trail."""
     check_document(runtime, request.pdf, request.callback_url)
     at = now or utcnow()
+    actor = actor or client_actor(client_id, api_key_id)
     with runtime.db.sessions() as session:
         identity = resolve_signing_identity(
             session,
@@ -104,6 +111,21 @@ def sign_under_delegation(
 
         def count_use(session: Session, record: SignatureRecord) -> None:
             take_use(session, delegation.ref, at)
+            record_audit(
+                session,
+                actions.DELEGATION_UTILISEE,
+                actor=actor,
+                subject=delegation.ref,
+                objects={
+                    "delegation": delegation.ref,
+                    "signature": record.ref,
+                    "identite": record.code_09,
+                },
+                details={"type_acte": request.act_type, "montant": request.amount},
+                client_id=client_id,
+                request_id=request_id or None,
+                now=record.signed_at,
+            )
 
         outcome = sign_and_record(
             runtime,
@@ -125,6 +147,7 @@ def sign_under_delegation(
                 delegation_ref=delegation.ref,
                 matrix_version=version_of(verdict),
                 client_state=client_state,
+                actor=actor,
             ),
             within=count_use,
         )
@@ -140,6 +163,7 @@ def sign_under_delegation(
             amount=request.amount,
             request_id=request_id,
             now=at,
+            actor=actor,
         )
         raise
 

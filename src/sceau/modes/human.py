@@ -13,6 +13,8 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from sceau.audit.actors import Actor
+from sceau.db import iso_utc, utcnow
 from sceau.identities.errors import IdentityRevoked
 from sceau.identities.models import Identity
 from sceau.modes.names import MODE_HUMAN
@@ -29,6 +31,19 @@ from sceau.runtime import Runtime
 from sceau.signing.engine import Level
 from sceau.signing.models import SignatureRecord
 from sceau.signing.seal import SealPlacement
+
+AUTHENTICATION = "session + code TOTP"
+
+
+@dataclass(frozen=True)
+class Presence:
+    """How the person came to sign, for the audit trail: the address of their
+    request, their session (as the trail names it, never its cookie) and
+    when it logged in; ``None`` when not known."""
+
+    address: str | None = None
+    logged_in_at: datetime | None = None
+    session_ref: str | None = None
 
 
 @dataclass(frozen=True)
@@ -49,6 +64,26 @@ class PersonalSignatureRequest:
     act_type: str | None = None
     amount: int | None = None
     matrix_version: int | None = None
+    presence: Presence = field(default_factory=Presence)
+    # References for the trail's entry (the act, the delegation, the draft).
+    audit_objects: dict[str, str] = field(default_factory=dict)
+
+
+def authentication_details(
+    presence: Presence, totp_verified_at: datetime
+) -> dict[str, object]:
+    """How the person proved it was them, as the audit trail keeps it: the
+    session (its login time) and the fresh TOTP code (when it was checked),
+    never the code itself."""
+    details: dict[str, object] = {
+        "authentification": AUTHENTICATION,
+        "totp_verifie_le": iso_utc(totp_verified_at),
+    }
+    if presence.logged_in_at is not None:
+        details["connecte_le"] = iso_utc(presence.logged_in_at)
+    if presence.session_ref is not None:
+        details["session"] = presence.session_ref
+    return details
 
 
 def sign_as_person(
@@ -64,6 +99,7 @@ def sign_as_person(
     with runtime.db.sessions() as session:
         person, identity = personal_identity(session, request.person_id)
 
+    now = now or utcnow()
     confirm_with_totp(
         runtime.db,
         runtime.sealer,
@@ -89,6 +125,11 @@ def sign_as_person(
             act_type=request.act_type,
             amount=request.amount,
             matrix_version=request.matrix_version,
+            actor=Actor.person(
+                identity.code_09, person.id, address=request.presence.address
+            ),
+            audit_objects=request.audit_objects,
+            audit_details=authentication_details(request.presence, now),
         ),
         within=within,
     )

@@ -26,6 +26,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from sceau.anchoring.service import queue_for_anchoring
+from sceau.audit import actions
+from sceau.audit.actors import KIND_CLIENT, Actor
+from sceau.audit.service import record as record_audit
 from sceau.billing.service import record_usage
 from sceau.db import utcnow
 from sceau.events import types as event_types
@@ -89,6 +92,13 @@ class SigningJob:
     # The client's integration step when the caller already read it (at
     # authentication): outside the pilot, the pipeline need not read it again.
     client_state: str | None = None
+    # Who asked for the signature, for the audit trail; None stands for the
+    # job's client, known by its API key only (``client_actor``).
+    actor: Actor | None = None
+    # More references and facts for the trail's ``signature.signee`` entry
+    # (the act, the draft; how a person authenticated).
+    audit_objects: dict[str, str] = field(default_factory=dict)
+    audit_details: dict[str, object] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -180,6 +190,7 @@ def sign_and_record(
                     timedelta(days=runtime.settings.retention_days),
                 )
                 record_usage(session, record)
+                _record_in_trail(session, job, record)
                 record_event(
                     session,
                     client_id=job.client_id,
@@ -209,6 +220,50 @@ def sign_and_record(
         )
         return SignatureOutcome(record=record, signed_pdf=signed.pdf)
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def client_actor(client_id: str, api_key_id: str | None = None) -> Actor:
+    """A client's system as far as a caller without its authentication knows
+    it (a library call, a test): the client, and its API key if given."""
+    return Actor(kind=KIND_CLIENT, id=client_id, client_id=client_id, key_id=api_key_id)
+
+
+def _record_in_trail(
+    session: Session, job: SigningJob, record: SignatureRecord
+) -> None:
+    objects = {
+        "signature": record.ref,
+        "identite": record.code_09,
+        "horodatage": record.ref_horodatage,
+    }
+    if record.delegation_ref is not None:
+        objects["delegation"] = record.delegation_ref
+    details: dict[str, object] = {
+        "mode": record.mode,
+        "niveau_pades": record.level,
+        "motif": record.reason,
+    }
+    details |= {
+        name: value
+        for name, value in (
+            ("type_acte", record.act_type),
+            ("montant", record.amount),
+            ("version_matrice", record.matrix_version),
+        )
+        if value is not None
+    }
+    record_audit(
+        session,
+        actions.SIGNATURE_SIGNEE,
+        actor=job.actor or client_actor(job.client_id, job.api_key_id),
+        subject=record.ref,
+        objects=objects | job.audit_objects,
+        hashes={"source": record.sha256_source, "signe": record.sha256_signed},
+        details=details | job.audit_details,
+        client_id=record.client_id,
+        request_id=record.request_id or None,
+        now=record.signed_at,
+    )
 
 
 def signed_event_data(record: SignatureRecord) -> dict[str, object]:

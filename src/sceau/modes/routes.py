@@ -14,9 +14,12 @@ from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
+from sceau.audit import actions
+from sceau.audit.actors import Actor
+from sceau.audit.service import record_now
 from sceau.auth.service import AuthenticatedClient
 from sceau.authority.service import WARNING_HEADER
-from sceau.delegations.errors import DelegatedFieldsMissing
+from sceau.delegations.errors import DelegatedFieldsMissing, EnvelopeCrossed
 from sceau.errors import SceauError
 from sceau.http import (
     ERROR_RESPONSES,
@@ -94,23 +97,87 @@ async def sign(
     d'une personne sous sa délégation (mode Déléguée, code 09-…)."""
     started = request.scope["state"].get("started", time.perf_counter())
     runtime = runtime_of(request)
-    require_json(request)
-    key = None if idempotency_key is None else idempotency.validate_key(idempotency_key)
-    # One hand-off to a worker thread for everything after the body is read:
-    # parsing, idempotency, signing and the answer are CPU or database work.
-    # The body travels in a list the worker empties, so that it can be freed
-    # once the PDF is decoded rather than when the request ends.
-    body = [await read_body(request)]
-    return await run_in_threadpool(
-        _sign_request,
-        runtime,
-        client,
-        body,
-        key,
-        request.url.path,
-        request_id_var.get() or "",
-        started,
-        frozen_now(request),
+    address = caller_address(request)
+    request_id = request_id_var.get() or ""
+    now = frozen_now(request)
+    # What the request named, as far as it was read, for a refusal's entry.
+    named: dict[str, str] = {}
+    try:
+        require_json(request)
+        key = (
+            None
+            if idempotency_key is None
+            else idempotency.validate_key(idempotency_key)
+        )
+        # One hand-off to a worker thread for everything after the body is
+        # read: parsing, idempotency, signing and the answer are CPU or
+        # database work. The body travels in a list the worker empties, so
+        # that it can be freed once the PDF is decoded rather than when the
+        # request ends.
+        body = [await read_body(request)]
+        return await run_in_threadpool(
+            _sign_request,
+            runtime,
+            client,
+            body,
+            key,
+            request.url.path,
+            request_id,
+            started,
+            now,
+            address,
+            named,
+        )
+    except SceauError as error:
+        await run_in_threadpool(
+            record_refused,
+            runtime,
+            client,
+            error,
+            address=address,
+            objects=named,
+            request_id=request_id,
+            now=now,
+        )
+        raise
+
+
+def caller_address(request: Request) -> str | None:
+    """The source address as authentication saw it (through the front when
+    there is one), for the audit trail; None when the connection has none."""
+    peer = request.scope["state"].get("peer")
+    address: str | None = getattr(peer, "address", None)
+    return address
+
+
+def record_refused(
+    runtime: Runtime,
+    client: AuthenticatedClient,
+    error: SceauError,
+    *,
+    address: str | None,
+    objects: dict[str, str],
+    request_id: str,
+    now: datetime | None,
+) -> None:
+    """An authenticated signing request refused, in the audit trail. The
+    request's transaction rolled back, so the entry takes one of its own."""
+    objects = dict(objects)
+    details: dict[str, object] = {"code": error.code, "statut_http": error.status}
+    if isinstance(error, EnvelopeCrossed):
+        details["limite"] = error.crossing.limit
+        if error.delegation_ref is not None:
+            objects["delegation"] = error.delegation_ref
+    record_now(
+        runtime.db,
+        actions.SIGNATURE_REFUSEE,
+        actor=Actor.for_client(client, address=address),
+        subject=objects.get("acte") or objects.get("identite"),
+        objects=objects,
+        details=details,
+        client_id=client.client_id,
+        request_id=request_id or None,
+        now=now,
     )
 
 
@@ -123,11 +190,14 @@ def _sign_request(
     request_id: str,
     started: float,
     now: datetime | None,
+    address: str | None,
+    named: dict[str, str],
 ) -> Response:
     body = body_holder.pop()
     request_fingerprint = idempotency.fingerprint("POST", path, body)
     signature_request = _prepare(body, runtime.settings.default_level)
     del body
+    named["identite"] = signature_request.code_09
 
     claim = idempotency.claim_for(
         runtime.db,
@@ -147,6 +217,7 @@ def _sign_request(
         request_id=request_id,
         started=started,
         now=now,
+        address=address,
     )
     return signed_answer(signed, replayed_header=False)
 
@@ -160,10 +231,12 @@ def sign_request(
     request_id: str,
     started: float,
     now: datetime | None,
+    address: str | None = None,
 ) -> SignatureOutcome:
     """Sign in the request's mode; a failure releases the idempotency key and
-    is counted under its code."""
+    is counted under its code. ``address`` is the caller's, for the trail."""
     level = signature_request.level
+    actor = Actor.for_client(client, address=address)
     try:
         if isinstance(signature_request, DelegatedSignatureRequest):
             signed = sign_under_delegation(
@@ -176,6 +249,7 @@ def sign_request(
                 claim=claim,
                 now=now,
                 client_state=client.state,
+                actor=actor,
             )
         else:
             signed = sign_in_system_mode(
@@ -188,6 +262,7 @@ def sign_request(
                 claim=claim,
                 now=now,
                 client_state=client.state,
+                actor=actor,
             )
     except BaseException as exc:
         if claim is not None:

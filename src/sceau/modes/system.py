@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from sceau.audit.actors import Actor
 from sceau.idempotency.service import Claim
 from sceau.identities.service import resolve_signing_identity
 from sceau.modes.matrix import matrix_verdict, version_of, warning_of
@@ -52,10 +53,11 @@ def sign_in_system_mode(
     claim: Claim | None = None,
     now: datetime | None = None,
     client_state: str | None = None,
+    actor: Actor | None = None,
 ) -> SignatureOutcome:
     """Check, sign, and record; nothing is stored unless all of it succeeds.
     A client with an authority matrix is held to it (``now`` dates the
-    check)."""
+    check); ``actor`` is who asked, for the audit trail."""
     # Size and callback first: a refusal that needs no database read.
     check_document(runtime, request.pdf, request.callback_url)
     with runtime.db.sessions() as session:
@@ -93,6 +95,7 @@ def sign_in_system_mode(
             amount=request.amount,
             matrix_version=version_of(verdict),
             client_state=client_state,
+            actor=actor,
         ),
     )
     return replace(outcome, warning=warning_of(verdict))

@@ -14,8 +14,15 @@ from sceau.acts.service import refuse_act, sign_act
 from sceau.errors import SceauError
 from sceau.http import runtime_of
 from sceau.ops.logs import request_id_var
-from sceau.web import acts
-from sceau.web.pages import PREFIX, now_of, redirect, render, secure_headers
+from sceau.web import acts, drafts
+from sceau.web.pages import (
+    PREFIX,
+    client_address,
+    now_of,
+    redirect,
+    render,
+    secure_headers,
+)
 from sceau.web.routes import LEVEL_LABELS, Person, PersonPost, pdf_response
 from sceau.web.sessions import SignedIn
 
@@ -24,7 +31,7 @@ router = APIRouter(prefix=f"{PREFIX}/actes", include_in_schema=False)
 
 @router.get("/{ref}", response_class=HTMLResponse)
 def act_page(ref: str, request: Request, who: Person) -> Response:
-    return _act(request, who, ref)
+    return _act(request, who, ref, consulted=True)
 
 
 @router.post("/{ref}/signer", response_class=HTMLResponse)
@@ -35,19 +42,30 @@ def act_sign(
     code: Annotated[str, Form()] = "",
     sha256: Annotated[str, Form()] = "",
 ) -> Response:
+    runtime = runtime_of(request)
+    address = client_address(request)
     try:
         state = sign_act(
-            runtime_of(request),
+            runtime,
             person_id=who.person_id,
             ref=ref,
             totp_code=code,
             shown_sha256=sha256,
             request_id=request_id_var.get() or "",
             now=now_of(request),
+            presence=drafts.presence_of(runtime, who, address),
         )
     except ActNotFound:
         raise
     except SceauError as error:
+        drafts.record_refused_signature(
+            runtime,
+            who,
+            error,
+            address=address,
+            objects={"acte": ref},
+            now=now_of(request),
+        )
         return _act(request, who, ref, sign_error=error)
     assert state.signature is not None  # signed, so it has its signature
     return redirect(request, f"{PREFIX}/signatures/{state.signature.ref}?nouvelle=1")
@@ -69,6 +87,7 @@ def act_refuse(
                 ref=ref,
                 reason=motif_refus,
                 now=now_of(request),
+                address=client_address(request),
             )
     except ActNotFound:
         raise
@@ -99,8 +118,17 @@ def _act(
     sign_error: SceauError | None = None,
     refuse_error: SceauError | None = None,
     refusal_draft: str = "",
+    consulted: bool = False,
 ) -> Response:
     reading = acts.read_act(runtime_of(request), who, ref, now=now_of(request))
+    if consulted:
+        acts.record_consultation(
+            runtime_of(request),
+            who,
+            reading,
+            address=client_address(request),
+            now=now_of(request),
+        )
     error = sign_error or refuse_error
     return render(
         request,

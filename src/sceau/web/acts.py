@@ -18,6 +18,9 @@ from sceau.acts.service import (
     list_waiting_for_person,
 )
 from sceau.acts.states import ActState
+from sceau.audit import actions
+from sceau.audit.actors import Actor
+from sceau.audit.service import record_now
 from sceau.runtime import Runtime
 from sceau.web import preview
 from sceau.web.sessions import SignedIn
@@ -61,6 +64,34 @@ def read_act(
         count = _page_count(session, state)
     shown = min(count or 0, runtime.settings.web_preview_max_pages)
     return ActReading(state, count, shown)
+
+
+def record_consultation(
+    runtime: Runtime,
+    signed_in: SignedIn,
+    reading: ActReading,
+    *,
+    address: str | None,
+    now: datetime,
+) -> None:
+    """The person opened the act's page (``acte.consulte``): what they were
+    shown, by its SHA-256 and its page count when the pages could be drawn.
+    Reading changes nothing, so the entry takes a transaction of its own."""
+    act = reading.state.act
+    record_now(
+        runtime.db,
+        actions.ACTE_CONSULTE,
+        actor=Actor.person(signed_in.code_09, signed_in.person_id, address=address),
+        subject=act.ref,
+        objects={"acte": act.ref, "identite": act.code_09},
+        details={
+            "sha256_affiche": act.sha256_source,
+            "pages": reading.page_count,
+            "statut": reading.state.status,
+        },
+        client_id=act.client_id,
+        now=now,
+    )
 
 
 def act_page_png(

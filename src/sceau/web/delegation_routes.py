@@ -24,9 +24,16 @@ from sceau.delegations.service import (
 from sceau.errors import SceauError
 from sceau.http import runtime_of
 from sceau.ops.logs import request_id_var
-from sceau.web import delegations
+from sceau.web import delegations, drafts
 from sceau.web.errors import RevocationNotConfirmed
-from sceau.web.pages import PREFIX, now_of, redirect, render, secure_headers
+from sceau.web.pages import (
+    PREFIX,
+    client_address,
+    now_of,
+    redirect,
+    render,
+    secure_headers,
+)
 from sceau.web.routes import Person, PersonPost, pdf_response
 from sceau.web.sessions import SignedIn
 
@@ -57,7 +64,7 @@ def delegations_page(request: Request, who: Person) -> Response:
 def delegation_page(
     ref: str, request: Request, who: Person, fait: str = ""
 ) -> Response:
-    return _delegation(request, who, ref, done=fait)
+    return _delegation(request, who, ref, done=fait, consulted=True)
 
 
 @router.post("/{ref}/signature", response_class=HTMLResponse)
@@ -68,19 +75,30 @@ def delegation_sign(
     code: Annotated[str, Form()] = "",
     sha256: Annotated[str, Form()] = "",
 ) -> Response:
+    runtime = runtime_of(request)
+    address = client_address(request)
     try:
         sign_delegation(
-            runtime_of(request),
+            runtime,
             person_id=who.person_id,
             ref=ref,
             totp_code=code,
             shown_sha256=sha256,
             request_id=request_id_var.get() or "",
             now=now_of(request),
+            presence=drafts.presence_of(runtime, who, address),
         )
     except DelegationNotFound:
         raise
     except SceauError as error:
+        drafts.record_refused_signature(
+            runtime,
+            who,
+            error,
+            address=address,
+            objects={"delegation": ref},
+            now=now_of(request),
+        )
         return _delegation(request, who, ref, sign_error=error)
     return redirect(request, f"{PAGES}/{ref}?fait=signee")
 
@@ -101,6 +119,7 @@ def delegation_refuse(
                 ref=ref,
                 reason=motif_refus,
                 now=now_of(request),
+                address=client_address(request),
             )
     except DelegationNotFound:
         raise
@@ -125,7 +144,11 @@ def delegation_revoke(
             raise RevocationNotConfirmed()
         with runtime.db.transaction() as session:
             revoke_delegation(
-                session, person_id=who.person_id, ref=ref, now=now_of(request)
+                session,
+                person_id=who.person_id,
+                ref=ref,
+                now=now_of(request),
+                address=client_address(request),
             )
     except DelegationNotFound:
         raise
@@ -166,10 +189,19 @@ def _delegation(
     refuse_error: SceauError | None = None,
     revoke_error: SceauError | None = None,
     refusal_draft: str = "",
+    consulted: bool = False,
 ) -> Response:
     reading = delegations.read_delegation(
         runtime_of(request), who, ref, now=now_of(request)
     )
+    if consulted:
+        delegations.record_consultation(
+            runtime_of(request),
+            who,
+            reading,
+            address=client_address(request),
+            now=now_of(request),
+        )
     error = sign_error or refuse_error or revoke_error
     return render(
         request,

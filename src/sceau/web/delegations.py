@@ -11,6 +11,9 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from sceau.audit import actions
+from sceau.audit.actors import Actor
+from sceau.audit.service import record_now
 from sceau.delegations.models import (
     STATUS_ACTIVE,
     STATUS_EXPIRED,
@@ -83,6 +86,34 @@ def read_delegation(
         )
     shown = min(count or 0, runtime.settings.web_preview_max_pages)
     return DelegationReading(state, count, shown)
+
+
+def record_consultation(
+    runtime: Runtime,
+    signed_in: SignedIn,
+    reading: DelegationReading,
+    *,
+    address: str | None,
+    now: datetime,
+) -> None:
+    """The person opened the delegation's page (``delegation.consultee``):
+    what they were shown, by its SHA-256 and page count. Reading changes
+    nothing, so the entry takes a transaction of its own."""
+    delegation = reading.state.delegation
+    record_now(
+        runtime.db,
+        actions.DELEGATION_CONSULTEE,
+        actor=Actor.person(signed_in.code_09, signed_in.person_id, address=address),
+        subject=delegation.ref,
+        objects={"delegation": delegation.ref, "identite": delegation.code_09},
+        details={
+            "sha256_affiche": delegation.sha256_document,
+            "pages": reading.page_count,
+            "statut": reading.state.status,
+        },
+        client_id=delegation.client_id,
+        now=now,
+    )
 
 
 def delegation_page_png(

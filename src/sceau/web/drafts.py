@@ -13,7 +13,18 @@ from typing import get_args
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from sceau.modes.human import MODE_HUMAN, PersonalSignatureRequest, sign_as_person
+from sceau.audit import actions
+from sceau.audit.actors import Actor
+from sceau.audit.service import record as record_audit
+from sceau.audit.service import record_now
+from sceau.errors import SceauError
+from sceau.modes.human import (
+    MODE_HUMAN,
+    PersonalSignatureRequest,
+    Presence,
+    authentication_details,
+    sign_as_person,
+)
 from sceau.modes.pipeline import SignatureOutcome, check_document
 from sceau.runtime import Runtime
 from sceau.signing.engine import Level, PdfRejected, open_pdf
@@ -23,8 +34,8 @@ from sceau.signing.seal import CORNERS, DEFAULT_CORNER, SealPlacement, place_on_
 from sceau.signing.service import get_signed_pdf
 from sceau.web import preview
 from sceau.web.errors import DraftNotFound, InvalidDraft, OwnSignatureNotFound
-from sceau.web.models import SigningDraft
-from sceau.web.sessions import SignedIn
+from sceau.web.models import SigningDraft, WebSession
+from sceau.web.sessions import SignedIn, session_reference
 
 LEVELS: tuple[str, ...] = get_args(Level)
 MAX_REASON = 500
@@ -130,6 +141,18 @@ def rendered_pages(runtime: Runtime, draft: SigningDraft) -> int:
     return min(draft.page_count, runtime.settings.web_preview_max_pages)
 
 
+def presence_of(runtime: Runtime, signed_in: SignedIn, address: str | None) -> Presence:
+    """How the person is signing, for the audit trail: the address of their
+    request and the time their session logged in."""
+    with runtime.db.sessions() as session:
+        row = session.get(WebSession, signed_in.session_id)
+    return Presence(
+        address=address,
+        logged_in_at=None if row is None else row.created_at,
+        session_ref=session_reference(signed_in.session_id),
+    )
+
+
 def sign_draft(
     runtime: Runtime,
     signed_in: SignedIn,
@@ -139,18 +162,45 @@ def sign_draft(
     request_id: str,
     started: float,
     now: datetime,
+    address: str | None = None,
 ) -> SignatureOutcome:
     """Sign the draft's stored bytes; the draft goes in the same transaction
-    as the signature's record, so it is signed once."""
+    as the signature's record, so it is signed once. ``address`` is that of
+    the person's request, for the audit trail."""
     with runtime.db.sessions() as session:
         draft = get_draft(session, signed_in, draft_id, now=now)
         pdf = draft_pdf(session, draft)
+    presence = presence_of(runtime, signed_in, address)
 
     def forget_draft(session: Session, record: SignatureRecord) -> None:
         gone = session.execute(delete(SigningDraft).where(SigningDraft.id == draft.id))
         if not getattr(gone, "rowcount", 0):
             # Signed meanwhile from another tab: roll this one back.
             raise DraftNotFound()
+        # The TOTP code was checked at ``now`` (``sign_as_person``'s clock).
+        record_audit(
+            session,
+            actions.DOCUMENT_SIGNE,
+            actor=Actor.person(
+                signed_in.code_09, signed_in.person_id, address=presence.address
+            ),
+            subject=record.ref,
+            objects={
+                "signature": record.ref,
+                "brouillon": draft.id,
+                "identite": record.code_09,
+            },
+            hashes={"source": draft.sha256, "signe": record.sha256_signed},
+            details=authentication_details(presence, now)
+            | {
+                "sha256_affiche": draft.sha256,
+                "nom_fichier": draft.filename,
+                "pages": draft.page_count,
+            },
+            client_id=record.client_id,
+            request_id=request_id or None,
+            now=record.signed_at,
+        )
 
     return sign_as_person(
         runtime,
@@ -163,8 +213,34 @@ def sign_draft(
             request_id=request_id,
             started=started,
             seal=seal_of(draft),
+            presence=presence,
+            audit_objects={"brouillon": draft.id},
         ),
         within=forget_draft,
+        now=now,
+    )
+
+
+def record_refused_signature(
+    runtime: Runtime,
+    signed_in: SignedIn,
+    error: SceauError,
+    *,
+    address: str | None,
+    objects: dict[str, str],
+    now: datetime,
+) -> None:
+    """A signature the logged-in person asked for and did not get (a wrong
+    TOTP code, a document that changed…), in the audit trail; the signing
+    transaction rolled back, so the entry takes one of its own."""
+    subject = objects.get("acte") or objects.get("delegation")
+    record_now(
+        runtime.db,
+        actions.SIGNATURE_REFUSEE,
+        actor=Actor.person(signed_in.code_09, signed_in.person_id, address=address),
+        subject=subject or objects.get("brouillon") or signed_in.code_09,
+        objects={"identite": signed_in.code_09} | objects,
+        details={"code": error.code, "statut_http": error.status},
         now=now,
     )
 
