@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from sceau.audit.actors import Actor
 from sceau.auth.http import authenticated_client
 from sceau.auth.service import AuthenticatedClient
 from sceau.authority import service
@@ -31,6 +32,7 @@ from sceau.http import (
     require_json,
     runtime_of,
 )
+from sceau.web.pages import client_address
 
 router = APIRouter(prefix="/api/v1/sceau/b2b/matrice", tags=["Matrice d'autorité"])
 
@@ -110,6 +112,7 @@ async def publish_matrix(request: Request, client: Client) -> JSONResponse:
                 overdue_policy=body.politique_revue,
                 author=f"api:{client.api_key_id}",
                 now=now,
+                by=Actor.for_client(client, address=client_address(request)),
             )
 
     matrix = await run_in_threadpool(work)

@@ -19,6 +19,7 @@ Functions work in the caller's transaction.
 from __future__ import annotations
 
 import calendar
+import hashlib
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -29,6 +30,9 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from sceau.audit import actions
+from sceau.audit.actors import Actor
+from sceau.audit.service import record
 from sceau.authority.errors import (
     ActTypeRequired,
     AgainstMatrix,
@@ -110,6 +114,7 @@ def publish(
     overdue_policy: str,
     author: str,
     now: datetime,
+    by: Actor | None = None,
 ) -> MatrixVersion:
     """Check the whole matrix, then write it as the client's next version,
     unless it is the version in force over again (same rules, review date
@@ -160,6 +165,22 @@ def publish(
         # Only a writer that skipped the lock above can get here.
         raise PublishConflict() from exc
 
+    record(
+        session,
+        actions.MATRICE_PUBLIEE,
+        actor=by or Actor.operator(),
+        subject=client_id,
+        objects={"client": client_id},
+        hashes={"regles": hashlib.sha256(row.rules.encode()).hexdigest()},
+        details={
+            "version": row.version,
+            "regles": len(parsed),
+            "revue_le": review_due.isoformat(),
+            "politique_revue": overdue_policy,
+        },
+        client_id=client_id,
+        now=now,
+    )
     logger.info(
         "authority.published",
         extra={

@@ -32,6 +32,9 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from sceau.audit import actions
+from sceau.audit.actors import Actor
+from sceau.audit.service import record
 from sceau.billing import service
 from sceau.billing.errors import (
     CreditExceedsInvoice,
@@ -128,9 +131,12 @@ def close_month(
     *,
     now: datetime | None = None,
     actor: str = "operateur",
+    by: Actor | None = None,
 ) -> list[Invoice]:
     """Issue the month's invoices not issued yet: one per client that signed
     in ``month`` or owes a fee for it. Closing again issues nothing new.
+    ``by`` is who closes, for the audit trail (by default the operator at the
+    command line).
 
     An invoice whose PDF cannot be signed now is issued all the same, its PDF
     pending (see the module's note), and the close goes on with the others.
@@ -145,7 +151,9 @@ def close_month(
 
     issued: list[Invoice] = []
     for client_id in _clients_to_bill(runtime, month):
-        invoice = _issue_invoice(runtime, client_id, month, now, actor)
+        invoice = _issue_invoice(
+            runtime, client_id, month, now, actor, by or Actor.operator()
+        )
         if invoice is None:
             continue
         issued.append(invoice)
@@ -182,7 +190,12 @@ def _clients_to_bill(runtime: Runtime, month: str) -> list[str]:
 
 
 def _issue_invoice(
-    runtime: Runtime, client_id: str, month: str, now: datetime, actor: str
+    runtime: Runtime,
+    client_id: str,
+    month: str,
+    now: datetime,
+    actor: str,
+    by: Actor,
 ) -> Invoice | None:
     with runtime.db.transaction() as session:
         # The counter's lock first: a close running beside this one waits
@@ -219,6 +232,7 @@ def _issue_invoice(
         )
         session.add(invoice)
         session.flush()
+        _audit_issue(session, actions.FACTURE_EMISE, invoice, by)
     return invoice
 
 
@@ -295,10 +309,13 @@ def issue_credit_note(
     reason: str,
     *,
     actor: str = "operateur",
+    by: Actor | None = None,
     now: datetime | None = None,
 ) -> Invoice:
     """A credit note of ``amount_xof`` against the invoice ``number``: the
-    correction of an invoice, which itself never changes."""
+    correction of an invoice, which itself never changes. ``by`` is who
+    issues it, for the audit trail (by default the operator at the command
+    line)."""
     now = now or utcnow()
     reason = " ".join(reason.split())[:MAX_REASON]
     if isinstance(amount_xof, bool) or not isinstance(amount_xof, int):
@@ -347,6 +364,7 @@ def issue_credit_note(
         note.reason = reason
         session.add(note)
         session.flush()
+        _audit_issue(session, actions.AVOIR_EMIS, note, by or Actor.operator())
     _try_attach_pdf(runtime, note)
     logger.info(
         "billing.credit_note_issued",
@@ -354,6 +372,31 @@ def issue_credit_note(
     )
     with runtime.db.sessions() as session:
         return get_invoice(session, note.number)
+
+
+def _audit_issue(session: Session, action: str, invoice: Invoice, by: Actor) -> None:
+    """The issue of an invoice or a credit note, in the audit trail.
+
+    The signed PDF is made after the number's transaction (see the module's
+    note), so its signature reference is not known here: the signature's own
+    ``signature.signee`` entry carries it, and the invoice row keeps it.
+    """
+    record(
+        session,
+        action,
+        actor=by,
+        subject=invoice.number,
+        objects={"facture": invoice.number, "facture_corrigee": invoice.corrects},
+        details={
+            "mois": invoice.month,
+            "formule": invoice.plan,
+            "total_xof": invoice.total_xof,
+            "credits_sla_xof": invoice.credits_xof,
+            "motif": invoice.reason,
+        },
+        client_id=invoice.client_id,
+        now=invoice.issued_at,
+    )
 
 
 # -- numbers and documents ---------------------------------------------------------

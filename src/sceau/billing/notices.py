@@ -21,6 +21,7 @@ from sqlalchemy import select, union
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from sceau.audit.actors import Actor
 from sceau.billing import service
 from sceau.billing.models import BillingNotice, PlanChange
 from sceau.billing.months import month_of, next_month
@@ -133,6 +134,7 @@ def end_free_periods(
                 actor=SYSTEM_ACTOR,
                 now=now,
                 effective_month=effective,
+                by=Actor.service(),
             )
             moved += 1
     if moved:

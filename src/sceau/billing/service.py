@@ -13,6 +13,9 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from sceau.audit import actions
+from sceau.audit.actors import Actor
+from sceau.audit.service import record
 from sceau.billing.errors import InvalidTerms, UnknownPlan
 from sceau.billing.models import PlanChange, UsageRecord
 from sceau.billing.months import add_months, month_of, next_month, shift_month
@@ -218,11 +221,13 @@ def schedule_plan_change(
     included_signatures: int | None = None,
     after_plan: str | None = None,
     effective_month: str | None = None,
+    by: Actor | None = None,
 ) -> PlanChange:
     """Move ``client_id`` to ``plan`` on the first day of next month (UTC).
 
     ``effective_month`` is for the end of a free period, which takes effect
-    the month after it, whenever the sweep notices it.
+    the month after it, whenever the sweep notices it. ``by`` is who decides,
+    for the audit trail (by default the operator at the command line).
     """
     now = now or utcnow()
     if plan not in PLANS:
@@ -250,6 +255,24 @@ def schedule_plan_change(
     )
     session.add(change)
     session.flush()
+    record(
+        session,
+        actions.CLIENT_FORMULE_MODIFIEE,
+        actor=by or Actor.operator(),
+        subject=client_id,
+        objects={"client": client_id},
+        details={
+            "avant": change.previous_plan,
+            "apres": plan,
+            "a_partir_de": change.effective_month,
+            "prix_unitaire_xof": unit_price_xof,
+            "redevance_mensuelle_xof": monthly_fee_xof,
+            "signatures_incluses": included_signatures,
+            "formule_suivante": after_plan,
+        },
+        client_id=client_id,
+        now=now,
+    )
     return change
 
 

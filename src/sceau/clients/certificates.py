@@ -13,6 +13,9 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from sceau.audit import actions
+from sceau.audit.actors import Actor
+from sceau.audit.service import record as audit
 from sceau.clients.errors import ClientCertificateNotFound
 from sceau.clients.models import ClientCertificate
 from sceau.clients.service import get_client
@@ -34,7 +37,12 @@ class IssuedClientCertificate:
 
 
 def issue_from_csr(
-    session: Session, access_ca: AccessCa, client_id: str, csr_pem: bytes
+    session: Session,
+    access_ca: AccessCa,
+    client_id: str,
+    csr_pem: bytes,
+    *,
+    by: Actor | None = None,
 ) -> IssuedClientCertificate:
     """The CSR proves possession of the key; only its key is used: the subject
     is ours (the client's name and id), whatever the CSR asked for."""
@@ -46,18 +54,23 @@ def issue_from_csr(
         ) from exc
     if not csr.is_signature_valid:
         raise ValueError("the CSR's signature does not verify")
-    return _issue(session, access_ca, client_id, csr.public_key())
+    return _issue(session, access_ca, client_id, csr.public_key(), by, "csr")
 
 
 def issue_pkcs12(
-    session: Session, access_ca: AccessCa, client_id: str, passphrase: str
+    session: Session,
+    access_ca: AccessCa,
+    client_id: str,
+    passphrase: str,
+    *,
+    by: Actor | None = None,
 ) -> tuple[IssuedClientCertificate, bytes]:
     """A new P-256 key and its certificate, in a PKCS#12 file under
     ``passphrase``; the key exists nowhere else."""
     if len(passphrase) < MIN_PASSPHRASE:
         raise ValueError(f"the passphrase needs at least {MIN_PASSPHRASE} characters")
     key = ec.generate_private_key(ec.SECP256R1())
-    issued = _issue(session, access_ca, client_id, key.public_key())
+    issued = _issue(session, access_ca, client_id, key.public_key(), by, "pkcs12")
     bundle = pkcs12.serialize_key_and_certificates(
         name=issued.record.client_id.encode(),
         key=key,
@@ -69,7 +82,12 @@ def issue_pkcs12(
 
 
 def _issue(
-    session: Session, access_ca: AccessCa, client_id: str, public_key: object
+    session: Session,
+    access_ca: AccessCa,
+    client_id: str,
+    public_key: object,
+    by: Actor | None,
+    origin: str,
 ) -> IssuedClientCertificate:
     client = get_client(session, client_id)
     certificate = access_ca.issue_client_certificate(
@@ -87,10 +105,25 @@ def _issue(
     )
     session.add(record)
     session.flush()
+    audit(
+        session,
+        actions.CERTIFICAT_CLIENT_EMIS,
+        actor=by or Actor.operator(),
+        subject=record.fingerprint,
+        objects={"certificat": record.fingerprint, "client": client.id},
+        details={
+            "numero_serie": record.serial_hex,
+            "expire_le": record.not_after,
+            "origine_cle": origin,
+        },
+        client_id=client.id,
+    )
     return IssuedClientCertificate(record, certificate)
 
 
-def revoke_client_certificate(session: Session, reference: str) -> ClientCertificate:
+def revoke_client_certificate(
+    session: Session, reference: str, *, by: Actor | None = None
+) -> ClientCertificate:
     """By fingerprint or serial (hex); the next request and the next CRL see it."""
     reference = reference.strip().lower().replace(":", "")
     record = session.get(ClientCertificate, reference) or session.scalar(
@@ -104,6 +137,16 @@ def revoke_client_certificate(session: Session, reference: str) -> ClientCertifi
         issued = session.get(IssuedCertificate, record.serial_hex)
         if issued is not None:
             issued.revoked_at = now
+        audit(
+            session,
+            actions.CERTIFICAT_CLIENT_REVOQUE,
+            actor=by or Actor.operator(),
+            subject=record.fingerprint,
+            objects={"certificat": record.fingerprint, "client": record.client_id},
+            details={"numero_serie": record.serial_hex},
+            client_id=record.client_id,
+            now=now,
+        )
     return record
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
+from sceau.audit.actors import Actor
 from sceau.clients.models import Client
 from sceau.clients.service import IssuedKey, create_api_key, create_client
 from sceau.identities.models import Identity
@@ -35,11 +36,13 @@ def provision_system_client(
     plan: str = "pay_as_you_go",
     state: str = PROVISIONED,
     actor: str = "operateur",
+    by: Actor | None = None,
 ) -> Provisioning:
     """Step 4 of an integration in one go: the client, its system identity
     and an API key; the client starts at ``state`` (by default
     ``provisionne``: it signs once the operator opens its pilot)."""
-    client = create_client(session, name, plan, state=state, actor=actor)
+    by = by or Actor.operator()
+    client = create_client(session, name, plan, state=state, actor=actor, by=by)
     identity = create_system_identity(
         session,
         pki,
@@ -48,5 +51,6 @@ def provision_system_client(
         label=label,
         body=body,
         algorithm=algorithm,
+        by=by,
     )
-    return Provisioning(client, identity, create_api_key(session, client.id))
+    return Provisioning(client, identity, create_api_key(session, client.id, by=by))

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from sceau.audit.actors import Actor
 from sceau.auth.http import authenticated_client
 from sceau.auth.service import AuthenticatedClient
 from sceau.clients.models import ApiKey, HmacSecret
@@ -27,6 +28,7 @@ from sceau.db import utcnow
 from sceau.errors import BadRequest
 from sceau.http import ERROR_RESPONSES, MalformedJson, read_body, runtime_of
 from sceau.runtime import Runtime
+from sceau.web.pages import client_address
 
 router = APIRouter(prefix="/api/v1/sceau/b2b/cles", tags=["Identifiants du client"])
 
@@ -96,8 +98,9 @@ async def rotate_credential(
     client: Annotated[AuthenticatedClient, Depends(authenticated_client)],
 ) -> IssuedCredential:
     grace = _grace(await read_body(request))
+    by = Actor.for_client(client, address=client_address(request))
     return await run_in_threadpool(
-        _rotate, runtime_of(request), client.client_id, kind, grace
+        _rotate, runtime_of(request), client.client_id, kind, grace, by
     )
 
 
@@ -117,16 +120,18 @@ def _grace(body: bytes) -> timedelta:
 
 
 def _rotate(
-    runtime: Runtime, client_id: str, kind: Kind, grace: timedelta
+    runtime: Runtime, client_id: str, kind: Kind, grace: timedelta, by: Actor
 ) -> IssuedCredential:
     with runtime.db.transaction() as session:
         if kind == "api":
-            issued = create_api_key(session, client_id, grace)
+            issued = create_api_key(session, client_id, grace, by=by)
             previous: list[ApiKey] | list[HmacSecret] = list_api_keys(
                 session, client_id
             )
         else:
-            issued = create_hmac_secret(session, runtime.sealer, client_id, grace)
+            issued = create_hmac_secret(
+                session, runtime.sealer, client_id, grace, by=by
+            )
             previous = list_hmac_secrets(session, client_id)
         overlap = [
             c.expires_at

@@ -1,5 +1,11 @@
 """Clients (organisations), their level, and their rotating credentials:
-API keys (kept as SHA-256) and HMAC secrets (sealed under the master key)."""
+API keys (kept as SHA-256) and HMAC secrets (sealed under the master key).
+
+Every change is appended to the audit trail in the caller's transaction, by
+reference only (a key's id, never its value). ``by`` names who made it: the
+client's own system, a console user, or, by default, the operator at the
+command line.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +19,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from sceau.audit import actions
+from sceau.audit.actors import Actor
+from sceau.audit.service import record
 from sceau.auth.hmac_scheme import SECRET_PREFIX
 from sceau.clients.errors import (
     AllowlistInvalid,
@@ -62,6 +71,7 @@ def create_client(
     *,
     state: str = CADRAGE,
     actor: str = "operateur",
+    by: Actor | None = None,
 ) -> Client:
     """A new client at the integration step ``state`` (an operator may
     create it at any step, say to take over an existing integration); the
@@ -89,6 +99,16 @@ def create_client(
         )
     )
     session.flush()
+    record(
+        session,
+        actions.CLIENT_CREE,
+        actor=by or Actor.operator(),
+        subject=client.id,
+        objects={"client": client.id},
+        details={"nom": client.name, "formule": plan, "niveau": level, "etat": state},
+        client_id=client.id,
+        now=client.created_at,
+    )
     return client
 
 
@@ -108,10 +128,23 @@ def _check_level(level: str) -> None:
         raise ValueError(f"unknown level {level!r}; choose one of A, B, C")
 
 
-def set_level(session: Session, client_id: str, level: str) -> Client:
+def set_level(
+    session: Session, client_id: str, level: str, *, by: Actor | None = None
+) -> Client:
     _check_level(level)
     client = get_client(session, client_id)
+    before = client.auth_level
     client.auth_level = level
+    if before != level:
+        record(
+            session,
+            actions.CLIENT_NIVEAU_MODIFIE,
+            actor=by or Actor.operator(),
+            subject=client.id,
+            objects={"client": client.id},
+            details={"avant": before, "apres": level},
+            client_id=client.id,
+        )
     return client
 
 
@@ -129,9 +162,23 @@ def parse_allowlist(entries: list[str]) -> list[str]:
     return sorted(set(networks))
 
 
-def set_allowlist(session: Session, client_id: str, entries: list[str]) -> Client:
+def set_allowlist(
+    session: Session, client_id: str, entries: list[str], *, by: Actor | None = None
+) -> Client:
     client = get_client(session, client_id)
-    client.ip_allowlist = " ".join(parse_allowlist(entries))
+    before = allowlist_of(client)
+    after = parse_allowlist(entries)
+    client.ip_allowlist = " ".join(after)
+    if before != after:
+        record(
+            session,
+            actions.ADRESSES_IP_MODIFIEES,
+            actor=by or Actor.operator(),
+            subject=client.id,
+            objects={"client": client.id},
+            details={"avant": before, "apres": after},
+            client_id=client.id,
+        )
     return client
 
 
@@ -162,9 +209,10 @@ def is_active(credential: ApiKey | HmacSecret, now: datetime) -> bool:
 
 def _retire_previous(
     credentials: list[ApiKey] | list[HmacSecret], grace: timedelta
-) -> None:
+) -> dict[str, object]:
     """Before a new credential is added: the newest live one stays valid for
-    ``grace``, any older one ends now, so at most two are ever live."""
+    ``grace``, any older one ends now, so at most two are ever live. What
+    became of them, for the audit trail (empty when none was live)."""
     if grace < timedelta(0) or grace > MAX_GRACE:
         raise ValueError("the grace period must be between 0 and 30 days")
     now = utcnow()
@@ -180,6 +228,13 @@ def _retire_previous(
                 credential.expires_at = end
         else:
             credential.revoked_at = now
+    if not live:
+        return {}
+    return {
+        "precedente": live[0].id,
+        "precedente_valide_jusqu_au": live[0].revoked_at or live[0].expires_at,
+        "fin_immediate": [c.id for c in live if c.revoked_at == now] or None,
+    }
 
 
 def hash_key(secret: str) -> bytes:
@@ -187,11 +242,15 @@ def hash_key(secret: str) -> bytes:
 
 
 def create_api_key(
-    session: Session, client_id: str, grace: timedelta = DEFAULT_GRACE
+    session: Session,
+    client_id: str,
+    grace: timedelta = DEFAULT_GRACE,
+    *,
+    by: Actor | None = None,
 ) -> IssuedKey:
     """A new key; the client's previous key stays valid for ``grace``."""
     get_client(session, client_id)
-    _retire_previous(list_api_keys(session, client_id), grace)
+    retired = _retire_previous(list_api_keys(session, client_id), grace)
     key_id = _new_id("key_")
     # The key id is inside the secret so a leaked key names itself in logs and
     # in revocation, without the secret part ever being shown again.
@@ -205,15 +264,33 @@ def create_api_key(
         )
     )
     session.flush()
+    record(
+        session,
+        actions.CLE_API_RENOUVELEE if retired else actions.CLE_API_EMISE,
+        actor=by or Actor.operator(),
+        subject=key_id,
+        objects={"cle": key_id, "client": client_id},
+        details=retired,
+        client_id=client_id,
+    )
     return IssuedKey(id=key_id, client_id=client_id, secret=secret)
 
 
-def revoke_api_key(session: Session, key_id: str) -> ApiKey:
+def revoke_api_key(session: Session, key_id: str, *, by: Actor | None = None) -> ApiKey:
     key = session.get(ApiKey, key_id)
     if key is None:
         raise ApiKeyNotFound()
     if key.revoked_at is None:
         key.revoked_at = utcnow()
+        record(
+            session,
+            actions.CLE_API_REVOQUEE,
+            actor=by or Actor.operator(),
+            subject=key.id,
+            objects={"cle": key.id, "client": key.client_id},
+            client_id=key.client_id,
+            now=key.revoked_at,
+        )
     return key
 
 
@@ -249,10 +326,12 @@ def create_hmac_secret(
     sealer: KeySealer,
     client_id: str,
     grace: timedelta = DEFAULT_GRACE,
+    *,
+    by: Actor | None = None,
 ) -> IssuedKey:
     """A new level-B secret, shown once; the previous one overlaps for ``grace``."""
     get_client(session, client_id)
-    _retire_previous(list_hmac_secrets(session, client_id), grace)
+    retired = _retire_previous(list_hmac_secrets(session, client_id), grace)
     body = secrets.token_hex(6)
     secret_id = f"hmk_{body}"
     secret = f"{SECRET_PREFIX}{body}_{secrets.token_urlsafe(KEY_BYTES)}"
@@ -264,6 +343,15 @@ def create_hmac_secret(
         )
     )
     session.flush()
+    record(
+        session,
+        actions.SECRET_HMAC_RENOUVELE if retired else actions.SECRET_HMAC_EMIS,
+        actor=by or Actor.operator(),
+        subject=secret_id,
+        objects={"cle_hmac": secret_id, "client": client_id},
+        details=retired,
+        client_id=client_id,
+    )
     return IssuedKey(id=secret_id, client_id=client_id, secret=secret)
 
 
@@ -276,10 +364,21 @@ def list_hmac_secrets(
     return list(session.scalars(query))
 
 
-def revoke_hmac_secret(session: Session, secret_id: str) -> HmacSecret:
+def revoke_hmac_secret(
+    session: Session, secret_id: str, *, by: Actor | None = None
+) -> HmacSecret:
     secret = session.get(HmacSecret, secret_id)
     if secret is None:
         raise HmacSecretNotFound()
     if secret.revoked_at is None:
         secret.revoked_at = utcnow()
+        record(
+            session,
+            actions.SECRET_HMAC_REVOQUE,
+            actor=by or Actor.operator(),
+            subject=secret.id,
+            objects={"cle_hmac": secret.id, "client": secret.client_id},
+            client_id=secret.client_id,
+            now=secret.revoked_at,
+        )
     return secret

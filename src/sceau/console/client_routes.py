@@ -23,7 +23,7 @@ from sceau.console.sessions import ConsoleSignedIn
 from sceau.delegations.service import list_delegations
 from sceau.errors import SceauError
 from sceau.http import runtime_of
-from sceau.web.pages import CONSOLE_PREFIX, now_of, redirect
+from sceau.web.pages import CONSOLE_PREFIX, client_address, now_of, redirect
 from sceau.webhooks.service import list_endpoints
 
 # Included by ``sceau.console.routes``, under its /console prefix.
@@ -124,6 +124,7 @@ def rotate_submit(
                 kind,
                 delai_grace_heures,
                 now_of(request),
+                by=who.audit_actor(client_address(request)),
             )
             name = client.name
     except ConsoleFormInvalid as error:
@@ -149,7 +150,13 @@ def revoke_submit(
 ) -> Response:
     with runtime_of(request).db.transaction() as session:
         client_in_view(session, who, client_id)
-        views.revoke(session, client_id, kind, credential_id)
+        views.revoke(
+            session,
+            client_id,
+            kind,
+            credential_id,
+            by=who.audit_actor(client_address(request)),
+        )
     return redirect(request, client_url(client_id, "/cles"))
 
 
@@ -196,7 +203,12 @@ def revoke_certificate_submit(
 ) -> Response:
     with runtime_of(request).db.transaction() as session:
         client_in_view(session, who, client_id)
-        views.revoke_certificate(session, client_id, fingerprint)
+        views.revoke_certificate(
+            session,
+            client_id,
+            fingerprint,
+            by=who.audit_actor(client_address(request)),
+        )
     return redirect(request, client_url(client_id, "/acces"))
 
 
@@ -210,7 +222,12 @@ def allowlist_submit(
     try:
         with runtime_of(request).db.transaction() as session:
             client_in_view(session, who, client_id)
-            set_allowlist(session, client_id, reseaux.splitlines())
+            set_allowlist(
+                session,
+                client_id,
+                reseaux.splitlines(),
+                by=who.audit_actor(client_address(request)),
+            )
     except AllowlistInvalid as error:
         return _access(request, who, client_id, error=error, typed=reseaux)
     return redirect(request, client_url(client_id, "/acces"))

@@ -27,7 +27,7 @@ from sceau.http import runtime_of
 from sceau.incidents import service as incidents
 from sceau.lifecycle import service as lifecycle
 from sceau.lifecycle.models import CONVENTION, STATES
-from sceau.web.pages import CONSOLE_PREFIX, now_of, redirect
+from sceau.web.pages import CONSOLE_PREFIX, client_address, now_of, redirect
 
 router = APIRouter(include_in_schema=False)
 
@@ -112,6 +112,7 @@ def lifecycle_submit(
                 client_id,
                 etape,
                 actor=who.actor,
+                by=who.audit_actor(client_address(request)),
                 settings=runtime_of(request).settings,
                 note=note or None,
                 agreement=agreement,
@@ -189,6 +190,7 @@ def incident_open_submit(
                 title=titre,
                 impact=impact,
                 client_ids=scope or None,
+                by=who.audit_actor(client_address(request)),
                 now=now_of(request),
             )
     except ClientNotFound as exc:
@@ -216,7 +218,11 @@ def incident_update_submit(
     try:
         with runtime_of(request).db.transaction() as session:
             incidents.update_incident(
-                session, incident_id, message=message, now=now_of(request)
+                session,
+                incident_id,
+                message=message,
+                by=who.audit_actor(client_address(request)),
+                now=now_of(request),
             )
     except SceauError as error:
         if error.status == 404:
@@ -235,7 +241,11 @@ def incident_close_submit(
     try:
         with runtime_of(request).db.transaction() as session:
             incidents.close_incident(
-                session, incident_id, message=message or None, now=now_of(request)
+                session,
+                incident_id,
+                message=message or None,
+                by=who.audit_actor(client_address(request)),
+                now=now_of(request),
             )
     except SceauError as error:
         if error.status == 404:

@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from sceau.console import client_routes, operator_routes, usage_routes
-from sceau.console.login import verify_login
+from sceau.console.login import record_login, record_logout, verify_login
 from sceau.console.pages import (
     LOGIN_PAGE,
     SESSION_COOKIE,
@@ -21,7 +21,12 @@ from sceau.console.pages import (
     render,
     signed_in,
 )
-from sceau.console.sessions import end_session, open_session
+from sceau.console.sessions import (
+    end_session,
+    open_session,
+    reference_of_token,
+    session_reference,
+)
 from sceau.console.users import finish_enrolment, start_enrolment
 from sceau.errors import SceauError
 from sceau.http import runtime_of
@@ -143,6 +148,13 @@ def login_submit(
         )
     with runtime.db.transaction() as session:
         token = open_session(session, runtime.settings, logged_in.user_id, now=now)
+        record_login(
+            session,
+            logged_in,
+            address=client_address(request),
+            session_ref=reference_of_token(session, token),
+            now=now,
+        )
     response = redirect(request, CONSOLE_PREFIX)
     set_cookie(request, response, SESSION_COOKIE, token, path=CONSOLE_PREFIX)
     return response
@@ -158,6 +170,14 @@ async def logout(request: Request) -> Response:
         def forget() -> None:
             with runtime.db.transaction() as session:
                 end_session(session, who.session_id)
+                record_logout(
+                    session,
+                    user_id=who.user_id,
+                    client_id=who.client_id,
+                    address=client_address(request),
+                    session_ref=session_reference(who.session_id),
+                    now=now_of(request),
+                )
 
         await run_in_threadpool(forget)
     response = redirect(request, LOGIN_PAGE)

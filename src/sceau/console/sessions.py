@@ -6,13 +6,16 @@ after login, and when the operator resets the user."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from sceau.browser_sessions import SessionTable
+from sceau.audit.actors import Actor
+from sceau.browser_sessions import SessionTable, digest
 from sceau.console.models import ROLE_OPERATOR, ROLE_READER, ConsoleSession, ConsoleUser
 from sceau.db import Database
 from sceau.settings import Settings
@@ -53,6 +56,10 @@ class ConsoleSignedIn:
     def actor(self) -> str:
         return f"console:{self.user_id}"
 
+    def audit_actor(self, address: str | None) -> Actor:
+        """The user as the audit trail names them, from ``address``."""
+        return Actor.console_user(self.user_id, self.client_id, address)
+
 
 def open_session(
     session: Session, settings: Settings, user_id: str, *, now: datetime
@@ -60,6 +67,20 @@ def open_session(
     """A new session for a user who just logged in; the cookie's token."""
     purge_expired(session, settings, now=now)
     return CONSOLE_SESSIONS.open(session, settings, user_id, now=now)
+
+
+def reference_of_token(session: Session, token: str) -> str:
+    """How the audit trail names the session ``token`` opens: a prefix of its
+    id's SHA-256, never the cookie."""
+    session_id = session.scalar(
+        select(ConsoleSession.id).where(ConsoleSession.token_hash == digest(token))
+    )
+    assert session_id is not None, "no session behind this token"
+    return session_reference(session_id)
+
+
+def session_reference(session_id: str) -> str:
+    return hashlib.sha256(session_id.encode()).hexdigest()[:16]
 
 
 def resume_session(

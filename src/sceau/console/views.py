@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from sceau.audit.actors import Actor
 from sceau.clients.certificates import (
     list_client_certificates,
     revoke_client_certificate,
@@ -110,15 +111,17 @@ def rotate(
     kind: str,
     grace_hours: str,
     now: datetime,
+    *,
+    by: Actor,
 ) -> Rotated:
     """A new credential of ``kind``; the previous one stays valid for the
     grace period (as the API's own rotation, ``sceau.clients.routes``)."""
     grace = _grace(grace_hours)
     if kind == "api":
-        issued = create_api_key(session, client_id, grace)
+        issued = create_api_key(session, client_id, grace, by=by)
         previous: list[ApiKey] | list[HmacSecret] = list_api_keys(session, client_id)
     elif kind == "hmac":
-        issued = create_hmac_secret(session, sealer, client_id, grace)
+        issued = create_hmac_secret(session, sealer, client_id, grace, by=by)
         previous = list_hmac_secrets(session, client_id)
     else:
         raise ConsolePageNotFound()
@@ -145,7 +148,9 @@ def _grace(hours: str) -> timedelta:
     return timedelta(hours=value)
 
 
-def revoke(session: Session, client_id: str, kind: str, credential_id: str) -> None:
+def revoke(
+    session: Session, client_id: str, kind: str, credential_id: str, *, by: Actor
+) -> None:
     found: ApiKey | HmacSecret | None
     if kind == "api":
         found = session.get(ApiKey, credential_id)
@@ -156,20 +161,22 @@ def revoke(session: Session, client_id: str, kind: str, credential_id: str) -> N
     if found is None or found.client_id != client_id:
         raise ConsolePageNotFound()
     if kind == "api":
-        revoke_api_key(session, credential_id)
+        revoke_api_key(session, credential_id, by=by)
     else:
-        revoke_hmac_secret(session, credential_id)
+        revoke_hmac_secret(session, credential_id, by=by)
 
 
 def certificates(session: Session, client_id: str) -> list[ClientCertificate]:
     return list(reversed(list_client_certificates(session, client_id)))
 
 
-def revoke_certificate(session: Session, client_id: str, fingerprint: str) -> None:
+def revoke_certificate(
+    session: Session, client_id: str, fingerprint: str, *, by: Actor
+) -> None:
     found = session.get(ClientCertificate, fingerprint)
     if found is None or found.client_id != client_id:
         raise ConsolePageNotFound()
-    revoke_client_certificate(session, fingerprint)
+    revoke_client_certificate(session, fingerprint, by=by)
 
 
 def recent_deliveries(

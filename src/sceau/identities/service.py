@@ -7,6 +7,7 @@ made by ``sceau.people``) sign only for their person.
 
 from __future__ import annotations
 
+import hashlib
 import unicodedata
 from collections.abc import Callable
 from functools import partial
@@ -15,6 +16,9 @@ from cryptography.hazmat.primitives import serialization
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
+from sceau.audit import actions
+from sceau.audit.actors import Actor
+from sceau.audit.service import record
 from sceau.clients.service import get_client
 from sceau.identities.codes import (
     SYSTEM_PREFIX,
@@ -54,6 +58,7 @@ def create_system_identity(
     label: str,
     body: str | None = None,
     algorithm: KeyAlgorithm = "rsa3072",
+    by: Actor | None = None,
 ) -> Identity:
     client = get_client(session, client_id)
     label = normalise_label(label)
@@ -70,6 +75,7 @@ def create_system_identity(
         label=label,
         organisation=client.name,
         algorithm=algorithm,
+        by=by,
     )
 
 
@@ -84,10 +90,12 @@ def issue_identity(
     label: str,
     organisation: str,
     algorithm: KeyAlgorithm,
+    by: Actor | None = None,
 ) -> Identity:
     """An identity of either kind: a fresh key, sealed under the master key or
     made inside the token (``pki.new_keys``), and a signing certificate from
-    the issuing CA (CN = label, serialNumber = code)."""
+    the issuing CA (CN = label, serialNumber = code). ``by`` is who issued it,
+    for the audit trail (by default the operator at the command line)."""
     keys = pki.new_keys
     sealed_key: bytes | None = None
     key_label: str | None = None
@@ -104,7 +112,7 @@ def issue_identity(
         key_label = token_key.label
         destroy = partial(keys.destroy, token_key)
     try:
-        return _with_key(
+        identity = _with_key(
             session,
             pki,
             code=code,
@@ -122,6 +130,23 @@ def issue_identity(
         if destroy is not None:
             destroy()
         raise
+    record(
+        session,
+        actions.IDENTITE_EMISE,
+        actor=by or Actor.operator(),
+        subject=identity.code_09,
+        objects={"identite": identity.code_09},
+        details={
+            "type": kind,
+            "libelle": label,
+            "algorithme": algorithm,
+            "empreinte_certificat": hashlib.sha256(
+                identity.certificate_der
+            ).hexdigest(),
+        },
+        client_id=client_id,
+    )
+    return identity
 
 
 _ON_ROLLBACK = "sceau.identities.on_rollback"

@@ -18,6 +18,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from sceau.audit import actions
+from sceau.audit.actors import Actor
+from sceau.audit.service import record
 from sceau.clients.service import get_client
 from sceau.db import utcnow
 from sceau.events import types
@@ -44,6 +47,7 @@ def open_incident(
     title: str,
     impact: str,
     client_ids: list[str] | None = None,
+    by: Actor | None = None,
     now: datetime | None = None,
 ) -> Incident:
     title, impact = title.strip(), impact.strip()
@@ -65,6 +69,14 @@ def open_incident(
     session.add(incident)
     session.flush()
     _tell(session, incident, types.INCIDENT_OUVERT, impact, now)
+    _audit(
+        session,
+        actions.INCIDENT_OUVERT,
+        incident,
+        by,
+        {"titre": incident.title, "impact": impact, "clients": incident.client_ids},
+        now,
+    )
     return incident
 
 
@@ -74,6 +86,7 @@ def update_incident(
     *,
     message: str,
     impact: str | None = None,
+    by: Actor | None = None,
     now: datetime | None = None,
 ) -> Incident:
     incident = get_incident(session, incident_id)
@@ -83,8 +96,15 @@ def update_incident(
         raise InvalidIncident("Une mise à jour a besoin d'un message.")
     if impact is not None and impact.strip():
         incident.impact = impact.strip()
-    _tell(
-        session, incident, types.INCIDENT_MIS_A_JOUR, message.strip(), now or utcnow()
+    now = now or utcnow()
+    _tell(session, incident, types.INCIDENT_MIS_A_JOUR, message.strip(), now)
+    _audit(
+        session,
+        actions.INCIDENT_MIS_A_JOUR,
+        incident,
+        by,
+        {"message": message.strip(), "impact": incident.impact},
+        now,
     )
     return incident
 
@@ -94,6 +114,7 @@ def close_incident(
     incident_id: str,
     *,
     message: str | None = None,
+    by: Actor | None = None,
     now: datetime | None = None,
 ) -> Incident:
     incident = get_incident(session, incident_id)
@@ -104,7 +125,36 @@ def close_incident(
     incident.closed_at = now
     text = (message or "").strip() or "Le service fonctionne de nouveau normalement."
     _tell(session, incident, types.INCIDENT_CLOS, text, now)
+    _audit(
+        session,
+        actions.INCIDENT_CLOS,
+        incident,
+        by,
+        {"message": text, "ouvert_le": incident.opened_at},
+        now,
+    )
     return incident
+
+
+def _audit(
+    session: Session,
+    action: str,
+    incident: Incident,
+    by: Actor | None,
+    details: dict[str, Any],
+    now: datetime,
+) -> None:
+    """The incident's step in the audit trail; ``by`` defaults to the operator
+    at the command line."""
+    record(
+        session,
+        action,
+        actor=by or Actor.operator(),
+        subject=incident.id,
+        objects={"incident": incident.id},
+        details=details,
+        now=now,
+    )
 
 
 def get_incident(session: Session, incident_id: str) -> Incident:

@@ -16,6 +16,9 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from sceau.audit import actions
+from sceau.audit.actors import Actor
+from sceau.audit.service import record
 from sceau.db import Database, utcnow
 from sceau.errors import SceauError
 from sceau.events import types
@@ -38,6 +41,7 @@ from sceau.people.login_rules import (
     record_address_failure,
     refuse_busy_address,
     refuse_locked,
+    typed_login,
     unlocked,
 )
 from sceau.people.models import Person, RecoveryCode
@@ -55,6 +59,13 @@ class LoggedIn:
     code_09: str
     name: str
     used_recovery_code: bool
+    client_id: str | None = None
+
+    @property
+    def method(self) -> str:
+        """How the person proved who they are, as the audit trail says it."""
+        second = "code_de_secours" if self.used_recovery_code else "totp"
+        return f"mot_de_passe+{second}"
 
 
 @dataclass(frozen=True)
@@ -83,6 +94,10 @@ def verify_login(
     now = now or utcnow()
     keeper = PasswordKeeper.of(settings)
 
+    # A busy address or a locked account is refused before any check and
+    # without any write, the audit trail's included: the failures that led
+    # there are in it, and so is the lock; a flood of refused attempts must
+    # not become a flood of appends, each taking the trail's head lock.
     with db.sessions() as session:
         refuse_busy_address(session, settings, address, now)
         person = _find(session, login)
@@ -91,10 +106,57 @@ def verify_login(
         checked = _check(session, sealer, keeper, person, password, second_factor, now)
 
     with db.transaction() as session:
-        outcome = _commit(session, settings, keeper, checked, password, address, now)
+        outcome = _commit(
+            session, settings, keeper, checked, password, login, address, now
+        )
     if isinstance(outcome, Exception):
         raise outcome
     return outcome
+
+
+def record_login(
+    session: Session,
+    logged_in: LoggedIn,
+    *,
+    address: str,
+    session_ref: str,
+    now: datetime,
+) -> None:
+    """``connexion.reussie``, in the transaction that opens the person's
+    session; ``session_ref`` names the session without being its cookie."""
+    record(
+        session,
+        actions.CONNEXION_REUSSIE,
+        actor=Actor.person(logged_in.code_09, logged_in.person_id, address),
+        subject=logged_in.code_09,
+        objects={"identite": logged_in.code_09},
+        details={"methode": logged_in.method, "session": session_ref},
+        client_id=logged_in.client_id,
+        now=now,
+    )
+
+
+def record_logout(
+    session: Session,
+    *,
+    code_09: str,
+    person_id: str,
+    address: str,
+    session_ref: str,
+    now: datetime,
+) -> None:
+    """``deconnexion``, in the transaction that ends the session."""
+    client_id = session.scalar(select(Person.client_id).where(Person.id == person_id))
+    record(
+        session,
+        actions.DECONNEXION,
+        actor=Actor.person(code_09, person_id, address),
+        subject=code_09,
+        objects={"identite": code_09},
+        details={"session": session_ref},
+        client_id=client_id,
+        now=now,
+    )
 
 
 def confirm_with_totp(
@@ -129,7 +191,7 @@ def confirm_with_totp(
         if step is not None and (person.totp_last_step or 0) >= step:
             failure: SceauError = TotpReplayed()
         else:
-            counted = _count_failure(session, settings, person, now)
+            counted = _count_failure(session, settings, person, now, address=None)
             locked = isinstance(counted, AccountLocked)
             failure = counted if locked else WrongTotpCode()  # type: ignore[assignment]
     logger.info(
@@ -150,6 +212,33 @@ def _find(session: Session, login: str) -> Person | None:
     except InvalidCode:
         return None
     return session.scalar(select(Person).where(Person.code_09 == str(code)))
+
+
+def _record_failure(
+    session: Session,
+    person: Person | None,
+    login: str,
+    address: str,
+    reason: str,
+    error: SceauError,
+    now: datetime,
+) -> None:
+    """``connexion.echouee``: who tried, why it failed (``reason``), what the
+    page answered (``error``)."""
+    if person is not None:
+        actor = Actor.person(person.code_09, person.id, address)
+    else:
+        actor = Actor.person(typed_login(login), address=address)
+    record(
+        session,
+        actions.CONNEXION_ECHOUEE,
+        actor=actor,
+        subject=person.code_09 if person is not None else None,
+        objects={"identite": person.code_09} if person is not None else {},
+        details={"motif": reason, "erreur": error.code},
+        client_id=person.client_id if person is not None else None,
+        now=now,
+    )
 
 
 def _check(
@@ -192,6 +281,7 @@ def _commit(
     keeper: PasswordKeeper,
     checked: _Checked,
     password: str,
+    login: str,
     address: str,
     now: datetime,
 ) -> LoggedIn | Exception:
@@ -204,16 +294,40 @@ def _commit(
         _forget_failures(session, person, keeper, password)
         logger.info("person.login", extra={"person": person.id})
         return LoggedIn(
-            person.id, person.code_09, person.name, checked.recovery_hash is not None
+            person.id,
+            person.code_09,
+            person.name,
+            checked.recovery_hash is not None,
+            person.client_id,
         )
 
     record_address_failure(
         session, settings, address, person.id if person else None, now
     )
+    failure: Exception
     if person is None:
-        return LoginRefused()
-    logger.info("person.login_refused", extra={"person": person.id})
-    return _count_failure(session, settings, person, now)
+        failure = LoginRefused()
+    else:
+        logger.info("person.login_refused", extra={"person": person.id})
+        failure = _count_failure(session, settings, person, now, address=address)
+    assert isinstance(failure, SceauError)
+    _record_failure(session, person, login, address, _reason(checked), failure, now)
+    return failure
+
+
+def _reason(checked: _Checked) -> str:
+    """Why a login that reached the checks failed, for the trail."""
+    if checked.person is None or checked.person.password_hash is None:
+        return "compte_inconnu"
+    if not checked.password_ok:
+        return "mot_de_passe_incorrect"
+    if checked.totp_step is not None:
+        # The right code, but its step was used already (or a lock came
+        # meanwhile).
+        return "code_totp_deja_utilise"
+    if checked.recovery_hash is not None:
+        return "code_de_secours_deja_utilise"
+    return "second_facteur_incorrect"
 
 
 def _claim_second_factor(
@@ -249,7 +363,12 @@ def _forget_failures(
 
 
 def _count_failure(
-    session: Session, settings: Settings, person: Person, now: datetime
+    session: Session,
+    settings: Settings,
+    person: Person,
+    now: datetime,
+    *,
+    address: str | None,
 ) -> Exception:
     failures = count_failed_login(session, Person, person.id)
     if failures < settings.person_lock_after_failures:
@@ -267,6 +386,16 @@ def _count_failure(
     )
     if locked.rowcount:  # type: ignore[attr-defined]
         _tell_locked(session, person, failures, until, now)
+        record(
+            session,
+            actions.COMPTE_VERROUILLE,
+            actor=Actor.person(person.code_09, person.id, address),
+            subject=person.code_09,
+            objects={"identite": person.code_09},
+            details={"echecs": failures, "verrouille_jusqu_au": until},
+            client_id=person.client_id,
+            now=now,
+        )
         logger.warning("person.locked", extra={"person": person.id})
     return locked_error(until, now)
 

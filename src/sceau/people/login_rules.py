@@ -15,6 +15,7 @@ that one address guessing at both is one address guessing.
 from __future__ import annotations
 
 import math
+import re
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any, Protocol
@@ -22,10 +23,16 @@ from typing import Any, Protocol
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from sceau.identities.codes import InvalidCode, parse_code
 from sceau.people.errors import AccountLocked, TooManyLoginAttempts
 from sceau.people.models import LoginFailure
 from sceau.people.passwords import PasswordKeeper
 from sceau.settings import Settings
+
+# An e-mail address as people type theirs: a plain local part, a domain of
+# letters, digits and hyphens, a top-level domain of letters.
+_EMAIL = re.compile(r"[a-z0-9][a-z0-9._%+-]{0,63}@(?:[a-z0-9-]{1,63}\.)+[a-z]{2,24}")
+UNKNOWN_LOGIN = "inconnu"
 
 
 class Lockable(Protocol):
@@ -46,6 +53,22 @@ def refuse_busy_address(
     if count >= settings.person_address_failure_limit:
         retry = max(1, math.ceil((oldest + window - now).total_seconds()))
         raise TooManyLoginAttempts(retry_after=retry)
+
+
+def typed_login(typed: str) -> str:
+    """What the audit trail may keep of the identifier typed for an account
+    that does not exist: a 09 code, or a well-formed e-mail address, cut to
+    64 characters; anything else may be a password typed in the wrong field,
+    and is kept as ``inconnu``."""
+    typed = typed.strip()
+    try:
+        return str(parse_code(typed.upper()))
+    except InvalidCode:
+        pass
+    lowered = typed.lower()
+    if len(lowered) <= 254 and _EMAIL.fullmatch(lowered):
+        return lowered[:64]
+    return UNKNOWN_LOGIN
 
 
 def check_decoy_password(keeper: PasswordKeeper, password: str) -> None:

@@ -13,6 +13,9 @@ from datetime import datetime
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from sceau.audit import actions
+from sceau.audit.actors import Actor
+from sceau.audit.service import record
 from sceau.clients.service import create_client, get_client
 from sceau.db import utcnow
 from sceau.errors import SceauError
@@ -94,13 +97,17 @@ def create_person(
     client_id: str | None,
     body: str | None = None,
     algorithm: KeyAlgorithm = "rsa3072",
+    by: Actor | None = None,
     now: datetime | None = None,
 ) -> Invitation:
     """A person with their ``09-…`` identity, invited by e-mail to enrol.
 
     Without ``client_id`` the person is an individual professional (a notary
     in their own office): they get a client account of their own, on the free
-    notaries' plan for a notary, which carries their usage and billing."""
+    notaries' plan for a notary, which carries their usage and billing.
+    ``by`` is who registers them, for the audit trail (by default the
+    operator at the command line)."""
+    by = by or Actor.operator()
     name = normalise_label(name)
     email = _checked_email(email)
     if not name:
@@ -116,7 +123,7 @@ def create_person(
         plan = "gratuit_notaire" if profession == "notaire" else "pay_as_you_go"
         # A professional's own account is no integration: it opens at once.
         client = create_client(
-            session, name, plan, state=PRODUCTION, actor="inscription"
+            session, name, plan, state=PRODUCTION, actor="inscription", by=by
         )
     else:
         client = get_client(session, client_id)
@@ -131,6 +138,7 @@ def create_person(
         label=name,
         organisation=client.name,
         algorithm=algorithm,
+        by=by,
     )
     person = Person(
         id="per_" + secrets.token_hex(12),
@@ -144,6 +152,16 @@ def create_person(
     )
     session.add(person)
     session.flush()
+    record(
+        session,
+        actions.PERSONNE_CREEE,
+        actor=by,
+        subject=person.code_09,
+        objects={"identite": person.code_09, "personne": person.id},
+        details={"profession": profession},
+        client_id=client.id,
+        now=person.created_at,
+    )
     return invite(session, settings, person, now=now)
 
 
@@ -255,10 +273,12 @@ def finish_enrolment(
     *,
     password: str,
     first_code: str,
+    address: str | None = None,
     now: datetime | None = None,
 ) -> list[str]:
     """Set the password and the TOTP secret, close the link; the recovery codes,
-    to be shown once."""
+    to be shown once. ``address`` is where the enrolment came from."""
+    now = now or utcnow()
     person = PERSON_LINKS.finish(
         session,
         sealer,
@@ -266,7 +286,17 @@ def finish_enrolment(
         token,
         password=password,
         first_code=first_code,
-        now=now or utcnow(),
+        now=now,
+    )
+    record(
+        session,
+        actions.COMPTE_ACTIVE,
+        actor=Actor.person(person.code_09, person.id, address),
+        subject=person.code_09,
+        objects={"identite": person.code_09},
+        details={"methode": "mot_de_passe+totp"},
+        client_id=person.client_id,
+        now=now,
     )
     return _replace_recovery_codes(session, person.id)
 

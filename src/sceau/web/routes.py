@@ -18,7 +18,7 @@ from sceau.errors import SceauError
 from sceau.http import runtime_of
 from sceau.ops.logs import request_id_var
 from sceau.people.errors import EnrolmentLinkInvalid
-from sceau.people.login import verify_login
+from sceau.people.login import record_login, record_logout, verify_login
 from sceau.people.service import EnrolmentStart, finish_enrolment, start_enrolment
 from sceau.signing.errors import PdfTooLarge
 from sceau.web import acts, delegations, drafts
@@ -40,7 +40,13 @@ from sceau.web.pages import (
     signed_in,
     totp_setup_values,
 )
-from sceau.web.sessions import SignedIn, end_session, open_session
+from sceau.web.sessions import (
+    SignedIn,
+    end_session,
+    open_session,
+    reference_of_token,
+    session_reference,
+)
 
 router = APIRouter(prefix=PREFIX, include_in_schema=False)
 
@@ -120,6 +126,7 @@ def enrolment_submit(
                 token,
                 password=mot_de_passe,
                 first_code=code,
+                address=client_address(request),
                 now=now_of(request),
             )
     except EnrolmentLinkInvalid:
@@ -204,6 +211,13 @@ def login_submit(
 
     with runtime.db.transaction() as session:
         token = open_session(session, runtime.settings, logged_in.person_id, now=now)
+        record_login(
+            session,
+            logged_in,
+            address=client_address(request),
+            session_ref=reference_of_token(session, token),
+            now=now,
+        )
     # The notice about recovery codes is on the home page, which lists the
     # waiting acts first: it wins over the page the person was heading to.
     if logged_in.used_recovery_code:
@@ -225,6 +239,14 @@ async def logout(request: Request) -> Response:
         def forget() -> None:
             with runtime.db.transaction() as session:
                 end_session(session, who.session_id)
+                record_logout(
+                    session,
+                    code_09=who.code_09,
+                    person_id=who.person_id,
+                    address=client_address(request),
+                    session_ref=session_reference(who.session_id),
+                    now=now_of(request),
+                )
 
         await run_in_threadpool(forget)
     response = redirect(request, LOGIN_PAGE)
@@ -388,10 +410,19 @@ def sign_submit(
             request_id=request_id_var.get() or "",
             started=request.scope["state"].get("started", time.perf_counter()),
             now=now_of(request),
+            address=client_address(request),
         )
     except DraftNotFound:
         raise
     except SceauError as error:
+        drafts.record_refused_signature(
+            runtime,
+            who,
+            error,
+            address=client_address(request),
+            objects={"brouillon": draft_id},
+            now=now_of(request),
+        )
         return _review(request, who, draft_id, error=error)
     return redirect(request, f"{PREFIX}/signatures/{outcome.record.ref}?nouvelle=1")
 
