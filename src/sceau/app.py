@@ -29,6 +29,7 @@ from sceau.db import storage_failure, storage_reason
 from sceau.delegations.routes import router as delegations_router
 from sceau.errors import BadRequest, SceauError
 from sceau.events.worker import BackgroundWorker, DeliveryWorker
+from sceau.evidence.routes import router as evidence_router
 from sceau.http import error_response
 from sceau.lifecycle.routes import router as integration_router
 from sceau.modes.auto_routes import router as auto_router
@@ -164,6 +165,7 @@ def create_app(
         verification_router,
         verification_page_router,
         sla_router,
+        evidence_router,
     ):
         app.include_router(router)
     app.mount(

@@ -17,6 +17,7 @@ from sceau.delegations.models import (
     DelegationRefusal,
 )
 from sceau.events.models import Delivery, DeliveryAttempt, Event
+from sceau.evidence.models import EvidenceFile
 from sceau.idempotency.models import IdempotencyKey
 from sceau.identities.models import Identity
 from sceau.incidents.models import Incident, IncidentUpdate
@@ -56,6 +57,7 @@ __all__ = [
     "DeliveryAttempt",
     "EnrolmentToken",
     "Event",
+    "EvidenceFile",
     "HmacNonce",
     "HmacSecret",
     "IdempotencyKey",

@@ -16,8 +16,12 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 
+from sceau.audit.actors import Actor
 from sceau.errors import SceauError
-from sceau.http import runtime_of
+from sceau.evidence.links import check_link, issue_link, link_key
+from sceau.evidence.routes import json_response, pdf_response
+from sceau.evidence.service import evidence_pdf, public_signature_story
+from sceau.http import error_response, runtime_of
 from sceau.signing.errors import PdfTooLarge
 from sceau.verification.errors import DocumentMissing
 from sceau.verification.links import VERIFICATION_PAGE_PATH
@@ -39,6 +43,7 @@ from sceau.verification.wording import describe, recorded_facts
 from sceau.web.pages import (
     VISITOR_COOKIE,
     check_csrf,
+    client_address,
     now_of,
     render,
     secure_headers,
@@ -117,6 +122,68 @@ def report_download(
     )
 
 
+# -- the evidence file, for whoever just uploaded the signed document ----------
+# The upload is the proof of possession: the page links each Pixel Sceau
+# signature it recognised to its evidence file with a capability valid one
+# hour (sceau.evidence.links). The JSON link answers its errors in JSON, with
+# their code; the PDF link, as a page.
+
+EVIDENCE_PATH = "/dossier-de-preuve"
+
+
+@router.get(EVIDENCE_PATH + "/{ref}.json")
+def evidence_json_download(
+    ref: str, request: Request, expire: str = "", jeton: str = ""
+) -> Response:
+    try:
+        check_link(_link_key(request), ref, expire, jeton, now=now_of(request))
+        story = public_signature_story(runtime_of(request), ref)
+    except SceauError as error:
+        return secure_headers(error_response(error, headers=error.headers))
+    return secure_headers(json_response(story, now_of(request)))
+
+
+@router.get(EVIDENCE_PATH + "/{ref}.pdf")
+def evidence_pdf_download(
+    ref: str, request: Request, expire: str = "", jeton: str = ""
+) -> Response:
+    runtime = runtime_of(request)
+    check_link(_link_key(request), ref, expire, jeton, now=now_of(request))
+    # A new file is signed, which costs like a verification.
+    count_verification(request)
+    story = public_signature_story(runtime, ref)
+    visitor = Actor(
+        kind="visiteur", id="verification-publique", address=client_address(request)
+    )
+    issued = evidence_pdf(runtime, story, actor=visitor, now=now_of(request))
+    return secure_headers(pdf_response(issued, story.subject))
+
+
+def _evidence_links(
+    request: Request, report: DocumentReport | None
+) -> list[dict[str, str] | None]:
+    """Per signature of the report, in its order: the links to its evidence
+    file, when Pixel Sceau recognised it as one of its own."""
+    if report is None:
+        return []
+    key = _link_key(request)
+    links: list[dict[str, str] | None] = []
+    for signature in report.signatures:
+        if signature.recorded is None:
+            links.append(None)
+            continue
+        link = issue_link(key, signature.recorded.ref, now=now_of(request))
+        base = f"{VERIFICATION_PAGE_PATH}{EVIDENCE_PATH}/{link.ref}"
+        links.append(
+            {"pdf": f"{base}.pdf?{link.query()}", "json": f"{base}.json?{link.query()}"}
+        )
+    return links
+
+
+def _link_key(request: Request) -> bytes:
+    return link_key(runtime_of(request).settings.load_master_key())
+
+
 def _page(
     request: Request,
     *,
@@ -139,6 +206,7 @@ def _page(
             "recorded_facts": recorded_facts(recorded) if recorded else (),
             "view": describe(report) if report else None,
             "sealed": sealed,
+            "evidence_links": _evidence_links(request, report),
             "max_size": _megabytes(settings.max_pdf_bytes),
         },
         status=error.status if error else 200,
