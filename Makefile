@@ -66,6 +66,7 @@ bench: $(STAMP) test-tools
 	$(BIN)/python -m bench.hsm --out docs/benchmarks.md
 	$(BIN)/python -m bench.backup --out docs/benchmarks.md
 	$(BIN)/python -m bench.load --out docs/benchmarks.md
+	$(BIN)/python -m bench.audit --out docs/benchmarks.md
 
 # The web signer's screenshots in docs/, from the browser tests.
 screenshots: $(STAMP) test-tools
