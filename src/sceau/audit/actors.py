@@ -16,6 +16,8 @@ KIND_PERSON = "personne"
 KIND_CONSOLE_USER = "utilisateur_console"
 KIND_OPERATOR = "operateur"
 KIND_SERVICE = "service"
+# Someone on the public pages, known by nothing but what they brought.
+KIND_VISITOR = "visiteur"
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,13 @@ class Actor:
     @classmethod
     def operator(cls, name: str | None = None) -> Actor:
         return cls(kind=KIND_OPERATOR, id=name or _operator_name())
+
+    @classmethod
+    def visitor(cls, address: str | None = None) -> Actor:
+        """A visitor of the public verification page; ``address`` is masked
+        by the caller (a stranger's full address is not evidence of anything
+        the trail needs)."""
+        return cls(kind=KIND_VISITOR, id="verification-publique", address=address)
 
     @classmethod
     def service(cls, name: str = "pixel-sceau") -> Actor:
