@@ -18,6 +18,8 @@ KIND_OPERATOR = "operateur"
 KIND_SERVICE = "service"
 # Someone on the public pages, known by nothing but what they brought.
 KIND_VISITOR = "visiteur"
+# Someone who tried to log in under no account the service knows.
+KIND_UNKNOWN = "inconnu"
 
 
 @dataclass(frozen=True)
@@ -75,6 +77,12 @@ class Actor:
         by the caller (a stranger's full address is not evidence of anything
         the trail needs)."""
         return cls(kind=KIND_VISITOR, id="verification-publique", address=address)
+
+    @classmethod
+    def unknown(cls, address: str | None = None) -> Actor:
+        """Whoever tried an account that does not exist: never a person's
+        identity, since what they typed may be someone else's, or a secret."""
+        return cls(kind=KIND_UNKNOWN, id="inconnu", address=address)
 
     @classmethod
     def service(cls, name: str = "pixel-sceau") -> Actor:

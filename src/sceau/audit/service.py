@@ -324,8 +324,15 @@ def _time_values(connection: Connection) -> Callable[[datetime], Any]:
 
 
 def _references(entry: PendingEntry) -> list[str]:
+    """What the entry can be found by: its subject, and every reference in
+    its objects (a string, or a list of strings: the clients an incident
+    concerns)."""
     found = {entry.subject} if entry.subject else set()
-    found.update(v for v in entry.objects.values() if isinstance(v, str) and v)
+    for value in entry.objects.values():
+        if isinstance(value, str) and value:
+            found.add(value)
+        elif isinstance(value, list):
+            found.update(v for v in value if isinstance(v, str) and v)
     return sorted(ref[:64] for ref in found)
 
 
