@@ -18,14 +18,12 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Connection, Table, event, select
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from sceau.audit.actions import ALL
 from sceau.audit.actors import Actor
 from sceau.audit.models import AuditEntry, AuditHead, AuditRef
 from sceau.db import Database, iso_utc, utcnow
-from sceau.errors import ServiceUnavailable
 from sceau.ops.logs import request_id_var
 
 logger = logging.getLogger(__name__)
@@ -114,7 +112,8 @@ def record(
         action=action,
         actor=actor.as_json(),
         client_id=client_id or actor.client_id,
-        subject=subject,
+        # As stored: a subject is a reference, and no reference is longer.
+        subject=subject[:64] if subject else subject,
         objects={k: v for k, v in (objects or {}).items() if v is not None},
         hashes={k: v for k, v in (hashes or {}).items() if v is not None},
         details={k: v for k, v in (details or {}).items() if v is not None},
@@ -133,7 +132,10 @@ def record_now(db: Database, action: str, **fields: Any) -> None:
     try:
         with db.transaction() as session:
             record(session, action, **fields)
-    except (SQLAlchemyError, ServiceUnavailable):
+    except Exception:
+        # Broad on purpose: whatever keeps the entry from being written (the
+        # database away, a value the trail refuses), the client's answer is
+        # the refusal it was getting, not a 500; the log says what was lost.
         logger.error("audit.record_failed", extra={"action": action}, exc_info=True)
 
 
