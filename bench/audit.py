@@ -12,9 +12,9 @@ Run from the repository root::
   B-T PDF, anchoring record, ``signature.signee`` event), with and without one
   ``signature.signee`` audit entry recorded in it as the pipeline records it;
   the two alternating (and which goes first) so that both see the same load.
-  The append step alone (``sceau.audit.service._write_pending``: the head's
-  ``UPDATE … RETURNING``, the entry and its look-up refs, the head's update)
-  is timed by a wrapper this process puts in its place. On SQLite and on
+  The append step alone (``sceau.audit.service._write_pending``: on SQLite
+  the head's ``UPDATE … RETURNING``, the entry and its look-up refs, the
+  head's update; on PostgreSQL one call of ``sceau_audit_append``) is timed by a wrapper this process puts in its place. On SQLite and on
   PostgreSQL (a fresh schema).
 * **verifying 1 000 000 entries**: a trail of 1 000 000 chained entries of
   mixed actions, built in bulk (each body made from the ``PendingEntry`` that
@@ -678,9 +678,10 @@ def render(
         "which goes first, after warm-ups; on SQLite in a data directory and on "
         "PostgreSQL in a fresh schema. The *append step* is "
         "`sceau.audit.service._write_pending` alone, timed by a wrapper in its "
-        "place: the head's `UPDATE … RETURNING` (its lock), the chaining, the "
-        "entry's and its look-up refs' INSERTs and the head's UPDATE; the "
-        "commit is not in it.",
+        "place: on SQLite the head's `UPDATE … RETURNING` (its lock), the "
+        "chaining, the entry's and its look-up refs' INSERTs and the head's "
+        "UPDATE; on PostgreSQL one round trip, `sceau_audit_append` (migration "
+        "0018), which does the same in the database; the commit is in neither.",
         f"- **Verifying {spaced(plan.entries)} entries**: a trail of mixed "
         "actions (half `signature.signee`, then `acte.cree`, `acte.consulte`, "
         "`connexion.reussie`, `cle_api.emise`) built in bulk: each entry is the "
