@@ -8,20 +8,23 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
 
 from sceau.anchoring.models import AnchorBatch, AnchorRecord
 from sceau.audit import actions
 from sceau.audit.models import AuditEntry
+from sceau.evidence import service
 from sceau.evidence.models import EvidenceFile
 from sceau.runtime import Runtime
 from tests.conftest import Provisioned, provision, sign_body
-from tests.support.validators import nss_db, pdfsig, pdfsig_signatures, pdftotext
+from tests.support.pdfs import text_of
+from tests.support.validators import nss_db, pdfsig, pdfsig_signatures
 
 SIGN = "/api/v1/sceau/b2b/signer"
 SIGNATURES = "/api/v1/sceau/b2b/signatures"
@@ -32,12 +35,6 @@ def sign(api: TestClient, client: Provisioned, pdf: bytes) -> dict[str, Any]:
     assert answer.status_code == 200, answer.text
     body: dict[str, Any] = answer.json()
     return body
-
-
-def text_of(pdf: bytes, tmp_path: Path, name: str = "dossier.pdf") -> str:
-    path = tmp_path / name
-    path.write_bytes(pdf)
-    return " ".join(pdftotext(path).split())
 
 
 def audit_count(runtime: Runtime, action: str) -> int:
@@ -93,6 +90,7 @@ def test_the_json_tells_the_same_story_in_order(
     assert answer.status_code == 200, answer.text
     data = answer.json()
     assert data["format"] == "pixel-sceau/dossier-de-preuve/1"
+    assert data["mise_en_page"] == 1 and data["diffusion"] == "complete"
     assert data["objet"] == {"type": "signature", "reference": ref}
     assert data["client"]["id"] == atlanta.client_id
     assert data["demande"]["cle_api"] == atlanta.api_key_id
@@ -105,13 +103,16 @@ def test_the_json_tells_the_same_story_in_order(
     steps = data["etapes"]
     assert [step["action"] for step in steps] == [actions.SIGNATURE_SIGNEE]
     assert steps[0]["journal"]["reference"].startswith("JRN-")
-    times = [step["le"] for step in steps]
-    assert times == sorted(times)
+    assert steps[0]["le"] == data["signature"]["signe_le"]
     assert re.fullmatch(r"[0-9a-f]{64}", data["empreinte_contenu"])
 
 
 def test_asking_twice_gives_the_same_file_until_the_story_changes(
-    api: TestClient, runtime: Runtime, atlanta: Provisioned, pdf: bytes
+    api: TestClient,
+    runtime: Runtime,
+    atlanta: Provisioned,
+    pdf: bytes,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     ref = sign(api, atlanta, pdf)["ref_signature"]
     url = f"{SIGNATURES}/{ref}/dossier-de-preuve"
@@ -128,6 +129,9 @@ def test_asking_twice_gives_the_same_file_until_the_story_changes(
     assert audit_count(runtime, actions.DOSSIER_PREUVE_EMIS) == 1
 
     _confirm_anchoring(runtime, ref)
+    # Within the minimum interval, the latest file still answers.
+    assert api.get(url, headers=atlanta.headers).content == first.content
+    monkeypatch.setattr(service, "MIN_INTERVAL", timedelta(0))
     confirmed = api.get(url, headers=atlanta.headers)
 
     assert confirmed.status_code == 200

@@ -13,11 +13,12 @@ from fastapi.testclient import TestClient
 
 from sceau.audit import actions
 from sceau.db import utcnow
+from sceau.evidence import service
 from sceau.runtime import Runtime
 from tests.acts.conftest import ACTS, beta
 from tests.conftest import Provisioned
-from tests.evidence.test_api import text_of
 from tests.people.conftest import Registered, mailbox, notary, register, runtime
+from tests.support.pdfs import text_of
 from tests.support.validators import nss_db, pdfsig
 from tests.web.conftest import (
     Account,
@@ -143,7 +144,10 @@ def test_an_act_gets_a_new_file_once_signed(
     notary: Registered,
     logged_in: Account,
     clock: FrozenClock,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # Signed 30 seconds later: within the minimum interval between files.
+    monkeypatch.setattr(service, "MIN_INTERVAL", timedelta(0))
     ref = make_act(runtime, atlanta, notary, clock)
     url = f"{ACTS}/{ref}/dossier-de-preuve"
     pending = site.get(url, headers=atlanta.headers)

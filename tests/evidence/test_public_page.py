@@ -13,26 +13,35 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from sceau.app import create_app
+from sceau.audit import actions
+from sceau.audit.models import AuditEntry
 from sceau.db import utcnow
 from sceau.evidence.links import issue_link, link_key
 from sceau.runtime import Runtime
 from tests.conftest import Provisioned
-from tests.evidence.test_api import text_of
-from tests.support.pdfs import one_page_pdf
+from tests.support.pdfs import one_page_pdf, text_of
 from tests.support.validators import nss_db, pdfsig
 from tests.verification.conftest import Signed, sign_through_api
-from tests.verification.test_page import PAGE, drop
+from tests.verification.test_page import PAGE, download, drop
 
 BASE_URL = "https://sceau.example.ci"
 _LINKS = re.compile(r'href="(/verifier-signature/dossier-de-preuve/[^"]+)"')
 
 
+# A full address the public version must not show.
+ADDRESS = "203.0.113.7"
+MASKED = "203.0.113.0/24"
+
+
 @pytest.fixture
 def site(runtime: Runtime) -> Iterator[TestClient]:
     app = create_app(runtime.settings, runtime)
-    with TestClient(app, base_url=BASE_URL, follow_redirects=False) as client:
+    with TestClient(
+        app, base_url=BASE_URL, follow_redirects=False, client=(ADDRESS, 50000)
+    ) as client:
         yield client
 
 
@@ -125,3 +134,104 @@ def test_an_expired_link_is_refused(
     assert answer.json()["erreur"]["code"] == "lien_dossier_invalide"
     fresh = issue_link(key, signed.ref, now=utcnow())
     assert site.get(f"{url.split('?')[0]}?{fresh.query()}").status_code == 200
+
+
+def test_the_public_version_reduces_addresses_to_their_network(
+    site: TestClient,
+    runtime: Runtime,
+    atlanta: Provisioned,
+    signed: Signed,
+    tmp_path: Path,
+) -> None:
+    owner = site.get(
+        f"/api/v1/sceau/b2b/signatures/{signed.ref}/dossier-de-preuve.json",
+        headers=atlanta.headers,
+    ).json()
+    owner_pdf = site.get(
+        f"/api/v1/sceau/b2b/signatures/{signed.ref}/dossier-de-preuve",
+        headers=atlanta.headers,
+    )
+    pdf_link, json_link = links_of(drop(site, signed.pdf))
+
+    public = site.get(json_link)
+    public_pdf = site.get(pdf_link)
+
+    assert owner["diffusion"] == "complete"
+    assert owner["demande"]["adresse"] == ADDRESS
+    assert ADDRESS in text_of(owner_pdf.content, tmp_path, "complet.pdf")
+    assert public.status_code == public_pdf.status_code == 200
+    data = public.json()
+    assert data["diffusion"] == "publique"
+    assert data["demande"]["adresse"] == MASKED
+    assert data["etapes"][0]["acteur"]["address"] == MASKED
+    assert ADDRESS not in public.text
+    assert data["empreinte_contenu"] != owner["empreinte_contenu"]
+    text = text_of(public_pdf.content, tmp_path, "public.pdf")
+    assert ADDRESS not in text and MASKED in text
+    assert "adresses IP y sont réduites à leur réseau" in text
+    assert (
+        public_pdf.headers["X-Dossier-De-Preuve"]
+        != (owner_pdf.headers["X-Dossier-De-Preuve"])
+    )
+    with runtime.db.sessions() as session:
+        issued = session.scalars(
+            select(AuditEntry).where(AuditEntry.action == actions.DOSSIER_PREUVE_EMIS)
+        ).all()
+    visitor = [e for e in issued if '"kind":"visiteur"' in e.body]
+    assert len(visitor) == 1
+    assert MASKED in visitor[0].body and ADDRESS not in visitor[0].body
+
+
+@pytest.mark.parametrize("suffix", [".pdf", ".json"])
+def test_the_public_links_count_against_the_verification_rate(
+    site: TestClient, runtime: Runtime, signed: Signed, suffix: str
+) -> None:
+    key = link_key(runtime.settings.load_master_key())
+    link = issue_link(key, signed.ref, now=utcnow())
+    url = f"{PAGE}/dossier-de-preuve/{signed.ref}{suffix}?{link.query()}"
+    runtime.settings.verification_rate_per_minute = 2
+    # The rate's window is the minute: pinned mid-minute, all three fall in it.
+    pinned = utcnow().replace(second=30, microsecond=0)
+    site.app.state.api_clock = lambda: pinned  # type: ignore[attr-defined]
+
+    answers = [site.get(url) for _ in range(3)]
+
+    assert [a.status_code for a in answers[:2]] == [200, 200]
+    refused = answers[2]
+    assert refused.status_code == 429, refused.text
+    assert 1 <= int(refused.headers["Retry-After"]) <= 60
+    if suffix == ".json":
+        assert refused.json()["erreur"]["code"] == "trop_de_verifications"
+    else:
+        assert "Trop de vérifications" in html.unescape(refused.text)
+
+
+def test_a_report_signed_by_the_service_gets_no_evidence_link(
+    site: TestClient, signed: Signed
+) -> None:
+    report = download(site, drop(site, signed.pdf), "pdf")
+    assert report.status_code == 200, report.text
+
+    again = drop(site, report.content)
+
+    assert again.status_code == 200
+    assert links_of(again) == []
+
+
+@pytest.mark.parametrize("suffix", [".pdf", ".json"])
+def test_odd_requests_to_the_public_links_get_no_500(
+    site: TestClient, runtime: Runtime, signed: Signed, suffix: str
+) -> None:
+    key = link_key(runtime.settings.load_master_key())
+    link = issue_link(key, signed.ref, now=utcnow())
+    base = f"{PAGE}/dossier-de-preuve/{signed.ref}{suffix}"
+
+    answers = [
+        site.head(f"{base}?{link.query()}"),
+        site.get(f"{base}?expire=%00&jeton=%FF%FE&expire=1&x[]=y"),
+        site.get(f"{base}?expire={'9' * 40}&jeton={link.token}"),
+        site.get(f"{base}?{link.query()}&{'a=b&' * 50}"),
+    ]
+
+    for answer in answers:
+        assert answer.status_code < 500, answer.request.url

@@ -95,3 +95,12 @@ def many_pages_pdf(count: int) -> bytes:
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()
+
+
+def text_of(pdf: bytes, tmp_path: Path, name: str = "dossier.pdf") -> str:
+    """The words of ``pdf`` as pdftotext reads them, on one line."""
+    from tests.support.validators import pdftotext
+
+    path = tmp_path / name
+    path.write_bytes(pdf)
+    return " ".join(pdftotext(path).split())

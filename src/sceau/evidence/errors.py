@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sceau.errors import Forbidden
+from sceau.errors import Conflict, Forbidden, NotFound
 
 
 class EvidenceLinkInvalid(Forbidden):
@@ -15,3 +15,25 @@ class EvidenceLinkInvalid(Forbidden):
         "nouveau le document signé sur la page de vérification pour en obtenir "
         "un nouveau."
     )
+
+
+class PersonSignatureNotFound(NotFound):
+    """Neither signed by the person nor in their name under their delegation;
+    read as unknown, like the signer's other pages say it."""
+
+    code = "signature_inconnue"
+    message = "Aucune de vos signatures ne porte cette référence."
+
+
+class EvidenceInPreparation(Conflict):
+    """Another request is signing this very story's PDF."""
+
+    code = "dossier_en_preparation"
+    message = (
+        "Ce dossier de preuve est en cours de préparation : réessayez dans "
+        "quelques secondes."
+    )
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message)
+        self.headers = {"Retry-After": "2"}

@@ -67,7 +67,9 @@ def check_link(
     expected = _mac(key, ref, int(expires))
     if not hmac.compare_digest(expected, token):
         raise EvidenceLinkInvalid()
-    if now.timestamp() > int(expires):
+    # Beyond the lifetime, the link was not made by this version of the
+    # server's rules: a leaked key's longer links are refused too.
+    if not now.timestamp() <= int(expires) <= (now + LIFETIME).timestamp() + 1:
         raise EvidenceLinkInvalid()
 
 

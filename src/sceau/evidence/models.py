@@ -29,6 +29,9 @@ class EvidenceFile(Base):
     client_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
     # SHA-256 of the story's canonical JSON (``Story.content_sha256``).
     content_sha256: Mapped[str] = mapped_column(String(64))
+    # complete (the owner client's and the signer's) or publique (addresses
+    # reduced to their network), each version kept and paced on its own.
+    diffusion: Mapped[str] = mapped_column(String(12), default="complete")
     # The signed evidence PDF, kept in ``signatures`` / ``signed_documents``
     # like any document Pixel Sceau signs in its own name.
     signature_ref: Mapped[str] = mapped_column(String(24))

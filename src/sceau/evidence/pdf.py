@@ -12,7 +12,7 @@ from typing import Any
 
 from sceau.documents.layout import FrenchPdf
 from sceau.documents.sealing import SERVICE_CODE_09, SERVICE_LABEL
-from sceau.evidence.story import HASH_PREFIX, KIND_ACT, Story
+from sceau.evidence.story import DIFFUSION_PUBLIC, HASH_PREFIX, KIND_ACT, Story
 
 Rows = list[tuple[str, str]]
 
@@ -34,7 +34,11 @@ _ANCHOR_STATES = {
 def when(value: str | None) -> str:
     if not value:
         return "—"
-    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        # A time an older entry wrote otherwise: shown as it was kept.
+        return value
     return moment.strftime("%d/%m/%Y à %H:%M:%S UTC")
 
 
@@ -76,6 +80,13 @@ def render_evidence_pdf(
             ("Format", content["format"]),
         ]
     )
+    if story.diffusion == DIFFUSION_PUBLIC:
+        document.paragraph(
+            "Version publique, remise au détenteur du document signé : les "
+            "adresses IP y sont réduites à leur réseau et les références de "
+            "session omises. Le client et la personne signataire disposent de "
+            "la version complète."
+        )
 
     sections = [("La demande", _request_rows(content["demande"]))]
     if content["acte"] is not None:
@@ -239,6 +250,22 @@ def _delegation_rows(delegation: dict[str, Any]) -> Rows:
         ("SHA-256 du document signé", delegation["sha256_document"]),
     ]
     rows.extend(("Enveloppe", line) for line in delegation["enveloppe_texte"])
+    signing = delegation.get("signature_personne")
+    if signing is not None:
+        rows.append(
+            (
+                "Délégation signée",
+                backed(
+                    f"{when(signing['le'])}, depuis {_or_dash(signing['adresse'])} ; "
+                    f"authentification : {_or_dash(signing['authentification'])}",
+                    signing["journal"],
+                ),
+            )
+        )
+        if signing["totp_verifie_le"]:
+            rows.append(("Code TOTP vérifié le", when(signing["totp_verifie_le"])))
+        if signing["connecte_le"]:
+            rows.append(("Session ouverte le", when(signing["connecte_le"])))
     return rows
 
 

@@ -46,16 +46,26 @@ _PDF_RESPONSES: dict[int | str, dict[str, Any]] = {
     },
     401: ERROR_RESPONSES[401],
     404: {"description": "Référence inconnue (ou d'un autre client)."},
+    409: {
+        "description": "Le même dossier est en cours de signature par une autre "
+        "requête ; réessayer après Retry-After secondes."
+    },
     503: {"description": "Horodatage momentanément indisponible ; réessayer."},
 }
 _JSON_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "content": {"application/json": {"schema": {"type": "object"}}},
+        "description": "Le dossier de preuve en JSON (objet décrit dans "
+        "docs/integration.md, « Dossier de preuve »), calculé à chaque demande.",
+    },
     401: ERROR_RESPONSES[401],
     404: {"description": "Référence inconnue (ou d'un autre client)."},
 }
 
 
 def peer_address(request: Request) -> str | None:
-    """The address the middleware established, for the audit entry."""
+    """The address the middleware established, for the audit entry; None
+    rather than ``client_address``'s "inconnue", which is no address."""
     peer = request.scope.get("state", {}).get("peer")
     address = getattr(peer, "address", None)
     return str(address) if address else None
@@ -138,6 +148,8 @@ async def signature_evidence_pdf(
     summary="Dossier de preuve d'un acte (JSON)",
 )
 async def act_evidence_json(ref: str, request: Request, client: Client) -> Response:
+    """L'histoire de l'acte (préparé, consulté, signé ou refusé, la signature
+    qui en résulte), dans l'ordre, calculée à la demande."""
     runtime = runtime_of(request)
     now = frozen_now(request)
     story = await run_in_threadpool(
@@ -153,6 +165,8 @@ async def act_evidence_json(ref: str, request: Request, client: Client) -> Respo
     summary="Dossier de preuve d'un acte (PDF signé)",
 )
 async def act_evidence_pdf(ref: str, request: Request, client: Client) -> Response:
+    """Le même contenu en PDF signé par Pixel Sceau ; au plus un nouveau PDF
+    par minute pour un même acte."""
     runtime = runtime_of(request)
     now = frozen_now(request)
     return await _client_pdf(
@@ -169,14 +183,16 @@ async def act_evidence_pdf(ref: str, request: Request, client: Client) -> Respon
     f"{PREFIX}/signatures/{{ref}}/dossier-de-preuve.json", include_in_schema=False
 )
 def person_evidence_json(ref: str, request: Request, who: Person) -> Response:
-    story = person_signature_story(runtime_of(request), who, ref)
+    """A signature the person made, or one made in their name under their
+    delegation."""
+    story = person_signature_story(runtime_of(request), who.code_09, ref)
     return secure_headers(json_response(story, now_of(request)))
 
 
 @router.get(f"{PREFIX}/signatures/{{ref}}/dossier-de-preuve", include_in_schema=False)
 def person_evidence_pdf(ref: str, request: Request, who: Person) -> Response:
     runtime = runtime_of(request)
-    story = person_signature_story(runtime, who, ref)
+    story = person_signature_story(runtime, who.code_09, ref)
     actor = Actor.person(who.code_09, who.person_id, address=peer_address(request))
     issued = evidence_pdf(runtime, story, actor=actor, now=now_of(request))
     return secure_headers(pdf_response(issued, story.subject))

@@ -10,85 +10,52 @@ canonical form says whether an evidence PDF already tells it.
 from __future__ import annotations
 
 import hashlib
-import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
-from io import BytesIO
 from typing import Any, Literal
 
-from asn1crypto import cms
-from pyhanko.pdf_utils.reader import PdfFileReader
-from pyhanko.sign.validation import generic_cms
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sceau.acts.models import Act
 from sceau.acts.states import ActState
-from sceau.anchoring.models import AnchorBatch, AnchorRecord
 from sceau.audit import actions
-from sceau.audit.models import AuditEntry
-from sceau.audit.service import AuditEntryView, canonical_json, entries_about, view_of
+from sceau.audit.service import AuditEntryView, canonical_json
 from sceau.clients.models import Client
 from sceau.db import iso_utc
 from sceau.delegations.envelope import InvalidEnvelope, describe, envelope_json
 from sceau.delegations.models import Delegation
 from sceau.delegations.service import envelope_of
-from sceau.signing.models import SignatureRecord, SignedDocument
-from sceau.verification.service import FIELD_PREFIX
-
-logger = logging.getLogger(__name__)
+from sceau.evidence.proofs import anchoring_section, timestamp_section
+from sceau.evidence.steps import (
+    DELEGATION_STEPS,
+    REQUEST_STEPS,
+    first,
+    journal_ref,
+    refs,
+    step_json,
+    story_steps,
+)
+from sceau.ops.logs import mask_ip
+from sceau.signing.models import SignatureRecord
 
 FORMAT = "pixel-sceau/dossier-de-preuve/1"
+# The PDF's layout, in the content so that its hash changes with it: bumped
+# when pdf.py tells the same story differently, kept PDFs are then made anew
+# rather than served in the old layout forever.
+LAYOUT_VERSION = 1
 Kind = Literal["signature", "acte"]
 KIND_SIGNATURE: Kind = "signature"
 KIND_ACT: Kind = "acte"
+# Who the story is told to: the owner client and the person read it whole;
+# the holder of the signed document (public page) reads it with the
+# addresses reduced to their network and without the session references.
+Diffusion = Literal["complete", "publique"]
+DIFFUSION_COMPLETE: Diffusion = "complete"
+DIFFUSION_PUBLIC: Diffusion = "publique"
 # How many characters of an entry's hash the PDF prints beside its reference.
 HASH_PREFIX = 16
-
-# The steps a person takes in a session: each is preceded by the login that
-# opened it.
-_PERSON_STEPS = frozenset(
-    {
-        actions.ACTE_CONSULTE,
-        actions.ACTE_SIGNE,
-        actions.ACTE_REFUSE,
-        actions.DOCUMENT_SIGNE,
-        actions.DELEGATION_CONSULTEE,
-        actions.DELEGATION_SIGNEE,
-        actions.DELEGATION_REFUSEE,
-    }
-)
-# What a delegation's own history adds to the story of a signature made under
-# it: how it came to be, not every other use of it.
-_DELEGATION_STEPS = frozenset(
-    {
-        actions.DELEGATION_CREEE,
-        actions.DELEGATION_CONSULTEE,
-        actions.DELEGATION_SIGNEE,
-    }
-)
-# Who asked: the first of these steps, by its actor.
-_REQUEST_STEPS = (actions.ACTE_CREE, actions.SIGNATURE_SIGNEE, actions.DOCUMENT_SIGNE)
-# The latest logins of a person looked at when placing a session's steps.
-_LOGINS_LOOKED_AT = 200
-
-STEP_LABELS = {
-    actions.SIGNATURE_SIGNEE: "Signature apposée",
-    actions.SIGNATURE_REFUSEE: "Signature refusée",
-    actions.ACTE_CREE: "Acte préparé par le client",
-    actions.ACTE_CONSULTE: "Acte consulté par la personne",
-    actions.ACTE_SIGNE: "Acte signé par la personne",
-    actions.ACTE_REFUSE: "Acte refusé par la personne",
-    actions.ACTE_EXPIRE: "Délai de signature écoulé",
-    actions.ACTE_ANNULE: "Acte annulé par le client",
-    actions.DOCUMENT_SIGNE: "Document signé par la personne",
-    actions.DELEGATION_CREEE: "Délégation proposée par le client",
-    actions.DELEGATION_CONSULTEE: "Délégation consultée par la personne",
-    actions.DELEGATION_SIGNEE: "Délégation signée par la personne",
-    actions.DELEGATION_UTILISEE: "Signature faite sous la délégation",
-    actions.DELEGATION_REFUS: "Demande hors de l'enveloppe refusée",
-    actions.CONNEXION_REUSSIE: "Connexion de la personne",
-}
+_ADDRESS_KEYS = frozenset({"adresse", "address"})
 
 
 @dataclass(frozen=True)
@@ -99,16 +66,38 @@ class Story:
     content: dict[str, Any]
 
     @property
+    def diffusion(self) -> str:
+        return str(self.content.get("diffusion", DIFFUSION_COMPLETE))
+
+    @property
     def content_sha256(self) -> str:
         return hashlib.sha256(canonical_json(self.content).encode()).hexdigest()
 
 
-def journal_ref(entry: AuditEntryView) -> dict[str, str]:
-    return {"reference": entry.reference, "empreinte": entry.hash}
-
-
 def _time(value: datetime | None) -> str | None:
     return iso_utc(value) if value is not None else None
+
+
+def public_view(story: Story) -> Story:
+    """The story as the public page tells it: computed on the content, so
+    that its hash, and its kept PDF, are its own."""
+    content = _masked(story.content)
+    for step in content["etapes"]:
+        step["details"].pop("session", None)
+    return replace(story, content=content | {"diffusion": DIFFUSION_PUBLIC})
+
+
+def _masked(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {
+            key: mask_ip(item)
+            if key in _ADDRESS_KEYS and isinstance(item, str)
+            else _masked(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [_masked(item) for item in value]
+    return value
 
 
 # -- the two subjects ------------------------------------------------------------
@@ -146,10 +135,12 @@ def _story(
         if record is not None and record.delegation_ref
         else None
     )
-    steps = _steps(session, record, act, delegation)
+    steps = story_steps(session, record, act, delegation)
     client = session.get(Client, client_id)
     content: dict[str, Any] = {
         "format": FORMAT,
+        "mise_en_page": LAYOUT_VERSION,
+        "diffusion": DIFFUSION_COMPLETE,
         "objet": {"type": kind, "reference": subject},
         "client": {"id": client_id, "nom": client.name if client else None},
         "demande": _request(steps, record, act, client_id),
@@ -157,95 +148,13 @@ def _story(
         "signature": _signature(record, steps) if record is not None else None,
         "personne": _person(steps, record, act),
         "delegation": _delegation(delegation, steps) if delegation else None,
-        "horodatage": _timestamp(session, record),
-        "ancrage": _anchoring(session, record.ref_horodatage if record else None),
-        "etapes": [_step(number, entry) for number, entry in enumerate(steps, 1)],
+        "horodatage": timestamp_section(session, record),
+        "ancrage": anchoring_section(
+            session, record.ref_horodatage if record else None
+        ),
+        "etapes": [step_json(number, entry) for number, entry in enumerate(steps, 1)],
     }
     return Story(kind, subject, client_id, content)
-
-
-# -- the audit entries -----------------------------------------------------------
-
-
-def _steps(
-    session: Session,
-    record: SignatureRecord | None,
-    act: Act | None,
-    delegation: Delegation | None,
-) -> list[AuditEntryView]:
-    own = {ref for ref in (record and record.ref, act and act.ref) if ref}
-    found: dict[int, AuditEntryView] = {}
-    for entry in entries_about(session, own):
-        # The evidence file's own issues would change the story each time it
-        # is told.
-        if entry.action != actions.DOSSIER_PREUVE_EMIS:
-            found[entry.seq] = entry
-    if delegation is not None:
-        for entry in entries_about(session, [delegation.ref]):
-            if entry.subject == delegation.ref and entry.action in _DELEGATION_STEPS:
-                found[entry.seq] = entry
-    for entry in list(found.values()):
-        login = _login_before(session, entry)
-        if login is not None:
-            found[login.seq] = login
-    # In time order; at the same instant, the person's decision before the
-    # signature it caused (both are written by one transaction).
-    return sorted(
-        found.values(),
-        key=lambda e: (e.at, e.action == actions.SIGNATURE_SIGNEE, e.seq),
-    )
-
-
-def _login_before(session: Session, entry: AuditEntryView) -> AuditEntryView | None:
-    """The login that opened the session of a person's step: the one the
-    step names (its session, or its login time), else the person's last
-    login before it."""
-    if entry.action not in _PERSON_STEPS or entry.actor.get("kind") != "personne":
-        return None
-    code_09 = entry.actor.get("id")
-    rows = session.execute(
-        select(AuditEntry.seq, AuditEntry.hash, AuditEntry.body)
-        .where(
-            AuditEntry.subject == code_09,
-            AuditEntry.action == actions.CONNEXION_REUSSIE,
-            AuditEntry.seq < entry.seq,
-        )
-        .order_by(AuditEntry.seq.desc())
-        .limit(_LOGINS_LOOKED_AT)
-    )
-    logins = [view_of(row.seq, row.hash, row.body) for row in rows]
-    if not logins:
-        return None
-    session_id = entry.details.get("session")
-    logged_in_at = entry.details.get("connecte_le")
-    for login in logins:
-        if session_id and login.details.get("session") == session_id:
-            return login
-        if logged_in_at and iso_utc(login.at) == logged_in_at:
-            return login
-    return logins[0]
-
-
-def _step(number: int, entry: AuditEntryView) -> dict[str, Any]:
-    return {
-        "ordre": number,
-        "le": iso_utc(entry.at),
-        "action": entry.action,
-        "libelle": STEP_LABELS.get(entry.action, entry.action),
-        "acteur": entry.actor,
-        "objets": entry.objects,
-        "empreintes": entry.hashes,
-        "details": entry.details,
-        "journal": journal_ref(entry),
-    }
-
-
-def _first(steps: list[AuditEntryView], *actions_wanted: str) -> AuditEntryView | None:
-    return next((e for e in steps if e.action in actions_wanted), None)
-
-
-def _refs(steps: list[AuditEntryView], *actions_wanted: str) -> list[dict[str, str]]:
-    return [journal_ref(e) for e in steps if e.action in actions_wanted]
 
 
 # -- the sections ----------------------------------------------------------------
@@ -259,7 +168,7 @@ def _request(
 ) -> dict[str, Any]:
     """Who asked, as the entry of the request says it; without one (a
     signature older than the trail), what the record kept."""
-    entry = next((e for e in steps if e.action in _REQUEST_STEPS), None)
+    entry = next((e for e in steps if e.action in REQUEST_STEPS), None)
     code_09 = record.code_09 if record is not None else (act.code_09 if act else None)
     if entry is None:
         kept = record if record is not None else act
@@ -309,7 +218,7 @@ def _act(act: Act, status: str | None, steps: list[AuditEntryView]) -> dict[str,
         "decide_le": _time(act.decided_at),
         "motif_refus": act.refusal_reason,
         "ref_signature": act.signature_ref,
-        "journal": _refs(
+        "journal": refs(
             steps,
             actions.ACTE_CREE,
             actions.ACTE_SIGNE,
@@ -337,7 +246,7 @@ def _signature(record: SignatureRecord, steps: list[AuditEntryView]) -> dict[str
         "montant": record.amount,
         "ref_delegation": record.delegation_ref,
         "version_matrice": record.matrix_version,
-        "journal": _refs(steps, actions.SIGNATURE_SIGNEE),
+        "journal": refs(steps, actions.SIGNATURE_SIGNEE),
     }
 
 
@@ -371,7 +280,7 @@ def _person(
         for e in steps
         if e.action == actions.ACTE_CONSULTE
     ]
-    decision = _first(
+    decision = first(
         steps, actions.ACTE_SIGNE, actions.DOCUMENT_SIGNE, actions.ACTE_REFUSE
     )
     return {
@@ -379,18 +288,21 @@ def _person(
         "nom": name,
         "connexions": logins,
         "consultations": views,
-        "decision": None
-        if decision is None
-        else {
-            "action": decision.action,
-            "le": iso_utc(decision.at),
-            "authentification": decision.details.get("authentification"),
-            "totp_verifie_le": decision.details.get("totp_verifie_le"),
-            "connecte_le": decision.details.get("connecte_le"),
-            "sha256_affiche": decision.details.get("sha256_affiche"),
-            "adresse": decision.actor.get("address"),
-            "journal": journal_ref(decision),
-        },
+        "decision": None if decision is None else _decision(decision),
+    }
+
+
+def _decision(entry: AuditEntryView) -> dict[str, Any]:
+    """How the person proved it was them when deciding, as the entry says."""
+    return {
+        "action": entry.action,
+        "le": iso_utc(entry.at),
+        "authentification": entry.details.get("authentification"),
+        "totp_verifie_le": entry.details.get("totp_verifie_le"),
+        "connecte_le": entry.details.get("connecte_le"),
+        "sha256_affiche": entry.details.get("sha256_affiche"),
+        "adresse": entry.actor.get("address"),
+        "journal": journal_ref(entry),
     }
 
 
@@ -403,6 +315,7 @@ def _delegation(delegation: Delegation, steps: list[AuditEntryView]) -> dict[str
         # Rules tightened since it was signed: the stored limits still say
         # what applied, only not in the current checked form.
         limits, words = {"types_acte": delegation.act_types.split(",")}, []
+    signing = first(steps, actions.DELEGATION_SIGNEE)
     return {
         "reference": delegation.ref,
         "statut": delegation.status,
@@ -414,104 +327,10 @@ def _delegation(delegation: Delegation, steps: list[AuditEntryView]) -> dict[str
         "fin_le": _time(delegation.ended_at),
         "enveloppe": limits,
         "enveloppe_texte": words,
+        "signature_personne": None if signing is None else _decision(signing),
         "journal": [
             journal_ref(e)
             for e in steps
-            if e.action in _DELEGATION_STEPS or e.action == actions.DELEGATION_UTILISEE
+            if e.action in DELEGATION_STEPS or e.action == actions.DELEGATION_UTILISEE
         ],
-    }
-
-
-def _timestamp(session: Session, record: SignatureRecord | None) -> dict[str, Any]:
-    """The time of the RFC 3161 token in the signed PDF, as the token says it."""
-    none: dict[str, Any] = {"heure": None, "autorite": None, "source": None}
-    if record is None:
-        return none | {"explication": "Aucune signature n'a encore été apposée."}
-    pdf = session.scalar(
-        select(SignedDocument.pdf).where(SignedDocument.ref == record.ref)
-    )
-    if pdf is None:
-        return none | {
-            "explication": "Le PDF signé n'est plus conservé : l'heure de son "
-            "jeton d'horodatage ne peut plus être lue."
-        }
-    token = _token_of(pdf, FIELD_PREFIX + record.ref)
-    if token is None:
-        return none | {
-            "explication": "La signature ne porte pas de jeton d'horodatage "
-            f"(niveau {record.level})."
-        }
-    info = token["encap_content_info"]["content"].parsed
-    return {
-        "heure": _time(info["gen_time"].native),
-        "autorite": _token_signer(token),
-        "source": "jeton RFC 3161 de la signature, dans le PDF signé",
-        "explication": None,
-    }
-
-
-def _token_of(pdf: bytes, field_name: str) -> cms.SignedData | None:
-    try:
-        reader = PdfFileReader(BytesIO(pdf), strict=False)
-        for signature in reader.embedded_regular_signatures:
-            if signature.field_name == field_name:
-                tokens = generic_cms.extract_tst_data_iter(
-                    signature.signer_info, signed=False
-                )
-                return next(iter(tokens), None)
-    except Exception as exc:
-        # The file is the service's own, kept as delivered; should pyHanko
-        # still fail on it (any of its many types), the story says the time
-        # could not be read rather than failing whole.
-        logger.warning(
-            "evidence.token_unreadable", extra={"reason": type(exc).__name__}
-        )
-    return None
-
-
-def _token_signer(token: cms.SignedData) -> str | None:
-    signer = token["signer_infos"][0]["sid"]
-    for choice in token["certificates"] or ():
-        certificate = choice.chosen
-        if signer.name == "issuer_and_serial_number" and (
-            certificate.serial_number == signer.chosen["serial_number"].native
-        ):
-            common = certificate.subject.native.get("common_name")
-            return str(common) if common else None
-    return None
-
-
-def _anchoring(session: Session, anchor_ref: str | None) -> dict[str, Any]:
-    anchor = session.get(AnchorRecord, anchor_ref) if anchor_ref else None
-    if anchor is None:
-        return {
-            "statut": "non_ancre",
-            "ref_horodatage": anchor_ref,
-            "lot": None,
-            "bloc": None,
-            "explication": "Aucun ancrage Bitcoin n'est enregistré.",
-        }
-    batch = session.get(AnchorBatch, anchor.batch_id) if anchor.batch_id else None
-    block = None
-    if anchor.status == "confirme" and batch is not None and batch.block_height:
-        block = {
-            "hauteur": batch.block_height,
-            "horodatage": _time(batch.block_time),
-            "empreinte": batch.block_hash,
-            "confirme_le": _time(batch.confirmed_at),
-        }
-    explanations = {
-        "confirme": "Empreinte du PDF signé inscrite dans la chaîne Bitcoin.",
-        "soumis": "Empreinte remise aux calendriers OpenTimestamps ; "
-        "l'inscription dans un bloc Bitcoin prend quelques heures.",
-    }
-    return {
-        "statut": anchor.status,
-        "ref_horodatage": anchor.ref,
-        "sha256": anchor.sha256,
-        "lot": batch.id if batch is not None else None,
-        "bloc": block,
-        "explication": explanations.get(
-            anchor.status, "Ancrage Bitcoin en attente du prochain lot."
-        ),
     }

@@ -19,9 +19,14 @@ from fastapi.responses import HTMLResponse, Response
 from sceau.audit.actors import Actor
 from sceau.errors import SceauError
 from sceau.evidence.links import check_link, issue_link, link_key
-from sceau.evidence.routes import json_response, pdf_response
-from sceau.evidence.service import evidence_pdf, public_signature_story
+from sceau.evidence.routes import json_response, pdf_response, peer_address
+from sceau.evidence.service import (
+    evidence_pdf,
+    public_signature_story,
+    signed_by_the_service,
+)
 from sceau.http import error_response, runtime_of
+from sceau.ops.logs import mask_ip
 from sceau.signing.errors import PdfTooLarge
 from sceau.verification.errors import DocumentMissing
 from sceau.verification.links import VERIFICATION_PAGE_PATH
@@ -43,7 +48,6 @@ from sceau.verification.wording import describe, recorded_facts
 from sceau.web.pages import (
     VISITOR_COOKIE,
     check_csrf,
-    client_address,
     now_of,
     render,
     secure_headers,
@@ -137,6 +141,9 @@ def evidence_json_download(
 ) -> Response:
     try:
         check_link(_link_key(request), ref, expire, jeton, now=now_of(request))
+        # Computed at each request: as costly as a verification, it counts
+        # as one.
+        count_verification(request)
         story = public_signature_story(runtime_of(request), ref)
     except SceauError as error:
         return secure_headers(error_response(error, headers=error.headers))
@@ -152,9 +159,7 @@ def evidence_pdf_download(
     # A new file is signed, which costs like a verification.
     count_verification(request)
     story = public_signature_story(runtime, ref)
-    visitor = Actor(
-        kind="visiteur", id="verification-publique", address=client_address(request)
-    )
+    visitor = Actor.visitor(address=mask_ip(peer_address(request)))
     issued = evidence_pdf(runtime, story, actor=visitor, now=now_of(request))
     return secure_headers(pdf_response(issued, story.subject))
 
@@ -167,9 +172,14 @@ def _evidence_links(
     if report is None:
         return []
     key = _link_key(request)
+    own = signed_by_the_service(
+        runtime_of(request), [s.recorded.ref for s in report.signatures if s.recorded]
+    )
     links: list[dict[str, str] | None] = []
     for signature in report.signatures:
-        if signature.recorded is None:
+        # The service's own documents (reports, evidence files) get none:
+        # evidence of evidence would grow without end.
+        if signature.recorded is None or signature.recorded.ref in own:
             links.append(None)
             continue
         link = issue_link(key, signature.recorded.ref, now=now_of(request))

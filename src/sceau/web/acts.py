@@ -23,7 +23,7 @@ from sceau.audit.actors import Actor
 from sceau.audit.service import record_now
 from sceau.runtime import Runtime
 from sceau.web import preview
-from sceau.web.sessions import SignedIn
+from sceau.web.sessions import SignedIn, session_reference
 
 # How many decided acts the home page lists; the client keeps the full record.
 DECIDED_ON_HOME = 20
@@ -88,6 +88,8 @@ def record_consultation(
             "sha256_affiche": act.sha256_source,
             "pages": reading.page_count,
             "statut": reading.state.status,
+            # Names the login that opened this session, for the evidence file.
+            "session": session_reference(signed_in.session_id),
         },
         client_id=act.client_id,
         now=now,

@@ -28,7 +28,7 @@ from sceau.delegations.service import (
 )
 from sceau.runtime import Runtime
 from sceau.web import preview
-from sceau.web.sessions import SignedIn
+from sceau.web.sessions import SignedIn, session_reference
 
 STATUS_LABELS = {
     "a_signer": "à signer",
@@ -110,6 +110,8 @@ def record_consultation(
             "sha256_affiche": delegation.sha256_document,
             "pages": reading.page_count,
             "statut": reading.state.status,
+            # Names the login that opened this session, for the evidence file.
+            "session": session_reference(signed_in.session_id),
         },
         client_id=delegation.client_id,
         now=now,

@@ -70,6 +70,7 @@ def upgrade() -> None:
         sa.Column("subject", sa.String(64), nullable=False),
         sa.Column("client_id", sa.String(32), nullable=True),
         sa.Column("content_sha256", sa.String(64), nullable=False),
+        sa.Column("diffusion", sa.String(12), nullable=False),
         sa.Column("signature_ref", sa.String(24), nullable=False),
         sa.Column("created_at", sceau.db.UTCDateTime(timezone=True), nullable=False),
         sa.UniqueConstraint(
