@@ -80,6 +80,7 @@ from sceau.anchoring.service import (
     queue_for_anchoring,
 )
 from sceau.anchoring.worker import anchoring_worker_for
+from sceau.audit.actors import Actor
 from sceau.clients.provisioning import provision_system_client
 from sceau.db import utcnow
 from sceau.events import types as event_types
@@ -197,6 +198,7 @@ def provision(runtime: Runtime, data_dir: Path, algorithm: KeyAlgorithm) -> Fixt
             body="ATLANTASYS",
             algorithm=algorithm,
             state="production",
+            by=Actor.operator(),
         )
         return Fixture(
             data_dir=data_dir,

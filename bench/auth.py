@@ -66,6 +66,7 @@ from tests.support.pdfs import one_page_pdf
 
 from bench.harness import free_port, markers, percentile, write_section
 from bench.signing import code_revision
+from sceau.audit.actors import Actor
 from sceau.auth.front import (
     CERT_HEADER,
     PEER_HEADER,
@@ -269,19 +270,28 @@ def make_fixture(database: str, data_dir: Path, database_url: str) -> Fixture:
                     label=LABEL,
                     algorithm="ecdsa-p256",
                     state="production",
+                    by=Actor.operator(),
                 )
                 client_id = made.client.id
-                set_level(session, client_id, variant.level)
+                set_level(session, client_id, variant.level, by=Actor.operator())
                 hmac_secret = None
                 if variant.level == "B":
-                    issued = create_hmac_secret(session, runtime.sealer, client_id)
+                    issued = create_hmac_secret(
+                        session, runtime.sealer, client_id, by=Actor.operator()
+                    )
                     hmac_secret = issued.secret
                 p12 = None
                 der = None
                 if variant.via_front:
-                    set_allowlist(session, client_id, ["127.0.0.1/32"])
+                    set_allowlist(
+                        session, client_id, ["127.0.0.1/32"], by=Actor.operator()
+                    )
                     certificate, bundle = issue_pkcs12(
-                        session, runtime.access_ca, client_id, PASSPHRASE
+                        session,
+                        runtime.access_ca,
+                        client_id,
+                        PASSPHRASE,
+                        by=Actor.operator(),
                     )
                     p12 = data_dir / f"client-{variant.key}.p12"
                     p12.write_bytes(bundle)

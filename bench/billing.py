@@ -52,6 +52,7 @@ from bench.harness import out_and_quick, percentile, section, write_section
 from bench.signing import code_revision, machine_description
 from bench.web import make_runtime
 from sceau.app import create_app
+from sceau.audit.actors import Actor
 from sceau.billing.invoices import close_month
 from sceau.clients.models import Client
 from sceau.lifecycle.service import transition
@@ -102,6 +103,7 @@ def in_pilot(runtime: Runtime, cap: int) -> Provisioned:
                 actor="bench",
                 settings=runtime.settings,
                 agreement=terms,
+                by=Actor.operator(),
             )
     return client
 
@@ -179,7 +181,9 @@ def closing(runtime: Runtime, clients: int) -> tuple[float, int]:
         )
         metered(runtime, client, 40, NOV_1 + timedelta(days=3))
     started = time.perf_counter()
-    issued = close_month(runtime, MONTH, now=NOV_1 + timedelta(days=31))
+    issued = close_month(
+        runtime, MONTH, now=NOV_1 + timedelta(days=31), by=Actor.operator()
+    )
     return (time.perf_counter() - started) * 1000 / len(issued), len(issued)
 
 

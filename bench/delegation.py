@@ -58,6 +58,7 @@ from bench.harness import out_and_quick, percentile, section, write_section
 from bench.signing import code_revision, machine_description
 from bench.web import enrol_person, make_runtime
 from sceau.app import create_app
+from sceau.audit.actors import Actor
 from sceau.authority.service import publish
 from sceau.db import utcnow
 from sceau.delegations.models import Delegation
@@ -138,6 +139,7 @@ def publish_matrix(runtime: Runtime, client: Provisioned, director_code: str) ->
             overdue_policy="avertir",
             author="operateur",
             now=utcnow(),
+            by=Actor.operator(),
         )
 
 

@@ -53,6 +53,7 @@ from tests.support.postgres import postgres_schema
 
 from bench.harness import out_and_quick, percentile, section, write_section
 from bench.signing import code_revision, machine_description
+from sceau.audit.actors import Actor
 from sceau.clients.provisioning import provision_system_client
 from sceau.runtime import Runtime
 from sceau.settings import Settings
@@ -239,6 +240,7 @@ def provision(made: Deployment) -> Client:
                 body="ATLANTASYS",
                 algorithm="rsa3072",
                 state="production",
+                by=Actor.operator(),
             )
             return Client(created.key.secret, created.identity.code_09)
     finally:

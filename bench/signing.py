@@ -66,6 +66,7 @@ from tests.support.pdfs import large_pdf, one_page_pdf
 
 from bench.harness import free_port, markers, write_section
 from sceau.anchoring.service import queue_for_anchoring
+from sceau.audit.actors import Actor
 from sceau.clients.provisioning import provision_system_client
 from sceau.db import utcnow
 from sceau.identities.models import Identity
@@ -266,6 +267,7 @@ def make_fixture(data_dir: Path) -> Fixture:
             body="ATLANTASYS",
             algorithm="rsa3072",
             state="production",
+            by=Actor.operator(),
         )
         client, key, code_09 = made.client, made.key, made.identity.code_09
     with runtime.db.sessions() as session:

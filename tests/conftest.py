@@ -17,6 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from sceau.app import create_app
+from sceau.audit.actors import Actor
 from sceau.clients.provisioning import provision_system_client
 from sceau.runtime import Runtime
 from sceau.settings import Settings
@@ -173,6 +174,7 @@ def provision(
             body=body,
             algorithm=algorithm,  # type: ignore[arg-type]
             state=state,
+            by=Actor.operator(),
         )
         return Provisioned(
             made.client.id, made.key.secret, made.key.id, made.identity.code_09, label

@@ -13,6 +13,7 @@ from alembic.migration import MigrationContext
 from fastapi.testclient import TestClient
 from sqlalchemy import Connection, text
 
+from sceau.audit.actors import Actor
 from sceau.db import MIGRATIONS_DIR
 from sceau.models import Base
 from sceau.people.service import create_person
@@ -82,6 +83,7 @@ def test_a_populated_database_goes_up_to_head_and_down_one_step(
             client_id=atlanta.client_id,
             algorithm="ecdsa-p256",
             now=datetime(2026, 12, 4, 9, 0, tzinfo=UTC),
+            by=Actor.operator(),
         )
     populated = _counts(runtime)
     assert populated["signatures"] == 1 and populated["persons"] == 1

@@ -15,6 +15,7 @@ from typing import Any
 
 import click
 
+from sceau.audit.actors import Actor
 from sceau.errors import ConfigurationError, SceauError
 from sceau.identities.codes import InvalidCode, parse_code
 from sceau.identities.errors import CodeTaken
@@ -251,7 +252,9 @@ def client_create(name: str, plan: str, level: str, state: str, as_json: bool) -
     from sceau.clients.service import create_client
 
     with _runtime() as runtime, runtime.db.transaction() as session:
-        created = create_client(session, name, plan, level, state=state)
+        created = create_client(
+            session, name, plan, level, state=state, by=Actor.operator()
+        )
         data = {
             "id": created.id,
             "nom": created.name,
@@ -328,6 +331,7 @@ def client_provision(
             algorithm=runtime.settings.default_key_algorithm,
             plan=plan,
             state=state,
+            by=Actor.operator(),
         )
         data = {
             "client": made.client.id,
@@ -388,6 +392,7 @@ def identity_create_system(
             label=label,
             body=body,
             algorithm=algorithm or runtime.settings.default_key_algorithm,  # type: ignore[arg-type]
+            by=Actor.operator(),
         )
         data = _identity_data(created)
     _emit(as_json, data, lambda: data["code_09"])

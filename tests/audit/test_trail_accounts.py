@@ -5,6 +5,7 @@ command line."""
 
 from __future__ import annotations
 
+import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -12,6 +13,7 @@ from sqlalchemy import select
 from sceau.audit.models import AuditEntry
 from sceau.audit.service import AuditEntryView, view_of
 from sceau.identities.codes import make_code
+from sceau.people.login_rules import address_source, typed_code
 from sceau.people.models import LoginFailure
 from sceau.runtime import Runtime
 from sceau.web.pages import SESSION_COOKIE
@@ -185,32 +187,101 @@ def test_the_failures_and_the_lock_they_set_are_in_the_trail(
     assert entries_of(runtime, "connexion.reussie") == []
 
 
-def test_an_unknown_login_keeps_only_what_reads_as_an_identifier(
+def _try_unknown(site: TestClient, identifier: str) -> int:
+    page = site.get("/signer/connexion")
+    answer = site.post(
+        "/signer/connexion",
+        data={
+            "csrf": csrf_of(page),
+            "identifiant": identifier,
+            "mot_de_passe": PASSWORD,
+            "code": "123456",
+        },
+    )
+    return answer.status_code
+
+
+@pytest.mark.parametrize(
+    ("typed", "kept"),
+    [
+        (" 09-inconnue ", None),  # no valid check character
+        (str(make_code("09", "INCONNUE")).lower(), str(make_code("09", "INCONNUE"))),
+        ("inconnu@notaires.example.ci", None),
+        ("alice@example.frCorrecthorsebattery", None),
+        ("mon-mot-de-passe-2026", None),
+    ],
+)
+def test_only_a_well_formed_09_code_is_kept_of_what_was_typed(
+    typed: str, kept: str | None
+) -> None:
+    assert typed_code(typed) == kept
+
+
+def test_an_unknown_login_writes_no_entry_of_its_own(
     site: TestClient, runtime: Runtime, enrolled: Account
 ) -> None:
     unknown_code = str(make_code("09", "INCONNUE"))
     typed = ["inconnu@notaires.example.ci", unknown_code, "mon-mot-de-passe-2026"]
-    for identifier in typed:
-        page = site.get("/signer/connexion")
-        answer = site.post(
-            "/signer/connexion",
-            data={
-                "csrf": csrf_of(page),
-                "identifiant": identifier,
-                "mot_de_passe": PASSWORD,
-                "code": "123456",
-            },
-        )
-        assert answer.status_code == 401
 
-    failures = entries_of(runtime, "connexion.echouee")
-    assert [f.actor["id"] for f in failures] == [
-        "inconnu@notaires.example.ci",
-        unknown_code,
-        "inconnu",
-    ]
-    assert {f.details["motif"] for f in failures} == {"compte_inconnu"}
-    assert "mon-mot-de-passe-2026" not in stored_text(runtime)
+    assert [_try_unknown(site, identifier) for identifier in typed] == [401] * 3
+
+    assert entries_of(runtime, "connexion.echouee") == []
+    assert entries_of(runtime, "connexions.inconnues") == []
+    with runtime.db.sessions() as session:
+        failures = session.scalars(select(LoginFailure)).all()
+    assert len(failures) == 3  # kept for the address's limit, and pruned
+    text = stored_text(runtime)
+    assert "mon-mot-de-passe-2026" not in text
+    assert "inconnu@notaires.example.ci" not in text
+
+
+def test_a_flood_of_unknown_logins_is_summed_up_once_per_window(
+    site: TestClient, runtime: Runtime, enrolled: Account, clock: FrozenClock
+) -> None:
+    address = _peer_address(site, runtime)  # the first failure of the window
+    started = clock.now()
+    limit = runtime.settings.person_address_failure_limit
+    unknown_code = str(make_code("09", "INCONNUE"))
+
+    answers = [_try_unknown(site, unknown_code) for _ in range(limit + 10)]
+
+    assert answers == [401] * (limit - 1) + [429] * 11
+    [summary] = entries_of(runtime, "connexions.inconnues")
+    assert summary.actor == {"kind": "inconnu", "id": "inconnu", "address": address}
+    assert summary.details == {
+        "tentatives": limit,
+        "depuis": started.isoformat().replace("+00:00", "Z"),
+        "identifiant_saisi": unknown_code,
+    }
+    assert entries_of(runtime, "connexion.echouee") == []
+
+    # A new window: the address may try again, and is summed up once more.
+    clock.advance(minutes=runtime.settings.person_address_failure_window_minutes + 1)
+    again = [_try_unknown(site, "x") for _ in range(limit + 10)]
+
+    assert again.count(401) == limit
+    assert len(entries_of(runtime, "connexions.inconnues")) == 2
+
+
+def test_a_refusal_for_too_many_attempts_writes_nothing(
+    site: TestClient, runtime: Runtime, enrolled: Account, clock: FrozenClock
+) -> None:
+    limit = runtime.settings.person_address_failure_limit
+    for _ in range(limit):
+        _try_unknown(site, "x")
+    written = len(entries_of(runtime))
+
+    assert log_in(site, enrolled, clock).status_code == 429
+    assert _try_unknown(site, "x") == 429
+
+    assert len(entries_of(runtime)) == written
+
+
+def test_an_ipv6_address_counts_with_its_64() -> None:
+    assert address_source("2001:db8:1:2::17") == "2001:db8:1:2::/64"
+    assert address_source("2001:db8:1:2:aaaa::1") == "2001:db8:1:2::/64"
+    assert address_source("::ffff:196.47.10.3") == "196.47.10.3"
+    assert address_source("196.47.10.3") == "196.47.10.3"
 
 
 def test_logout_names_the_session_the_login_opened(
@@ -261,6 +332,21 @@ def test_a_person_registered_at_the_command_line_is_in_the_trail(
     assert person.details == {"profession": "huissier"}
     assert issued.seq < person.seq
     assert len(issued.details["empreinte_certificat"]) == 64
+
+
+def test_a_person_reset_at_the_command_line_is_in_the_trail(
+    cli: CliRunner, runtime: Runtime, enrolled: Account
+) -> None:
+    run_json(cli, "person", "reset", "--code", enrolled.who.code_09)
+
+    [reset] = entries_of(runtime, "compte.reinitialise")
+    assert reset.subject == enrolled.who.code_09
+    assert reset.objects == {
+        "identite": enrolled.who.code_09,
+        "personne": enrolled.who.person_id,
+    }
+    assert reset.actor["kind"] == "operateur"
+    assert reset.details["compte"] == "signataire"
 
 
 def test_the_notary_fixture_registration_is_attributed(

@@ -11,9 +11,12 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from sceau.audit.actors import Actor
+from sceau.audit.service import entries_about
 from sceau.clients.certificates import issue_pkcs12
 from sceau.clients.service import create_client
 from sceau.console.models import ConsoleUser
+from sceau.console.users import reset_user
 from sceau.incidents.models import Incident
 from sceau.runtime import Runtime
 from tests.audit.test_trail_accounts import entries_of, stored_text
@@ -113,11 +116,66 @@ def test_a_console_logout_is_in_the_trail(
 ) -> None:
     page = site.get(f"/console/clients/{atlanta.client_id}/cles")
 
-    assert site.post("/console/deconnexion", data={"csrf": csrf_of(page)}).status_code
+    answer = site.post("/console/deconnexion", data={"csrf": csrf_of(page)})
+
+    assert answer.status_code == 303
     [login] = entries_of(runtime, "console.connexion.reussie")
-    [logout] = entries_of(runtime, "deconnexion")
+    [logout] = entries_of(runtime, "console.deconnexion")
+    assert entries_of(runtime, "deconnexion") == []
     assert logout.actor["id"] == login.actor["id"]
     assert logout.details["session"] == login.details["session"]
+
+
+def test_a_console_user_created_and_enrolled_is_in_the_trail(
+    site: TestClient, runtime: Runtime, clock: FrozenClock, atlanta: Provisioned
+) -> None:
+    email = "lecteur@atlanta.example.ci"
+    link = new_user(runtime, email=email, role="lecteur", client_id=atlanta.client_id)
+    enrol(site, link, email, clock)
+
+    user_id = _user_id(runtime, email)
+    [created] = entries_of(runtime, "console.utilisateur_cree")
+    [active] = entries_of(runtime, "console.compte_active")
+    assert created.subject == active.subject == user_id
+    assert created.actor["kind"] == "operateur"
+    assert created.details == {"role": "lecteur"}
+    assert created.client_id == atlanta.client_id
+    assert active.actor["id"] == user_id
+    assert active.actor["address"]
+    assert active.client_id == atlanta.client_id
+    assert link.rsplit("/", 1)[-1] not in stored_text(runtime)
+
+
+def test_a_console_user_reset_at_the_command_line_is_in_the_trail(
+    runtime: Runtime, admin: ConsoleAccount, atlanta: Provisioned
+) -> None:
+    with runtime.db.transaction() as session:
+        reset_user(session, runtime.settings, admin.email, by=Actor.operator("awa"))
+
+    [reset] = entries_of(runtime, "compte.reinitialise")
+    assert reset.subject == _user_id(runtime, admin.email)
+    assert reset.actor == {"kind": "operateur", "id": "awa"}
+    assert reset.details == {"compte": "console", "sessions_fermees": 1}
+    assert reset.client_id == atlanta.client_id
+
+
+def test_an_unknown_console_login_writes_no_entry_of_its_own(
+    site: TestClient, runtime: Runtime
+) -> None:
+    page = site.get("/console/connexion")
+    answer = site.post(
+        "/console/connexion",
+        data={
+            "csrf": csrf_of(page),
+            "email": "alice@example.frCorrecthorsebattery",
+            "mot_de_passe": PASSWORD,
+            "code": "123456",
+        },
+    )
+
+    assert answer.status_code == 401
+    assert entries_of(runtime, "console.connexion.echouee") == []
+    assert "Correcthorsebattery" not in stored_text(runtime)
 
 
 # -- what a client's administrator changes ---------------------------------------
@@ -144,7 +202,7 @@ def test_a_key_rotated_and_revoked_in_the_console_names_the_user(
     user_id = _user_id(runtime, admin.email)
     [renewed] = entries_of(runtime, "cle_api.renouvelee")
     [gone] = entries_of(runtime, "cle_api.revoquee")
-    assert renewed.details["precedente"] == atlanta.api_key_id
+    assert renewed.objects["precedente"] == atlanta.api_key_id
     assert gone.subject == atlanta.api_key_id
     for entry in (renewed, gone):
         assert entry.actor["kind"] == "utilisateur_console"
@@ -161,18 +219,25 @@ def test_allowlist_and_certificate_changes_in_the_console(
 ) -> None:
     with runtime.db.transaction() as session:
         issued, _ = issue_pkcs12(
-            session, runtime.access_ca, atlanta.client_id, "une phrase assez longue"
+            session,
+            runtime.access_ca,
+            atlanta.client_id,
+            "une phrase assez longue",
+            by=Actor.operator(),
         )
         fingerprint = issued.record.fingerprint
     page = site.get(f"/console/clients/{atlanta.client_id}/acces")
-    site.post(
+    listed = site.post(
         f"/console/clients/{atlanta.client_id}/liste-ip",
         data={"csrf": csrf_of(page), "reseaux": "196.47.10.0/24\n10.1.2.3"},
     )
-    site.post(
+    revoked_page = site.post(
         f"/console/clients/{atlanta.client_id}/certificats/{fingerprint}/revoquer",
         data={"csrf": csrf_of(page)},
     )
+
+    assert listed.status_code == 303, listed.text
+    assert revoked_page.status_code == 303, revoked_page.text
 
     [allowlist] = entries_of(runtime, "adresses_ip.modifiees")
     [revoked] = entries_of(runtime, "certificat_client.revoque")
@@ -181,7 +246,10 @@ def test_allowlist_and_certificate_changes_in_the_console(
         "apres": ["10.1.2.3/32", "196.47.10.0/24"],
     }
     assert revoked.subject == fingerprint
-    assert {allowlist.actor["kind"], revoked.actor["kind"]} == {"utilisateur_console"}
+    user_id = _user_id(runtime, admin.email)
+    for entry in (allowlist, revoked):
+        assert entry.actor["kind"] == "utilisateur_console"
+        assert entry.actor["id"] == user_id
 
 
 # -- what the operator changes ---------------------------------------------------
@@ -191,7 +259,9 @@ def test_a_step_moved_in_the_console_keeps_before_and_after(
     site: TestClient, runtime: Runtime, operator: ConsoleAccount
 ) -> None:
     with runtime.db.transaction() as session:
-        client_id = create_client(session, "Gamma Courtage", "forfait").id
+        client_id = create_client(
+            session, "Gamma Courtage", "forfait", by=Actor.operator()
+        ).id
     url = f"/console/clients/{client_id}/cycle"
     agreement = {
         "modes": ["systeme"],
@@ -251,5 +321,11 @@ def test_an_incident_opened_updated_and_closed_in_the_console(
     ]
     assert {e.subject for e in steps} == {incident.id}
     assert steps[0].details["clients"] == [atlanta.client_id]
+    assert {tuple(e.objects["clients"]) for e in steps} == {(atlanta.client_id,)}
+    with runtime.db.sessions() as session:
+        about_client = entries_about(session, [atlanta.client_id])
+    assert [e.seq for e in steps] == [
+        e.seq for e in about_client if e.action.startswith("incident.")
+    ]
     assert steps[1].details["message"] == "Cause trouvée"
     assert {e.actor["id"] for e in steps} == {_user_id(runtime, operator.email)}

@@ -9,6 +9,7 @@ from pathlib import Path
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
+from sceau.audit.service import entries_about
 from sceau.runtime import Runtime
 from tests.audit.test_trail_accounts import entries_of, stored_text
 from tests.conftest import Provisioned
@@ -54,8 +55,11 @@ def test_a_rotation_through_the_api_names_the_key_that_asked(
     [renewed] = entries_of(runtime, "cle_api.renouvelee")
     assert renewed.subject == new["id"]
     assert renewed.objects["cle"] == new["id"]
-    assert renewed.details["precedente"] == atlanta.api_key_id
+    assert renewed.objects["precedente"] == atlanta.api_key_id
     assert renewed.details["precedente_valide_jusqu_au"]
+    with runtime.db.sessions() as session:
+        about_old = entries_about(session, [atlanta.api_key_id])
+    assert renewed.seq in [e.seq for e in about_old]
     assert renewed.actor["kind"] == "client"
     assert renewed.actor["key_id"] == atlanta.api_key_id
     assert renewed.actor["level"] == "A"
@@ -92,13 +96,20 @@ def test_keys_issued_and_revoked_at_the_command_line(
 
     [issued] = entries_of(runtime, "cle_api.emise")
     [renewed] = entries_of(runtime, "cle_api.renouvelee")
-    [revoked] = entries_of(runtime, "cle_api.revoquee")
+    ended, revoked = entries_of(runtime, "cle_api.revoquee")
     assert issued.subject == first["id"]
     assert renewed.subject == second["id"]
+    assert renewed.objects["precedente"] == first["id"]
     assert renewed.details["fin_immediate"] == [first["id"]]
+    # Ended by the renewal without grace: its own revocation, right after.
+    assert ended.subject == first["id"]
+    assert ended.objects["remplacement"] == second["id"]
+    assert ended.details == {"motif": "renouvellement"}
+    assert ended.seq == renewed.seq + 1
     assert revoked.subject == second["id"]
-    assert revoked.actor["kind"] == "operateur"
-    assert revoked.client_id == client_id
+    for entry in (ended, revoked):
+        assert entry.actor["kind"] == "operateur"
+        assert entry.client_id == client_id
 
     text = stored_text(runtime)
     assert first["cle"] not in text

@@ -5,14 +5,17 @@ matrix published through the API."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
+from sceau.audit.actors import Actor
+from sceau.authority.service import business_date
 from sceau.billing.invoices import close_month, issue_credit_note
 from sceau.billing.notices import end_free_periods
 from sceau.catalogue.service import replace_catalogue
+from sceau.db import utcnow
 from sceau.runtime import Runtime
 from tests.audit.test_trail_accounts import entries_of
 from tests.billing.conftest import client_on, metered
@@ -60,9 +63,13 @@ def test_an_invoice_and_its_credit_note_are_in_the_trail(runtime: Runtime) -> No
     client = client_on(runtime, "Cabinet Yao", "pay_as_you_go")
     metered(runtime, client, 10, NOVEMBER)
 
-    (invoice,) = close_month(runtime, "2026-11", now=CLOSED_AT)
+    (invoice,) = close_month(runtime, "2026-11", now=CLOSED_AT, by=Actor.operator())
     note = issue_credit_note(
-        runtime, invoice.number, 600, "quatre signatures facturées à tort"
+        runtime,
+        invoice.number,
+        600,
+        "quatre signatures facturées à tort",
+        by=Actor.operator(),
     )
 
     [issued] = entries_of(runtime, "facture.emise")
@@ -72,13 +79,25 @@ def test_an_invoice_and_its_credit_note_are_in_the_trail(runtime: Runtime) -> No
     assert issued.details == {
         "mois": "2026-11",
         "formule": "pay_as_you_go",
-        "total_xof": 1_500,
-        "credits_sla_xof": 0,
+        "total_xof": invoice.total_xof,
+        "credits_sla_xof": invoice.credits_xof,
     }
+    assert invoice.total_xof == 1_500
     assert issued.at == CLOSED_AT
-    # The signed PDF is attached after the invoice's own transaction; its
-    # signature is the invoice's ``signature_ref``.
+    # The signed PDF is attached after the invoice's own transaction, in one
+    # of its own that names its signature.
     assert invoice.signature_ref is not None
+    signed = [
+        e
+        for e in entries_of(runtime, "facture.pdf_signe")
+        if e.subject == invoice.number
+    ]
+    assert [e.objects for e in signed] == [
+        {"facture": invoice.number, "signature": invoice.signature_ref}
+    ]
+    assert signed[0].actor == {"kind": "service", "id": "pixel-sceau"}
+    assert len(signed[0].hashes["signe"]) == 64
+    assert signed[0].seq > issued.seq
 
     [credited] = entries_of(runtime, "avoir.emis")
     assert credited.subject == note.number
@@ -147,24 +166,27 @@ def test_an_incident_declared_and_closed_at_the_command_line(
     assert opened_entry.subject == closed_entry.subject == opened["id"]
     assert opened_entry.details["titre"] == "Horodatage indisponible"
     assert "clients" not in opened_entry.details  # every client
+    assert "clients" not in opened_entry.objects
     assert closed_entry.actor["kind"] == "operateur"
 
 
 def test_a_matrix_published_through_the_api_names_the_key(
     runtime: Runtime, api: TestClient, atlanta: Provisioned
 ) -> None:
+    now = utcnow()
+    review = (business_date(now) + timedelta(days=300)).isoformat()
     with runtime.db.transaction() as session:
         replace_catalogue(
             session,
             atlanta.client_id,
             {"attestation": "Attestations de garantie"},
-            datetime.now(UTC),
+            now,
         )
     body = {
         "regles": [
             {"type_acte": "attestation", "mode": "systeme", "code_09": atlanta.code_09}
         ],
-        "revue_le": "2027-11-30",
+        "revue_le": review,
         "politique_revue": "avertir",
     }
 
@@ -178,7 +200,7 @@ def test_a_matrix_published_through_the_api_names_the_key(
     assert published.details == {
         "version": 1,
         "regles": 1,
-        "revue_le": "2027-11-30",
+        "revue_le": review,
         "politique_revue": "avertir",
     }
     assert len(published.hashes["regles"]) == 64

@@ -7,6 +7,7 @@ import json
 import secrets
 import time
 
+from sceau.audit.actors import Actor
 from sceau.auth.hmac_scheme import HEADER, sign_request
 from sceau.clients.service import create_hmac_secret, set_allowlist, set_level
 from sceau.runtime import Runtime
@@ -20,9 +21,9 @@ def with_level(
     allowlist: list[str] | None = None,
 ) -> None:
     with runtime.db.transaction() as session:
-        set_level(session, client.client_id, level)
+        set_level(session, client.client_id, level, by=Actor.operator())
         if allowlist is not None:
-            set_allowlist(session, client.client_id, allowlist)
+            set_allowlist(session, client.client_id, allowlist, by=Actor.operator())
 
 
 def new_hmac_secret(
@@ -32,7 +33,11 @@ def new_hmac_secret(
 
     with runtime.db.transaction() as session:
         issued = create_hmac_secret(
-            session, runtime.sealer, client.client_id, timedelta(hours=grace_hours)
+            session,
+            runtime.sealer,
+            client.client_id,
+            timedelta(hours=grace_hours),
+            by=Actor.operator(),
         )
     return issued.secret
 

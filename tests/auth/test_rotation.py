@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from fastapi.testclient import TestClient
 
+from sceau.audit.actors import Actor
 from sceau.clients.service import create_api_key, list_api_keys, list_hmac_secrets
 from sceau.runtime import Runtime
 from tests.auth.conftest import new_hmac_secret, signed_headers, with_level
@@ -22,7 +23,9 @@ def key_headers(secret: str) -> dict[str, str]:
 
 def rotate(runtime: Runtime, client: Provisioned, hours: float) -> str:
     with runtime.db.transaction() as session:
-        return create_api_key(session, client.client_id, timedelta(hours=hours)).secret
+        return create_api_key(
+            session, client.client_id, timedelta(hours=hours), by=Actor.operator()
+        ).secret
 
 
 def test_new_key_keeps_the_old_one_valid_during_the_grace(

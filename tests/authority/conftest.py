@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from sceau.audit.actors import Actor
 from sceau.authority import service
 from sceau.authority.service import MatrixVerdict, MatrixVersion
 from sceau.catalogue.service import replace_catalogue
@@ -89,6 +90,7 @@ def publish(
             overdue_policy=policy,
             author="operateur",
             now=now,
+            by=Actor.operator(),
         )
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from sceau.audit.actors import Actor
 from sceau.billing.errors import (
     CreditExceedsInvoice,
     InvalidCreditNote,
@@ -59,7 +60,7 @@ def test_a_forfait_month_is_invoiced_with_overage_sla_credit_and_signature(
     metered(runtime, client, 51, NOVEMBER, mode="humaine")
     watched_from(runtime, datetime(2026, 10, 31, 23, 59, tzinfo=UTC))
 
-    (invoice,) = close_month(runtime, "2026-11", now=CLOSED_AT)
+    (invoice,) = close_month(runtime, "2026-11", now=CLOSED_AT, by=Actor.operator())
 
     data = invoice_json(invoice)
     assert data["numero"] == "FAC-2026-000001"
@@ -105,8 +106,8 @@ def test_closing_twice_issues_nothing_new_and_numbers_follow(
     second = client_on(runtime, "Etude Bamba", "forfait")
     metered(runtime, first, 2, NOVEMBER)
 
-    issued = close_month(runtime, "2026-11", now=CLOSED_AT)
-    again = close_month(runtime, "2026-11", now=CLOSED_AT)
+    issued = close_month(runtime, "2026-11", now=CLOSED_AT, by=Actor.operator())
+    again = close_month(runtime, "2026-11", now=CLOSED_AT, by=Actor.operator())
 
     # The forfait owes its fee without a signature; nothing was measured
     # (no heartbeat ever), so no SLA credit either.
@@ -121,7 +122,12 @@ def test_closing_twice_issues_nothing_new_and_numbers_follow(
 
 def test_a_month_is_closed_only_once_over(runtime: Runtime) -> None:
     with pytest.raises(MonthNotOver) as refused:
-        close_month(runtime, "2026-11", now=datetime(2026, 11, 30, 23, 59, tzinfo=UTC))
+        close_month(
+            runtime,
+            "2026-11",
+            now=datetime(2026, 11, 30, 23, 59, tzinfo=UTC),
+            by=Actor.operator(),
+        )
 
     assert refused.value.code == "mois_non_termine"
 
@@ -130,7 +136,7 @@ def test_pixel_sceaus_own_documents_are_never_billed(runtime: Runtime) -> None:
     client = client_on(runtime, "Cabinet Yao", "pay_as_you_go")
     metered(runtime, client, 1, NOVEMBER)
 
-    (invoice,) = close_month(runtime, "2026-11", now=CLOSED_AT)
+    (invoice,) = close_month(runtime, "2026-11", now=CLOSED_AT, by=Actor.operator())
 
     # Signing the invoice made a signature of the service's own client.
     assert {SERVICE_CLIENT_ID} == UNBILLED_CLIENTS
@@ -145,7 +151,7 @@ def test_a_correction_is_a_credit_note_and_the_invoice_stays(
 ) -> None:
     client = client_on(runtime, "Cabinet Yao", "pay_as_you_go")
     metered(runtime, client, 10, NOVEMBER)
-    (invoice,) = close_month(runtime, "2026-11", now=CLOSED_AT)
+    (invoice,) = close_month(runtime, "2026-11", now=CLOSED_AT, by=Actor.operator())
 
     note = issue_credit_note(
         runtime,
@@ -154,6 +160,7 @@ def test_a_correction_is_a_credit_note_and_the_invoice_stays(
         "quatre signatures de test facturées à tort",
         actor="operateur:awa",
         now=CLOSED_AT,
+        by=Actor.operator(),
     )
 
     assert note.number == "AV-2026-000001"
@@ -174,14 +181,34 @@ def test_a_correction_is_a_credit_note_and_the_invoice_stays(
     )
 
     with pytest.raises(CreditExceedsInvoice):
-        issue_credit_note(runtime, invoice.number, 901, "trop", now=CLOSED_AT)
+        issue_credit_note(
+            runtime, invoice.number, 901, "trop", now=CLOSED_AT, by=Actor.operator()
+        )
     with pytest.raises(InvalidCreditNote):
-        issue_credit_note(runtime, note.number, 1, "un avoir d'avoir", now=CLOSED_AT)
+        issue_credit_note(
+            runtime,
+            note.number,
+            1,
+            "un avoir d'avoir",
+            now=CLOSED_AT,
+            by=Actor.operator(),
+        )
     with pytest.raises(InvalidCreditNote):
-        issue_credit_note(runtime, invoice.number, 0, "rien", now=CLOSED_AT)
+        issue_credit_note(
+            runtime, invoice.number, 0, "rien", now=CLOSED_AT, by=Actor.operator()
+        )
     with pytest.raises(InvoiceNotFound):
-        issue_credit_note(runtime, "FAC-2026-999999", 1, "inconnue", now=CLOSED_AT)
-    issue_credit_note(runtime, invoice.number, 900, "le reste", now=CLOSED_AT)
+        issue_credit_note(
+            runtime,
+            "FAC-2026-999999",
+            1,
+            "inconnue",
+            now=CLOSED_AT,
+            by=Actor.operator(),
+        )
+    issue_credit_note(
+        runtime, invoice.number, 900, "le reste", now=CLOSED_AT, by=Actor.operator()
+    )
 
     assert note.pdf is not None
     path = tmp_path / "avoir.pdf"
@@ -202,7 +229,12 @@ def test_concurrent_closes_never_share_or_skip_a_number(runtime: Runtime) -> Non
 
     with ThreadPoolExecutor(len(months)) as pool:
         issued = list(
-            pool.map(lambda month: close_month(runtime, month, now=CLOSED_AT), months)
+            pool.map(
+                lambda month: close_month(
+                    runtime, month, now=CLOSED_AT, by=Actor.operator()
+                ),
+                months,
+            )
         )
 
     numbers = sorted(invoice.number for batch in issued for invoice in batch)
@@ -226,7 +258,7 @@ def test_a_month_outside_the_calendar_is_refused_with_its_code(
     runtime: Runtime, month: str
 ) -> None:
     with pytest.raises(InvalidMonth) as refused:
-        close_month(runtime, month, now=CLOSED_AT)
+        close_month(runtime, month, now=CLOSED_AT, by=Actor.operator())
 
     assert (refused.value.code, refused.value.status) == ("mois_invalide", 422)
     assert "entre 0001-01 et 9999-11" in refused.value.message
@@ -254,11 +286,15 @@ def test_a_fee_is_owed_only_for_a_month_the_client_could_sign_in(
             actor="operateur:awa",
             settings=runtime.settings,
             now=datetime(2026, 11, 20, 9, 0, tzinfo=UTC),
+            by=Actor.operator(),
         )
     # Before its pilot, an officer signed a delegation for the client.
     metered(runtime, officer, 2, NOVEMBER, mode="humaine")
 
-    issued = {i.client_id: i for i in close_month(runtime, "2026-11", now=CLOSED_AT)}
+    issued = {
+        i.client_id: i
+        for i in close_month(runtime, "2026-11", now=CLOSED_AT, by=Actor.operator())
+    }
 
     assert waiting.client_id not in issued
     # Ten days of pilot owe the whole fee: no pro rata.
@@ -340,7 +376,7 @@ def test_an_invoice_that_cannot_be_signed_waits_for_the_worker(
     for client in clients:
         metered(runtime, client, 1, NOVEMBER)
 
-    issued = close_month(tsa_down_once, "2026-11", now=CLOSED_AT)
+    issued = close_month(tsa_down_once, "2026-11", now=CLOSED_AT, by=Actor.operator())
 
     # The first signed hit the authority while it was down: that invoice is
     # issued, numbered, its PDF pending; the close went on with the others.
@@ -361,4 +397,4 @@ def test_an_invoice_that_cannot_be_signed_waits_for_the_worker(
     assert completed.pdf is not None and completed.pdf.startswith(b"%PDF-")
     assert completed.signature_ref is not None
     assert (completed.lines, completed.total_xof) == (pending.lines, 150)
-    assert close_month(runtime, "2026-11", now=CLOSED_AT) == []
+    assert close_month(runtime, "2026-11", now=CLOSED_AT, by=Actor.operator()) == []

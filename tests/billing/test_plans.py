@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import event, select
 
+from sceau.audit.actors import Actor
 from sceau.billing import notices
 from sceau.billing.errors import InvalidTerms, UnknownPlan
 from sceau.billing.invoices import close_month, month_lines
@@ -44,6 +45,7 @@ def test_a_mid_month_change_takes_effect_the_next_month(runtime: Runtime) -> Non
             "forfait",
             actor="operateur:awa",
             now=MID_NOVEMBER,
+            by=Actor.operator(),
         )
     metered(runtime, client, 10, datetime(2026, 11, 20, tzinfo=UTC))
     metered(runtime, client, 10, datetime(2026, 12, 3, tzinfo=UTC))
@@ -63,7 +65,7 @@ def test_a_mid_month_change_takes_effect_the_next_month(runtime: Runtime) -> Non
     assert plans == {"pay_as_you_go", "forfait"}
 
     november, december = (
-        close_month(runtime, month, now=AFTER_DECEMBER)
+        close_month(runtime, month, now=AFTER_DECEMBER, by=Actor.operator())
         for month in ("2026-11", "2026-12")
     )
     assert [(i.plan, i.total_xof) for i in november] == [("pay_as_you_go", 3_000)]
@@ -87,6 +89,7 @@ def test_the_plan_of_a_month_costs_one_query_on_the_plan_changes(
                 actor="operateur:awa",
                 effective_month=month,
                 now=MID_NOVEMBER,
+                by=Actor.operator(),
             )
     statements: list[str] = []
 
@@ -122,7 +125,11 @@ def test_enterprise_terms_are_the_clients_own_and_required(runtime: Runtime) -> 
     with runtime.db.transaction() as session:
         with pytest.raises(InvalidTerms):
             schedule_plan_change(
-                session, client.client_id, "enterprise", actor="operateur:awa"
+                session,
+                client.client_id,
+                "enterprise",
+                actor="operateur:awa",
+                by=Actor.operator(),
             )
         with pytest.raises(InvalidTerms):
             schedule_plan_change(
@@ -131,9 +138,12 @@ def test_enterprise_terms_are_the_clients_own_and_required(runtime: Runtime) -> 
                 "forfait",
                 actor="operateur:awa",
                 unit_price_xof=80,
+                by=Actor.operator(),
             )
         with pytest.raises(UnknownPlan) as unknown:
-            schedule_plan_change(session, client.client_id, "illimite", actor="x")
+            schedule_plan_change(
+                session, client.client_id, "illimite", actor="x", by=Actor.operator()
+            )
         schedule_plan_change(
             session,
             client.client_id,
@@ -143,6 +153,7 @@ def test_enterprise_terms_are_the_clients_own_and_required(runtime: Runtime) -> 
             unit_price_xof=80,
             monthly_fee_xof=400_000,
             included_signatures=6_000,
+            by=Actor.operator(),
         )
     assert unknown.value.code == "formule_inconnue"
 
@@ -176,8 +187,12 @@ def test_the_free_period_ends_mid_month_signatures_after_it_are_billed(
         ("pay_as_you_go", 2, 300),
     ]
 
-    (november,) = close_month(runtime, "2026-11", now=AFTER_DECEMBER)
-    (december,) = close_month(runtime, "2026-12", now=AFTER_DECEMBER)
+    (november,) = close_month(
+        runtime, "2026-11", now=AFTER_DECEMBER, by=Actor.operator()
+    )
+    (december,) = close_month(
+        runtime, "2026-12", now=AFTER_DECEMBER, by=Actor.operator()
+    )
     assert (november.plan, november.total_xof) == ("gratuit_notaire", 300)
     assert (december.plan, december.total_xof) == ("pay_as_you_go", 600)
     assert [line["montant_xof"] for line in json.loads(november.lines)] == [0, 300]
@@ -196,6 +211,7 @@ def test_the_free_period_notices_go_out_30_and_7_days_ahead_once_each(
             actor="operateur:awa",
             now=datetime(2025, 10, 1, tzinfo=UTC),
             after_plan="forfait",
+            by=Actor.operator(),
         )
     metered(runtime, notary, 1, datetime(2025, 11, 18, 10, 0, tzinfo=UTC))
     end = datetime(2026, 11, 18, 10, 0, tzinfo=UTC)

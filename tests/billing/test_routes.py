@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from sceau.audit.actors import Actor
 from sceau.billing.invoices import close_month
 from sceau.billing.models import UsageRecord
 from sceau.billing.months import month_of
@@ -99,7 +100,9 @@ def test_a_client_never_sees_another_clients_invoice(
     november = datetime(2026, 11, 5, tzinfo=UTC)
     metered(runtime, atlanta, 3, november)
     metered(runtime, sahel, 1, november)
-    issued = close_month(runtime, "2026-11", now=datetime(2026, 12, 1, tzinfo=UTC))
+    issued = close_month(
+        runtime, "2026-11", now=datetime(2026, 12, 1, tzinfo=UTC), by=Actor.operator()
+    )
     own = next(i for i in issued if i.client_id == atlanta.client_id)
     other = next(i for i in issued if i.client_id == sahel.client_id)
 

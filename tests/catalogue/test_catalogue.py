@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from sceau.audit.actors import Actor
 from sceau.authority import service as authority
 from sceau.catalogue.errors import InvalidCatalogue
 from sceau.catalogue.models import ActType
@@ -57,6 +58,7 @@ def publish_attestations_only(runtime: Runtime, client: Provisioned) -> None:
             overdue_policy="avertir",
             author="operateur",
             now=START,
+            by=Actor.operator(),
         )
 
 

@@ -18,6 +18,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from sceau.app import create_app
+from sceau.audit.actors import Actor
 from sceau.console.users import create_user
 from sceau.runtime import Runtime
 from tests.conftest import Provisioned, provision
@@ -120,6 +121,7 @@ def new_user(
             role=role,
             client_id=client_id,
             now=START,
+            by=Actor.operator(),
         )
         return made.link
 

@@ -12,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from sceau.app import create_app
+from sceau.audit.actors import Actor
 from sceau.authority import service as authority
 from sceau.catalogue.service import replace_catalogue
 from sceau.clients.certificates import issue_pkcs12
@@ -153,7 +154,11 @@ def test_a_client_certificate_is_listed_and_revoked(
 ) -> None:
     with runtime.db.transaction() as session:
         issued, _ = issue_pkcs12(
-            session, runtime.access_ca, atlanta.client_id, "une phrase assez longue"
+            session,
+            runtime.access_ca,
+            atlanta.client_id,
+            "une phrase assez longue",
+            by=Actor.operator(),
         )
         fingerprint = issued.record.fingerprint
     url = f"/console/clients/{atlanta.client_id}/acces"
@@ -219,6 +224,7 @@ def _publish(runtime: Runtime, client: Provisioned, review_due: date) -> None:
             overdue_policy="avertir",
             author="operateur",
             now=published_at,
+            by=Actor.operator(),
         )
 
 
@@ -257,7 +263,11 @@ def test_incidents_are_those_affecting_the_client(
 ) -> None:
     with runtime.db.transaction() as session:
         open_incident(
-            session, title="Horodatage lent", impact="Signatures retardées", now=START
+            session,
+            title="Horodatage lent",
+            impact="Signatures retardées",
+            now=START,
+            by=Actor.operator(),
         )
         open_incident(
             session,
@@ -265,6 +275,7 @@ def test_incidents_are_those_affecting_the_client(
             impact="Bêta seulement",
             client_ids=[beta.client_id],
             now=START,
+            by=Actor.operator(),
         )
 
     page = shown(site.get(f"/console/clients/{atlanta.client_id}/incidents"))

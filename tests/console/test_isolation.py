@@ -11,6 +11,7 @@ import pytest
 from fastapi.routing import APIRoute, APIRouter
 from fastapi.testclient import TestClient
 
+from sceau.audit.actors import Actor
 from sceau.billing.invoices import close_month
 from sceau.clients.certificates import issue_pkcs12
 from sceau.clients.service import create_hmac_secret, list_api_keys
@@ -52,15 +53,22 @@ class AtlantaData:
 
     def __init__(self, runtime: Runtime, atlanta: Provisioned) -> None:
         with runtime.db.transaction() as session:
-            hmac = create_hmac_secret(session, runtime.sealer, atlanta.client_id)
+            hmac = create_hmac_secret(
+                session, runtime.sealer, atlanta.client_id, by=Actor.operator()
+            )
             issued, _ = issue_pkcs12(
-                session, runtime.access_ca, atlanta.client_id, "une phrase assez longue"
+                session,
+                runtime.access_ca,
+                atlanta.client_id,
+                "une phrase assez longue",
+                by=Actor.operator(),
             )
             self.incident = open_incident(
                 session,
                 title="Incident propre à Atlanta",
                 impact="Atlanta seulement",
                 client_ids=[atlanta.client_id],
+                by=Actor.operator(),
             ).id
             (key,) = list_api_keys(session, atlanta.client_id)
             self.key_prefix = key.prefix
@@ -72,7 +80,10 @@ class AtlantaData:
             )
         metered(runtime, atlanta, 2, datetime(2026, 11, 3, tzinfo=UTC))
         (invoice,) = close_month(
-            runtime, "2026-11", now=datetime(2026, 12, 2, tzinfo=UTC)
+            runtime,
+            "2026-11",
+            now=datetime(2026, 12, 2, tzinfo=UTC),
+            by=Actor.operator(),
         )
         self.ids = {
             "client_id": atlanta.client_id,

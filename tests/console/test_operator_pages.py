@@ -9,6 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from sceau.audit.actors import Actor
 from sceau.clients.service import create_client
 from sceau.events.models import Event
 from sceau.incidents.models import Incident
@@ -64,7 +65,9 @@ def test_the_operator_moves_a_client_one_step_at_a_time(
     site: TestClient, operator: ConsoleAccount, runtime: Runtime
 ) -> None:
     with runtime.db.transaction() as session:
-        client_id = create_client(session, "Gamma Courtage", "forfait").id
+        client_id = create_client(
+            session, "Gamma Courtage", "forfait", by=Actor.operator()
+        ).id
     url = f"/console/clients/{client_id}/cycle"
     page = site.get(url)
     assert 'name="etape" value="convention"' in page.text

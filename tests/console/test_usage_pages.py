@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from pypdf import PdfReader
 from sqlalchemy import update
 
+from sceau.audit.actors import Actor
 from sceau.billing.invoices import close_month
 from sceau.clients.models import Client
 from sceau.runtime import Runtime
@@ -38,7 +39,7 @@ def test_usage_is_charted_by_month_and_the_invoice_downloads(
 ) -> None:
     metered(runtime, atlanta, 3, NOVEMBER)
     metered(runtime, atlanta, 2, DECEMBER)
-    (invoice,) = close_month(runtime, "2026-11", now=CLOSED_AT)
+    (invoice,) = close_month(runtime, "2026-11", now=CLOSED_AT, by=Actor.operator())
 
     page = site.get(f"/console/clients/{atlanta.client_id}/consommation")
 

@@ -14,6 +14,7 @@ import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
+from sceau.audit.actors import Actor
 from sceau.cli import main
 from sceau.console.errors import ConsoleEmailTaken, InvalidConsoleUser
 from sceau.console.users import create_user
@@ -114,6 +115,7 @@ def test_roles_and_clients_must_agree(runtime: Runtime, atlanta: Provisioned) ->
                 name="Lecteur",
                 role="lecteur",
                 client_id=None,
+                by=Actor.operator(),
             )
         with pytest.raises(InvalidConsoleUser):
             create_user(
@@ -123,6 +125,7 @@ def test_roles_and_clients_must_agree(runtime: Runtime, atlanta: Provisioned) ->
                 name="X",
                 role="superviseur",
                 client_id=atlanta.client_id,
+                by=Actor.operator(),
             )
         create_user(
             session,
@@ -131,6 +134,7 @@ def test_roles_and_clients_must_agree(runtime: Runtime, atlanta: Provisioned) ->
             name="Opératrice",
             role="operateur",
             client_id=None,
+            by=Actor.operator(),
         )
         with pytest.raises(ConsoleEmailTaken):
             create_user(
@@ -140,6 +144,7 @@ def test_roles_and_clients_must_agree(runtime: Runtime, atlanta: Provisioned) ->
                 name="Autre",
                 role="operateur",
                 client_id=None,
+                by=Actor.operator(),
             )
 
 

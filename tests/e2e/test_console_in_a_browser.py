@@ -11,6 +11,7 @@ from datetime import timedelta
 
 from playwright.sync_api import Page, expect
 
+from sceau.audit.actors import Actor
 from sceau.billing.invoices import close_month
 from sceau.billing.months import month_of, month_start, shift_month
 from sceau.console.users import create_user
@@ -33,6 +34,7 @@ def invite(runtime: Runtime, client: Provisioned, email: str, role: str) -> str:
             name="Awa Traoré",
             role=role,
             client_id=client.client_id,
+            by=Actor.operator(),
         ).link
 
 

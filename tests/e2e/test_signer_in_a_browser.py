@@ -11,6 +11,7 @@ from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
+from sceau.audit.actors import Actor
 from sceau.db import utcnow
 from sceau.people.service import create_person
 from sceau.runtime import Runtime
@@ -40,6 +41,7 @@ def invite(runtime: Runtime, client: Provisioned, mailbox: Mailbox, email: str) 
             client_id=client.client_id,
             algorithm="ecdsa-p256",
             now=now,
+            by=Actor.operator(),
         )
     deliver_mail(runtime, now)
     [message] = [m for m in mailbox.messages if m["To"] == email]

@@ -12,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from pkcs11 import Attribute, Mechanism, ObjectClass
 
+from sceau.audit.actors import Actor
 from sceau.clients.provisioning import provision_system_client
 from sceau.errors import ConfigurationError
 from sceau.hsm import keys
@@ -115,6 +116,7 @@ def test_a_key_made_for_an_identity_not_written_is_destroyed(
             body="ANNULE",
             algorithm="ecdsa-p256",
             state="production",
+            by=Actor.operator(),
         )
         assert len(_private_labels(hsm_runtime)) == len(before) + 1
         raise RuntimeError("a failure after the identity, in its transaction")

@@ -16,6 +16,7 @@ from click.testing import CliRunner
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select, text
 
+from sceau.audit.actors import Actor
 from sceau.cli import main
 from sceau.clients.models import Client
 from sceau.db import MIGRATIONS_DIR
@@ -58,6 +59,7 @@ def step(runtime: Runtime, client_id: str, to_state: str, **kwargs: Any) -> None
             to_state,
             actor="operateur:awa",
             settings=runtime.settings,
+            by=Actor.operator(),
             **kwargs,
         )
 
@@ -226,6 +228,7 @@ def test_a_professionals_own_account_opens_at_once(runtime: Runtime) -> None:
             email="a.kone@notaires.example.ci",
             profession="notaire",
             client_id=None,
+            by=Actor.operator(),
         )
         (first,) = history(session, invited.person.client_id)
     assert (first.to_state, first.actor) == ("production", "inscription")
@@ -335,6 +338,7 @@ def test_a_client_is_open_during_a_period_it_spent_in_pilot_or_production(
                 settings=runtime.settings,
                 agreement=agreement,
                 now=created + offset * hour,
+                by=Actor.operator(),
             )
 
     def open_between(start: int, end: int) -> bool:

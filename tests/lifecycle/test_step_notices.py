@@ -8,6 +8,7 @@ from email.message import EmailMessage
 
 from sqlalchemy import select
 
+from sceau.audit.actors import Actor
 from sceau.events.models import Event
 from sceau.lifecycle.service import transition
 from sceau.notifications.service import set_contact
@@ -46,6 +47,7 @@ def test_every_step_is_told_and_the_pilot_says_its_terms(
                 settings=runtime.settings,
                 note="ouverture du pilote" if state == "pilote" else None,
                 agreement=agreement,
+                by=Actor.operator(),
             )
 
     drain(make_worker(runtime))

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from sceau.audit.actors import Actor
 from sceau.events.worker import DeliveryWorker
 from sceau.people.service import Invitation, create_person
 from sceau.runtime import Runtime
@@ -70,6 +71,7 @@ def register(
             client_id=client.client_id,
             algorithm="ecdsa-p256",
             now=now,
+            by=Actor.operator(),
         )
     token = made.link.rsplit("/", 1)[1]
     return Registered(made.person.id, made.person.code_09, made.person.email, token)

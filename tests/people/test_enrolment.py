@@ -9,6 +9,7 @@ import pytest
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
+from sceau.audit.actors import Actor
 from sceau.identities.errors import PersonalIdentity
 from sceau.identities.models import Identity
 from sceau.identities.service import resolve_signing_identity
@@ -173,7 +174,11 @@ def test_reset_clears_credentials_and_replaces_the_link(
 
     with runtime.db.transaction() as session:
         invitation = reset_person(
-            session, runtime.settings, notary.code_09, now=START + timedelta(hours=1)
+            session,
+            runtime.settings,
+            notary.code_09,
+            now=START + timedelta(hours=1),
+            by=Actor.operator(),
         )
         assert not invitation.person.enrolled
     new_token = invitation.link.rsplit("/", 1)[1]

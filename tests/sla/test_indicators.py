@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from pydantic import ValidationError
 from sqlalchemy import select, update
 
+from sceau.audit.actors import Actor
 from sceau.billing.service import schedule_plan_change
 from sceau.events import types
 from sceau.events.models import (
@@ -314,6 +315,7 @@ def test_incident_notice_delay_is_the_slowest_notice_of_the_month(
             impact="Signatures retardées",
             client_ids=[forfait.client_id],
             now=at(12, 8),
+            by=Actor.operator(),
         )
     attempt(runtime, forfait.client_id, at(12, 8, 45), succeeded=True)
 
@@ -334,6 +336,7 @@ def test_incident_notice_delay_is_the_slowest_notice_of_the_month(
             impact="Service interrompu",
             client_ids=[forfait.client_id],
             now=at(20, 8),
+            by=Actor.operator(),
         )
     late = measured(runtime, forfait.client_id, now=at(20, 11))[INCIDENT_NOTICE]
     assert (late.value, late.met) == (180.0, False)
@@ -353,6 +356,7 @@ def test_incident_notice_delay_runs_to_the_first_attempt_not_the_success(
             impact="Signatures retardées",
             client_ids=[forfait.client_id],
             now=at(12, 8),
+            by=Actor.operator(),
         )
     attempt(runtime, forfait.client_id, at(12, 8, 10), succeeded=False)
     attempt(runtime, forfait.client_id, at(12, 14), succeeded=False)
@@ -371,6 +375,7 @@ def test_a_notice_to_a_client_without_contact_is_not_counted(
             impact="Signatures retardées",
             client_ids=[forfait.client_id],
             now=at(12, 8),
+            by=Actor.operator(),
         )
         assert session.scalars(select(Delivery)).all() == []
 
@@ -510,6 +515,7 @@ def test_a_month_is_held_to_the_targets_of_the_plan_in_force_that_month(
             unit_price_xof=90,
             monthly_fee_xof=400_000,
             included_signatures=5_000,
+            by=Actor.operator(),
         )
 
     november = measured(runtime, forfait.client_id, now=at(30))

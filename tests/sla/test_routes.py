@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from fastapi.testclient import TestClient
 from sqlalchemy import update
 
+from sceau.audit.actors import Actor
 from sceau.billing.service import schedule_plan_change
 from sceau.cli import main
 from sceau.runtime import Runtime
@@ -138,6 +139,7 @@ def test_a_past_month_shows_the_plan_in_force_that_month(
             unit_price_xof=90,
             monthly_fee_xof=400_000,
             included_signatures=5_000,
+            by=Actor.operator(),
         )
     set_client(runtime, forfait.client_id, plan="enterprise")
     frozen_api(at(30) + timedelta(days=5))

@@ -9,6 +9,7 @@ from typing import IO, Any
 
 import click
 
+from sceau.audit.actors import Actor
 from sceau.cli import _emit, _fail_on_errors, _runtime, json_option, main
 from sceau.clients.service import get_client
 from sceau.db import utcnow
@@ -113,6 +114,7 @@ def matrix_set(client_id: str, handle: IO[str], as_json: bool) -> None:
             overdue_policy=str(document.get("politique_revue", "avertir")),
             author="operateur",
             now=utcnow(),
+            by=Actor.operator(),
         )
     data = MatrixView.of(published, in_force=True).model_dump(mode="json")
     _emit(as_json, data, lambda: _matrix_text(data))

@@ -114,7 +114,7 @@ def publish(
     overdue_policy: str,
     author: str,
     now: datetime,
-    by: Actor | None = None,
+    by: Actor,
 ) -> MatrixVersion:
     """Check the whole matrix, then write it as the client's next version,
     unless it is the version in force over again (same rules, review date
@@ -168,7 +168,7 @@ def publish(
     record(
         session,
         actions.MATRICE_PUBLIEE,
-        actor=by or Actor.operator(),
+        actor=by,
         subject=client_id,
         objects={"client": client_id},
         hashes={"regles": hashlib.sha256(row.rules.encode()).hexdigest()},

@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from sceau.audit.actors import Actor
 from sceau.cli import _emit, _fail_on_errors, _runtime, json_option, main
 from sceau.clients.service import PLANS, get_client
 from sceau.db import iso_utc, utcnow
@@ -48,7 +49,10 @@ def billing_close(month: str, actor: str, as_json: bool) -> None:
     from sceau.billing.invoices import close_month, invoice_json
 
     with _runtime() as runtime:
-        issued = [invoice_json(i) for i in close_month(runtime, month, actor=actor)]
+        issued = [
+            invoice_json(i)
+            for i in close_month(runtime, month, actor=actor, by=Actor.operator())
+        ]
     _emit(
         as_json,
         issued,
@@ -103,6 +107,7 @@ def billing_plan_set(
             monthly_fee_xof=monthly_fee,
             included_signatures=included,
             after_plan=after_plan,
+            by=Actor.operator(),
         )
         data = _change_data(change)
     _emit(
@@ -215,7 +220,9 @@ def billing_credit_note(
 
     with _runtime() as runtime:
         data = invoice_json(
-            issue_credit_note(runtime, number, amount, reason, actor=actor)
+            issue_credit_note(
+                runtime, number, amount, reason, actor=actor, by=Actor.operator()
+            )
         )
     _emit(as_json, data, lambda: _invoice_row(data))
 

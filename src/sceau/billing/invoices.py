@@ -21,6 +21,7 @@ signatures, if any, are billed whatever its step.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Callable
@@ -131,12 +132,11 @@ def close_month(
     *,
     now: datetime | None = None,
     actor: str = "operateur",
-    by: Actor | None = None,
+    by: Actor,
 ) -> list[Invoice]:
     """Issue the month's invoices not issued yet: one per client that signed
     in ``month`` or owes a fee for it. Closing again issues nothing new.
-    ``by`` is who closes, for the audit trail (by default the operator at the
-    command line).
+    ``by`` is who closes, for the audit trail.
 
     An invoice whose PDF cannot be signed now is issued all the same, its PDF
     pending (see the module's note), and the close goes on with the others.
@@ -151,9 +151,7 @@ def close_month(
 
     issued: list[Invoice] = []
     for client_id in _clients_to_bill(runtime, month):
-        invoice = _issue_invoice(
-            runtime, client_id, month, now, actor, by or Actor.operator()
-        )
+        invoice = _issue_invoice(runtime, client_id, month, now, actor, by)
         if invoice is None:
             continue
         issued.append(invoice)
@@ -309,13 +307,12 @@ def issue_credit_note(
     reason: str,
     *,
     actor: str = "operateur",
-    by: Actor | None = None,
+    by: Actor,
     now: datetime | None = None,
 ) -> Invoice:
     """A credit note of ``amount_xof`` against the invoice ``number``: the
     correction of an invoice, which itself never changes. ``by`` is who
-    issues it, for the audit trail (by default the operator at the command
-    line)."""
+    issues it, for the audit trail."""
     now = now or utcnow()
     reason = " ".join(reason.split())[:MAX_REASON]
     if isinstance(amount_xof, bool) or not isinstance(amount_xof, int):
@@ -364,7 +361,7 @@ def issue_credit_note(
         note.reason = reason
         session.add(note)
         session.flush()
-        _audit_issue(session, actions.AVOIR_EMIS, note, by or Actor.operator())
+        _audit_issue(session, actions.AVOIR_EMIS, note, by)
     _try_attach_pdf(runtime, note)
     logger.info(
         "billing.credit_note_issued",
@@ -378,8 +375,8 @@ def _audit_issue(session: Session, action: str, invoice: Invoice, by: Actor) -> 
     """The issue of an invoice or a credit note, in the audit trail.
 
     The signed PDF is made after the number's transaction (see the module's
-    note), so its signature reference is not known here: the signature's own
-    ``signature.signee`` entry carries it, and the invoice row keeps it.
+    note), so its signature reference is not known here: ``facture.pdf_signe``
+    names it once the PDF is attached.
     """
     record(
         session,
@@ -465,12 +462,24 @@ def _attach_pdf(runtime: Runtime, invoice: Invoice) -> None:
     outcome = signed_invoice_pdf(runtime, invoice, name)
     with runtime.db.transaction() as session:
         # The one write after issue, and only into an empty slot.
-        session.execute(
+        attached = session.execute(
             update(Invoice)
             .where(Invoice.id == invoice.id, Invoice.pdf.is_(None))
             .values(pdf=outcome.signed_pdf, signature_ref=outcome.record.ref)
             .execution_options(synchronize_session=False)
         )
+        if attached.rowcount:  # type: ignore[attr-defined]
+            # Made by the service whoever closed the month: the PDF may be
+            # signed by a later sweep.
+            record(
+                session,
+                actions.FACTURE_PDF_SIGNE,
+                actor=Actor.service(),
+                subject=invoice.number,
+                objects={"facture": invoice.number, "signature": outcome.record.ref},
+                hashes={"signe": hashlib.sha256(outcome.signed_pdf).hexdigest()},
+                client_id=invoice.client_id,
+            )
 
 
 def _try_attach_pdf(runtime: Runtime, invoice: Invoice) -> bool:

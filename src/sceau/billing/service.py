@@ -15,7 +15,6 @@ from sqlalchemy.orm import Session
 
 from sceau.audit import actions
 from sceau.audit.actors import Actor
-from sceau.audit.service import record
 from sceau.billing.errors import InvalidTerms, UnknownPlan
 from sceau.billing.models import PlanChange, UsageRecord
 from sceau.billing.months import add_months, month_of, next_month, shift_month
@@ -28,7 +27,7 @@ from sceau.billing.pricing import (
 )
 from sceau.clients.errors import ClientNotFound
 from sceau.clients.models import Client
-from sceau.clients.service import PLANS
+from sceau.clients.service import PLANS, record_client_change
 from sceau.db import utcnow
 from sceau.settings import Settings
 from sceau.signing.models import SignatureRecord
@@ -221,13 +220,13 @@ def schedule_plan_change(
     included_signatures: int | None = None,
     after_plan: str | None = None,
     effective_month: str | None = None,
-    by: Actor | None = None,
+    by: Actor,
 ) -> PlanChange:
     """Move ``client_id`` to ``plan`` on the first day of next month (UTC).
 
     ``effective_month`` is for the end of a free period, which takes effect
     the month after it, whenever the sweep notices it. ``by`` is who decides,
-    for the audit trail (by default the operator at the command line).
+    for the audit trail.
     """
     now = now or utcnow()
     if plan not in PLANS:
@@ -255,23 +254,19 @@ def schedule_plan_change(
     )
     session.add(change)
     session.flush()
-    record(
+    record_client_change(
         session,
         actions.CLIENT_FORMULE_MODIFIEE,
-        actor=by or Actor.operator(),
-        subject=client_id,
-        objects={"client": client_id},
-        details={
-            "avant": change.previous_plan,
-            "apres": plan,
-            "a_partir_de": change.effective_month,
-            "prix_unitaire_xof": unit_price_xof,
-            "redevance_mensuelle_xof": monthly_fee_xof,
-            "signatures_incluses": included_signatures,
-            "formule_suivante": after_plan,
-        },
-        client_id=client_id,
+        client_id,
+        by,
+        change.previous_plan,
+        plan,
         now=now,
+        a_partir_de=change.effective_month,
+        prix_unitaire_xof=unit_price_xof,
+        redevance_mensuelle_xof=monthly_fee_xof,
+        signatures_incluses=included_signatures,
+        formule_suivante=after_plan,
     )
     return change
 

@@ -42,7 +42,7 @@ def issue_from_csr(
     client_id: str,
     csr_pem: bytes,
     *,
-    by: Actor | None = None,
+    by: Actor,
 ) -> IssuedClientCertificate:
     """The CSR proves possession of the key; only its key is used: the subject
     is ours (the client's name and id), whatever the CSR asked for."""
@@ -63,7 +63,7 @@ def issue_pkcs12(
     client_id: str,
     passphrase: str,
     *,
-    by: Actor | None = None,
+    by: Actor,
 ) -> tuple[IssuedClientCertificate, bytes]:
     """A new P-256 key and its certificate, in a PKCS#12 file under
     ``passphrase``; the key exists nowhere else."""
@@ -86,7 +86,7 @@ def _issue(
     access_ca: AccessCa,
     client_id: str,
     public_key: object,
-    by: Actor | None,
+    by: Actor,
     origin: str,
 ) -> IssuedClientCertificate:
     client = get_client(session, client_id)
@@ -108,7 +108,7 @@ def _issue(
     audit(
         session,
         actions.CERTIFICAT_CLIENT_EMIS,
-        actor=by or Actor.operator(),
+        actor=by,
         subject=record.fingerprint,
         objects={"certificat": record.fingerprint, "client": client.id},
         details={
@@ -122,7 +122,7 @@ def _issue(
 
 
 def revoke_client_certificate(
-    session: Session, reference: str, *, by: Actor | None = None
+    session: Session, reference: str, *, by: Actor
 ) -> ClientCertificate:
     """By fingerprint or serial (hex); the next request and the next CRL see it."""
     reference = reference.strip().lower().replace(":", "")
@@ -140,7 +140,7 @@ def revoke_client_certificate(
         audit(
             session,
             actions.CERTIFICAT_CLIENT_REVOQUE,
-            actor=by or Actor.operator(),
+            actor=by,
             subject=record.fingerprint,
             objects={"certificat": record.fingerprint, "client": record.client_id},
             details={"numero_serie": record.serial_hex},

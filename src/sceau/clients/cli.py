@@ -12,6 +12,7 @@ from typing import Any
 import click
 from sqlalchemy.orm import Session
 
+from sceau.audit.actors import Actor
 from sceau.cli import _emit, _fail_on_errors, _runtime, client, json_option, main
 from sceau.clients import service
 from sceau.clients.models import ApiKey, HmacSecret
@@ -95,7 +96,7 @@ def client_set_level(client_id: str, level: str, as_json: bool) -> None:
     from sceau.clients.service import set_level
 
     with _runtime() as runtime, runtime.db.transaction() as session:
-        updated = set_level(session, client_id, level)
+        updated = set_level(session, client_id, level, by=Actor.operator())
         data = {"client": updated.id, "niveau": updated.auth_level}
         no_allowlist = level == "C" and not updated.ip_allowlist
     _emit(as_json, data, lambda: f"{data['client']} is now level {data['niveau']}")
@@ -119,7 +120,7 @@ def client_set_allowlist(
     from sceau.clients.service import allowlist_of, set_allowlist
 
     with _runtime() as runtime, runtime.db.transaction() as session:
-        updated = set_allowlist(session, client_id, list(networks))
+        updated = set_allowlist(session, client_id, list(networks), by=Actor.operator())
         data = {"client": updated.id, "adresses_autorisees": allowlist_of(updated)}
     _emit(as_json, data, lambda: "\n".join(data["adresses_autorisees"]) or "(empty)")
 
@@ -191,9 +192,11 @@ _credential_commands(
     CredentialKind(
         name="API key",
         issue=lambda runtime, session, client_id, grace: service.create_api_key(
-            session, client_id, grace
+            session, client_id, grace, by=Actor.operator()
         ),
-        revoke=service.revoke_api_key,
+        revoke=lambda session, key_id: service.revoke_api_key(
+            session, key_id, by=Actor.operator()
+        ),
         listing=service.list_api_keys,
     ),
 )
@@ -202,9 +205,11 @@ _credential_commands(
     CredentialKind(
         name="HMAC secret",
         issue=lambda runtime, session, client_id, grace: service.create_hmac_secret(
-            session, runtime.sealer, client_id, grace
+            session, runtime.sealer, client_id, grace, by=Actor.operator()
         ),
-        revoke=service.revoke_hmac_secret,
+        revoke=lambda session, secret_id: service.revoke_hmac_secret(
+            session, secret_id, by=Actor.operator()
+        ),
         listing=service.list_hmac_secrets,
     ),
 )
@@ -268,12 +273,20 @@ def client_cert_issue(
     with _runtime() as runtime, runtime.db.transaction() as session:
         if csr_path is not None:
             issued = issue_from_csr(
-                session, runtime.access_ca, client_id, csr_path.read_bytes()
+                session,
+                runtime.access_ca,
+                client_id,
+                csr_path.read_bytes(),
+                by=Actor.operator(),
             )
         else:
             assert p12_path is not None and passphrase is not None
             issued, bundle = issue_pkcs12(
-                session, runtime.access_ca, client_id, passphrase
+                session,
+                runtime.access_ca,
+                client_id,
+                passphrase,
+                by=Actor.operator(),
             )
             p12_path.touch(mode=0o600, exist_ok=True)
             p12_path.chmod(0o600)
@@ -306,7 +319,7 @@ def client_cert_revoke(reference: str, as_json: bool) -> None:
 
     with _runtime() as runtime:
         with runtime.db.transaction() as session:
-            revoked = revoke_client_certificate(session, reference)
+            revoked = revoke_client_certificate(session, reference, by=Actor.operator())
             data: dict[str, Any] = {
                 "empreinte_sha256": revoked.fingerprint,
                 "revoque_le": _when(revoked.revoked_at),

@@ -36,12 +36,11 @@ def provision_system_client(
     plan: str = "pay_as_you_go",
     state: str = PROVISIONED,
     actor: str = "operateur",
-    by: Actor | None = None,
+    by: Actor,
 ) -> Provisioning:
     """Step 4 of an integration in one go: the client, its system identity
     and an API key; the client starts at ``state`` (by default
     ``provisionne``: it signs once the operator opens its pilot)."""
-    by = by or Actor.operator()
     client = create_client(session, name, plan, state=state, actor=actor, by=by)
     identity = create_system_identity(
         session,

@@ -3,8 +3,8 @@ API keys (kept as SHA-256) and HMAC secrets (sealed under the master key).
 
 Every change is appended to the audit trail in the caller's transaction, by
 reference only (a key's id, never its value). ``by`` names who made it: the
-client's own system, a console user, or, by default, the operator at the
-command line.
+client's own system, a console user, or the operator at the command line;
+there is no default, so that no page credits the operator by mistake.
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ import hashlib
 import hmac
 import ipaddress
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -48,6 +49,16 @@ KEY_PREFIX = "psk_"
 KEY_BYTES = 32  # 256 bits, as the sheet says
 DEFAULT_GRACE = timedelta(hours=24)
 MAX_GRACE = timedelta(days=30)
+_KEY_ACTIONS = (
+    actions.CLE_API_EMISE,
+    actions.CLE_API_RENOUVELEE,
+    actions.CLE_API_REVOQUEE,
+)
+_SECRET_ACTIONS = (
+    actions.SECRET_HMAC_EMIS,
+    actions.SECRET_HMAC_RENOUVELE,
+    actions.SECRET_HMAC_REVOQUE,
+)
 
 
 @dataclass(frozen=True)
@@ -71,7 +82,7 @@ def create_client(
     *,
     state: str = CADRAGE,
     actor: str = "operateur",
-    by: Actor | None = None,
+    by: Actor,
 ) -> Client:
     """A new client at the integration step ``state`` (an operator may
     create it at any step, say to take over an existing integration); the
@@ -102,7 +113,7 @@ def create_client(
     record(
         session,
         actions.CLIENT_CREE,
-        actor=by or Actor.operator(),
+        actor=by,
         subject=client.id,
         objects={"client": client.id},
         details={"nom": client.name, "formule": plan, "niveau": level, "etat": state},
@@ -128,24 +139,41 @@ def _check_level(level: str) -> None:
         raise ValueError(f"unknown level {level!r}; choose one of A, B, C")
 
 
-def set_level(
-    session: Session, client_id: str, level: str, *, by: Actor | None = None
-) -> Client:
+def set_level(session: Session, client_id: str, level: str, *, by: Actor) -> Client:
     _check_level(level)
     client = get_client(session, client_id)
     before = client.auth_level
     client.auth_level = level
     if before != level:
-        record(
-            session,
-            actions.CLIENT_NIVEAU_MODIFIE,
-            actor=by or Actor.operator(),
-            subject=client.id,
-            objects={"client": client.id},
-            details={"avant": before, "apres": level},
-            client_id=client.id,
+        record_client_change(
+            session, actions.CLIENT_NIVEAU_MODIFIE, client.id, by, before, level
         )
     return client
+
+
+def record_client_change(
+    session: Session,
+    action: str,
+    client_id: str,
+    by: Actor,
+    before: object,
+    after: object,
+    *,
+    now: datetime | None = None,
+    **details: Any,
+) -> None:
+    """A change of one of a client's terms (level, allowlist, plan, step) in
+    the audit trail, with what it was and what it became."""
+    record(
+        session,
+        action,
+        actor=by,
+        subject=client_id,
+        objects={"client": client_id},
+        details={"avant": before, "apres": after, **details},
+        client_id=client_id,
+        now=now,
+    )
 
 
 def parse_allowlist(entries: list[str]) -> list[str]:
@@ -163,21 +191,15 @@ def parse_allowlist(entries: list[str]) -> list[str]:
 
 
 def set_allowlist(
-    session: Session, client_id: str, entries: list[str], *, by: Actor | None = None
+    session: Session, client_id: str, entries: list[str], *, by: Actor
 ) -> Client:
     client = get_client(session, client_id)
     before = allowlist_of(client)
     after = parse_allowlist(entries)
     client.ip_allowlist = " ".join(after)
     if before != after:
-        record(
-            session,
-            actions.ADRESSES_IP_MODIFIEES,
-            actor=by or Actor.operator(),
-            subject=client.id,
-            objects={"client": client.id},
-            details={"avant": before, "apres": after},
-            client_id=client.id,
+        record_client_change(
+            session, actions.ADRESSES_IP_MODIFIEES, client.id, by, before, after
         )
     return client
 
@@ -207,12 +229,23 @@ def is_active(credential: ApiKey | HmacSecret, now: datetime) -> bool:
     return credential.expires_at is None or credential.expires_at > now
 
 
+@dataclass(frozen=True)
+class _Retired:
+    """What a renewal did to the credentials live before it."""
+
+    # The newest of them, and when it stops working.
+    previous: str | None = None
+    previous_until: datetime | None = None
+    # Those it ended at once (all older ones, and the newest without grace).
+    ended: list[str] = field(default_factory=list)
+    at: datetime | None = None
+
+
 def _retire_previous(
     credentials: list[ApiKey] | list[HmacSecret], grace: timedelta
-) -> dict[str, object]:
+) -> _Retired:
     """Before a new credential is added: the newest live one stays valid for
-    ``grace``, any older one ends now, so at most two are ever live. What
-    became of them, for the audit trail (empty when none was live)."""
+    ``grace``, any older one ends now, so at most two are ever live."""
     if grace < timedelta(0) or grace > MAX_GRACE:
         raise ValueError("the grace period must be between 0 and 30 days")
     now = utcnow()
@@ -229,12 +262,56 @@ def _retire_previous(
         else:
             credential.revoked_at = now
     if not live:
-        return {}
-    return {
-        "precedente": live[0].id,
-        "precedente_valide_jusqu_au": live[0].revoked_at or live[0].expires_at,
-        "fin_immediate": [c.id for c in live if c.revoked_at == now] or None,
-    }
+        return _Retired()
+    return _Retired(
+        previous=live[0].id,
+        previous_until=live[0].revoked_at or live[0].expires_at,
+        ended=[c.id for c in live if c.revoked_at == now],
+        at=now,
+    )
+
+
+def _record_issue(
+    session: Session,
+    actions_of: tuple[str, str, str],
+    object_key: str,
+    new_id: str,
+    client_id: str,
+    retired: _Retired,
+    by: Actor,
+) -> None:
+    """A new credential in the audit trail: issued (the first) or renewed,
+    naming the one it follows, and each one the renewal ended at once as
+    revoked, so that every credential's end is found from its own id.
+    ``actions_of`` is (issued, renewed, revoked)."""
+    issued, renewed, revoked = actions_of
+    record(
+        session,
+        renewed if retired.previous else issued,
+        actor=by,
+        subject=new_id,
+        objects={
+            object_key: new_id,
+            "client": client_id,
+            "precedente": retired.previous,
+        },
+        details={
+            "precedente_valide_jusqu_au": retired.previous_until,
+            "fin_immediate": retired.ended or None,
+        },
+        client_id=client_id,
+    )
+    for ended in retired.ended:
+        record(
+            session,
+            revoked,
+            actor=by,
+            subject=ended,
+            objects={object_key: ended, "client": client_id, "remplacement": new_id},
+            details={"motif": "renouvellement"},
+            client_id=client_id,
+            now=retired.at,
+        )
 
 
 def hash_key(secret: str) -> bytes:
@@ -246,7 +323,7 @@ def create_api_key(
     client_id: str,
     grace: timedelta = DEFAULT_GRACE,
     *,
-    by: Actor | None = None,
+    by: Actor,
 ) -> IssuedKey:
     """A new key; the client's previous key stays valid for ``grace``."""
     get_client(session, client_id)
@@ -264,19 +341,11 @@ def create_api_key(
         )
     )
     session.flush()
-    record(
-        session,
-        actions.CLE_API_RENOUVELEE if retired else actions.CLE_API_EMISE,
-        actor=by or Actor.operator(),
-        subject=key_id,
-        objects={"cle": key_id, "client": client_id},
-        details=retired,
-        client_id=client_id,
-    )
+    _record_issue(session, _KEY_ACTIONS, "cle", key_id, client_id, retired, by)
     return IssuedKey(id=key_id, client_id=client_id, secret=secret)
 
 
-def revoke_api_key(session: Session, key_id: str, *, by: Actor | None = None) -> ApiKey:
+def revoke_api_key(session: Session, key_id: str, *, by: Actor) -> ApiKey:
     key = session.get(ApiKey, key_id)
     if key is None:
         raise ApiKeyNotFound()
@@ -285,7 +354,7 @@ def revoke_api_key(session: Session, key_id: str, *, by: Actor | None = None) ->
         record(
             session,
             actions.CLE_API_REVOQUEE,
-            actor=by or Actor.operator(),
+            actor=by,
             subject=key.id,
             objects={"cle": key.id, "client": key.client_id},
             client_id=key.client_id,
@@ -327,7 +396,7 @@ def create_hmac_secret(
     client_id: str,
     grace: timedelta = DEFAULT_GRACE,
     *,
-    by: Actor | None = None,
+    by: Actor,
 ) -> IssuedKey:
     """A new level-B secret, shown once; the previous one overlaps for ``grace``."""
     get_client(session, client_id)
@@ -343,14 +412,8 @@ def create_hmac_secret(
         )
     )
     session.flush()
-    record(
-        session,
-        actions.SECRET_HMAC_RENOUVELE if retired else actions.SECRET_HMAC_EMIS,
-        actor=by or Actor.operator(),
-        subject=secret_id,
-        objects={"cle_hmac": secret_id, "client": client_id},
-        details=retired,
-        client_id=client_id,
+    _record_issue(
+        session, _SECRET_ACTIONS, "cle_hmac", secret_id, client_id, retired, by
     )
     return IssuedKey(id=secret_id, client_id=client_id, secret=secret)
 
@@ -364,9 +427,7 @@ def list_hmac_secrets(
     return list(session.scalars(query))
 
 
-def revoke_hmac_secret(
-    session: Session, secret_id: str, *, by: Actor | None = None
-) -> HmacSecret:
+def revoke_hmac_secret(session: Session, secret_id: str, *, by: Actor) -> HmacSecret:
     secret = session.get(HmacSecret, secret_id)
     if secret is None:
         raise HmacSecretNotFound()
@@ -375,7 +436,7 @@ def revoke_hmac_secret(
         record(
             session,
             actions.SECRET_HMAC_REVOQUE,
-            actor=by or Actor.operator(),
+            actor=by,
             subject=secret.id,
             objects={"cle_hmac": secret.id, "client": secret.client_id},
             client_id=secret.client_id,

@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from sceau.audit.actors import Actor
 from sceau.cli import _emit, _fail_on_errors, _runtime, json_option, main
 from sceau.console.models import ROLES, ConsoleUser
 from sceau.console.users import Invitation
@@ -72,6 +73,7 @@ def user_create(
             name=name,
             role=role,
             client_id=client_id,
+            by=Actor.operator(),
         )
         _emit_invitation(as_json, invitation)
 
@@ -105,5 +107,5 @@ def user_reset(email: str, as_json: bool) -> None:
     from sceau.console.users import reset_user
 
     with _runtime() as runtime, runtime.db.transaction() as session:
-        invitation = reset_user(session, runtime.settings, email)
+        invitation = reset_user(session, runtime.settings, email, by=Actor.operator())
         _emit_invitation(as_json, invitation)

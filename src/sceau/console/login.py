@@ -13,14 +13,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from sceau.audit import actions
 from sceau.audit.actors import Actor
-from sceau.audit.service import record
 from sceau.console.models import ConsoleUser
 from sceau.console.users import totp_purpose
 from sceau.db import Database, utcnow
@@ -36,8 +34,15 @@ from sceau.people.login_rules import (
     record_address_failure,
     refuse_busy_address,
     refuse_locked,
-    typed_login,
 )
+from sceau.people.login_trail import (
+    TrailAccount,
+    record_failure,
+    record_lock,
+    record_unknown_attempt,
+)
+from sceau.people.login_trail import record_login as trail_login
+from sceau.people.login_trail import record_logout as trail_logout
 from sceau.people.passwords import PasswordKeeper
 from sceau.pki.keystore import KeySealer
 from sceau.settings import Settings
@@ -93,14 +98,19 @@ def verify_login(
             )
             logger.info("console.login", extra={"user": user.id})
             return LoggedIn(user.id, user.client_id)
-        failure: SceauError = _record_failure(session, settings, user, address, now)
-        if user is not None and step is not None and (user.totp_last_step or 0) >= step:
-            failure = failure if isinstance(failure, AccountLocked) else TotpReplayed()
-        record(
-            session,
-            actions.CONSOLE_CONNEXION_ECHOUEE,
-            **_failure_fields(user, email, address, _reason(user, step), failure, now),
-        )
+        failure: SceauError = _count_failure(session, settings, user, address, now)
+        if user is not None:
+            replayed = step is not None and (user.totp_last_step or 0) >= step
+            if replayed and not isinstance(failure, AccountLocked):
+                failure = TotpReplayed()
+            record_failure(
+                session,
+                actions.CONSOLE_CONNEXION_ECHOUEE,
+                _trail_account(user.id, user.client_id, address),
+                reason=_reason(user, step),
+                error=failure,
+                now=now,
+            )
     logger.info("console.login_refused", extra={"code": failure.code})
     raise failure
 
@@ -115,12 +125,12 @@ def record_login(
 ) -> None:
     """``console.connexion.reussie``, in the transaction that opens the
     session; ``session_ref`` names the session without being its cookie."""
-    record(
+    trail_login(
         session,
         actions.CONSOLE_CONNEXION_REUSSIE,
-        actor=Actor.console_user(logged_in.user_id, logged_in.client_id, address),
-        subject=logged_in.user_id,
-        details={"methode": "mot_de_passe+totp", "session": session_ref},
+        _trail_account(logged_in.user_id, logged_in.client_id, address),
+        method="mot_de_passe+totp",
+        session_ref=session_ref,
         now=now,
     )
 
@@ -134,51 +144,34 @@ def record_logout(
     session_ref: str,
     now: datetime,
 ) -> None:
-    """``deconnexion`` of a console user, in the transaction that ends the
-    session."""
-    record(
+    """``console.deconnexion``, in the transaction that ends the session."""
+    trail_logout(
         session,
-        actions.DECONNEXION,
-        actor=Actor.console_user(user_id, client_id, address),
-        subject=user_id,
-        details={"session": session_ref},
+        actions.CONSOLE_DECONNEXION,
+        _trail_account(user_id, client_id, address),
+        session_ref=session_ref,
         now=now,
     )
 
 
-def _reason(user: ConsoleUser | None, step: int | None) -> str:
-    """Why a login that reached the checks failed, for the trail."""
-    if user is None or user.password_hash is None:
-        return "compte_inconnu"
+def _trail_account(user_id: str, client_id: str | None, address: str) -> TrailAccount:
+    return TrailAccount(
+        actor=Actor.console_user(user_id, client_id, address),
+        subject=user_id,
+        objects={},
+        client_id=client_id,
+    )
+
+
+def _reason(user: ConsoleUser, step: int | None) -> str:
+    """Why a login on a known account failed, for the trail."""
+    if user.password_hash is None or user.totp_secret_sealed is None:
+        return "compte_non_active"
     if step is not None:
         return "code_totp_deja_utilise"
     # The password or the code: ``_check`` does not say which, and the trail
     # need not either.
     return "mot_de_passe_ou_code_incorrect"
-
-
-def _failure_fields(
-    user: ConsoleUser | None,
-    email: str,
-    address: str,
-    reason: str,
-    error: SceauError,
-    now: datetime,
-) -> dict[str, Any]:
-    """A ``console.connexion.echouee`` entry: who tried (an unknown e-mail
-    address only when it reads as one, never anything else typed), why it
-    failed, what the page answered."""
-    if user is not None:
-        actor = Actor.console_user(user.id, user.client_id, address)
-    else:
-        actor = Actor.console_user(typed_login(email), None, address)
-    return {
-        "actor": actor,
-        "subject": user.id if user is not None else None,
-        "details": {"motif": reason, "erreur": error.code},
-        "client_id": user.client_id if user is not None else None,
-        "now": now,
-    }
 
 
 def _check(
@@ -199,15 +192,22 @@ def _check(
     return totp.matching_step(secret.decode(), code, now)
 
 
-def _record_failure(
+def _count_failure(
     session: Session,
     settings: Settings,
     user: ConsoleUser | None,
     address: str,
     now: datetime,
 ) -> LoginRefused | AccountLocked:
-    record_address_failure(session, settings, address, user.id if user else None, now)
+    """The failure counted for the address and the user, the lock it sets;
+    what the page answers."""
+    source = record_address_failure(
+        session, settings, address, user.id if user else None, now
+    )
     if user is None:
+        # What was typed is an e-mail address, never kept; the attempt is
+        # summed up with the address's others (``sceau.people.login_trail``).
+        record_unknown_attempt(session, settings, address, source, now)
         return LoginRefused()
 
     failures = count_failed_login(session, ConsoleUser, user.id)
@@ -220,12 +220,11 @@ def _record_failure(
         .where(ConsoleUser.id == user.id)
         .values(failed_logins=0, locked_until=until)
     )
-    record(
+    record_lock(
         session,
-        actions.COMPTE_VERROUILLE,
-        actor=Actor.console_user(user.id, user.client_id, address),
-        subject=user.id,
-        details={"echecs": failures, "verrouille_jusqu_au": until},
+        _trail_account(user.id, user.client_id, address),
+        failures=failures,
+        until=until,
         now=now,
     )
     logger.warning("console.user_locked", extra={"user": user.id})

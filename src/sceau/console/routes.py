@@ -74,6 +74,7 @@ def enrolment_submit(
                 token,
                 password=mot_de_passe,
                 first_code=code,
+                address=client_address(request),
                 now=now_of(request),
             )
     except EnrolmentLinkInvalid:

@@ -6,7 +6,6 @@ after login, and when the operator resets the user."""
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,6 +17,7 @@ from sceau.audit.actors import Actor
 from sceau.browser_sessions import SessionTable, digest
 from sceau.console.models import ROLE_OPERATOR, ROLE_READER, ConsoleSession, ConsoleUser
 from sceau.db import Database
+from sceau.people.login_trail import session_reference
 from sceau.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -75,12 +75,10 @@ def reference_of_token(session: Session, token: str) -> str:
     session_id = session.scalar(
         select(ConsoleSession.id).where(ConsoleSession.token_hash == digest(token))
     )
-    assert session_id is not None, "no session behind this token"
+    if session_id is None:
+        # Called with the token of a session this transaction just opened.
+        raise LookupError("no session behind this token")
     return session_reference(session_id)
-
-
-def session_reference(session_id: str) -> str:
-    return hashlib.sha256(session_id.encode()).hexdigest()[:16]
 
 
 def resume_session(

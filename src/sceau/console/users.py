@@ -15,6 +15,9 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from sceau.audit import actions
+from sceau.audit.actors import Actor
+from sceau.audit.service import record
 from sceau.clients.service import get_client
 from sceau.console.errors import (
     ConsoleEmailTaken,
@@ -70,10 +73,12 @@ def create_user(
     name: str,
     role: str,
     client_id: str | None,
+    by: Actor,
     now: datetime | None = None,
 ) -> Invitation:
     """A user and the link to enrol with. The operator has no client; every
-    other role belongs to exactly one."""
+    other role belongs to exactly one. ``by`` is who creates them, for the
+    audit trail."""
     name = normalise_label(name)
     email = _checked_email(email)
     if not name:
@@ -103,6 +108,15 @@ def create_user(
     )
     session.add(user)
     session.flush()
+    record(
+        session,
+        actions.CONSOLE_UTILISATEUR_CREE,
+        actor=by,
+        subject=user.id,
+        details={"role": role},
+        client_id=client_id,
+        now=user.created_at,
+    )
     return invite(session, settings, user, now=now)
 
 
@@ -138,13 +152,28 @@ def list_users(session: Session, client_id: str | None = None) -> list[ConsoleUs
 
 
 def reset_user(
-    session: Session, settings: Settings, email: str, *, now: datetime | None = None
+    session: Session,
+    settings: Settings,
+    email: str,
+    *,
+    by: Actor,
+    now: datetime | None = None,
 ) -> Invitation:
     """Password and TOTP cleared, the lock lifted, every session ended, and a
-    new enrolment link."""
+    new enrolment link. ``by`` is who resets, for the audit trail."""
+    now = now or utcnow()
     user = get_user(session, email)
     clear_credentials(user)
-    end_user_sessions(session, user.id)
+    ended = end_user_sessions(session, user.id)
+    record(
+        session,
+        actions.COMPTE_REINITIALISE,
+        actor=by,
+        subject=user.id,
+        details={"compte": "console", "sessions_fermees": ended},
+        client_id=user.client_id,
+        now=now,
+    )
     return invite(session, settings, user, now=now)
 
 
@@ -170,10 +199,12 @@ def finish_enrolment(
     *,
     password: str,
     first_code: str,
+    address: str | None = None,
     now: datetime | None = None,
 ) -> ConsoleUser:
     """Set the password and the TOTP secret (its first code's step used up),
-    and close the link."""
+    and close the link. ``address`` is where the enrolment came from."""
+    now = now or utcnow()
     user: ConsoleUser = CONSOLE_LINKS.finish(
         session,
         sealer,
@@ -181,7 +212,15 @@ def finish_enrolment(
         token,
         password=password,
         first_code=first_code,
-        now=now or utcnow(),
+        now=now,
+    )
+    record(
+        session,
+        actions.CONSOLE_COMPTE_ACTIVE,
+        actor=Actor.console_user(user.id, user.client_id, address),
+        subject=user.id,
+        details={"methode": "mot_de_passe+totp"},
+        now=now,
     )
     return user
 

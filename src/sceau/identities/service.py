@@ -58,7 +58,7 @@ def create_system_identity(
     label: str,
     body: str | None = None,
     algorithm: KeyAlgorithm = "rsa3072",
-    by: Actor | None = None,
+    by: Actor,
 ) -> Identity:
     client = get_client(session, client_id)
     label = normalise_label(label)
@@ -90,12 +90,12 @@ def issue_identity(
     label: str,
     organisation: str,
     algorithm: KeyAlgorithm,
-    by: Actor | None = None,
+    by: Actor,
 ) -> Identity:
     """An identity of either kind: a fresh key, sealed under the master key or
     made inside the token (``pki.new_keys``), and a signing certificate from
     the issuing CA (CN = label, serialNumber = code). ``by`` is who issued it,
-    for the audit trail (by default the operator at the command line)."""
+    for the audit trail."""
     keys = pki.new_keys
     sealed_key: bytes | None = None
     key_label: str | None = None
@@ -133,7 +133,7 @@ def issue_identity(
     record(
         session,
         actions.IDENTITE_EMISE,
-        actor=by or Actor.operator(),
+        actor=by,
         subject=identity.code_09,
         objects={"identite": identity.code_09},
         details={

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from sceau.audit.actors import Actor
 from sceau.cli import _emit, _fail_on_errors, _runtime, json_option
 
 
@@ -37,7 +38,9 @@ def incident_open(title: str, impact: str, clients: str | None, as_json: bool) -
 
     ids = None if clients is None else [c.strip() for c in clients.split(",") if c]
     with _runtime() as runtime, runtime.db.transaction() as session:
-        made = open_incident(session, title=title, impact=impact, client_ids=ids)
+        made = open_incident(
+            session, title=title, impact=impact, client_ids=ids, by=Actor.operator()
+        )
         data = incident_json(session, made)
     _emit(as_json, data, lambda: str(data["id"]))
 
@@ -55,7 +58,9 @@ def incident_update(
     from sceau.incidents.service import incident_json, update_incident
 
     with _runtime() as runtime, runtime.db.transaction() as session:
-        found = update_incident(session, incident_id, message=message, impact=impact)
+        found = update_incident(
+            session, incident_id, message=message, impact=impact, by=Actor.operator()
+        )
         data = incident_json(session, found)
     _emit(as_json, data, lambda: _text(data))
 
@@ -70,7 +75,9 @@ def incident_close(incident_id: str, message: str | None, as_json: bool) -> None
     from sceau.incidents.service import close_incident, incident_json
 
     with _runtime() as runtime, runtime.db.transaction() as session:
-        found = close_incident(session, incident_id, message=message)
+        found = close_incident(
+            session, incident_id, message=message, by=Actor.operator()
+        )
         data = incident_json(session, found)
     _emit(as_json, data, lambda: _text(data))
 

@@ -47,7 +47,7 @@ def open_incident(
     title: str,
     impact: str,
     client_ids: list[str] | None = None,
-    by: Actor | None = None,
+    by: Actor,
     now: datetime | None = None,
 ) -> Incident:
     title, impact = title.strip(), impact.strip()
@@ -86,7 +86,7 @@ def update_incident(
     *,
     message: str,
     impact: str | None = None,
-    by: Actor | None = None,
+    by: Actor,
     now: datetime | None = None,
 ) -> Incident:
     incident = get_incident(session, incident_id)
@@ -114,7 +114,7 @@ def close_incident(
     incident_id: str,
     *,
     message: str | None = None,
-    by: Actor | None = None,
+    by: Actor,
     now: datetime | None = None,
 ) -> Incident:
     incident = get_incident(session, incident_id)
@@ -140,18 +140,19 @@ def _audit(
     session: Session,
     action: str,
     incident: Incident,
-    by: Actor | None,
+    by: Actor,
     details: dict[str, Any],
     now: datetime,
 ) -> None:
-    """The incident's step in the audit trail; ``by`` defaults to the operator
-    at the command line."""
+    """The incident's step in the audit trail; the clients it concerns are
+    among its objects, so that each one's entries include it (none: every
+    client)."""
     record(
         session,
         action,
-        actor=by or Actor.operator(),
+        actor=by,
         subject=incident.id,
-        objects={"incident": incident.id},
+        objects={"incident": incident.id, "clients": incident.client_ids},
         details=details,
         now=now,
     )

@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from sceau.audit.actors import Actor
 from sceau.cli import _emit, _fail_on_errors, _runtime, client, json_option
 from sceau.clients.service import get_client
 from sceau.lifecycle.agreement import agreement_of, differences
@@ -113,6 +114,7 @@ def state_set(
             settings=runtime.settings,
             note=note,
             agreement=agreement,
+            by=Actor.operator(),
         )
         data = change_data(change)
     _emit(as_json, data, lambda: f"{client_id}\t{data['de']} → {data['vers']}")

@@ -19,10 +19,9 @@ from sqlalchemy.orm import Session
 
 from sceau.audit import actions
 from sceau.audit.actors import Actor
-from sceau.audit.service import record
 from sceau.clients.errors import ClientNotFound
 from sceau.clients.models import Client
-from sceau.clients.service import get_client
+from sceau.clients.service import get_client, record_client_change
 from sceau.db import iso_utc, utcnow
 from sceau.events import types
 from sceau.events.service import queue_email, record_event
@@ -54,14 +53,14 @@ def transition(
     settings: Settings,
     note: str | None = None,
     agreement: Mapping[str, Any] | None = None,
-    by: Actor | None = None,
+    by: Actor,
     now: datetime | None = None,
 ) -> ClientStateChange:
     """Move the client one step forward; the step into ``convention`` needs
     the agreement's parameters, and only that step takes them. The client is
     told (``integration.etape``, to its webhooks and its contact's e-mail).
-    ``by`` is who moves it, for the audit trail (by default the operator at
-    the command line); ``actor`` is the label the history shows."""
+    ``by`` is who moves it, for the audit trail; ``actor`` is the label the
+    history shows."""
     client = _locked_client(session, client_id)
     if to_state not in STATES:
         raise TransitionInvalid(
@@ -101,20 +100,16 @@ def transition(
     session.add(change)
     session.flush()
     _tell(session, settings, change)
-    record(
+    record_client_change(
         session,
         actions.CLIENT_ETAT_MODIFIE,
-        actor=by or Actor.operator(),
-        subject=client.id,
-        objects={"client": client.id},
-        details={
-            "avant": change.from_state,
-            "apres": change.to_state,
-            "note": change.note,
-            "convention": json.loads(stored_agreement) if stored_agreement else None,
-        },
-        client_id=client.id,
+        client.id,
+        by,
+        change.from_state,
+        change.to_state,
         now=change.at,
+        note=change.note,
+        convention=json.loads(stored_agreement) if stored_agreement else None,
     )
     return change
 

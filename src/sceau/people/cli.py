@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from sceau.audit.actors import Actor
 from sceau.cli import _code_body, _emit, _fail_on_errors, _runtime, json_option, main
 from sceau.people.models import PROFESSIONS, Person
 from sceau.people.service import Invitation
@@ -91,6 +92,7 @@ def person_create(
             client_id=client_id,
             body=body,
             algorithm=runtime.settings.default_key_algorithm,
+            by=Actor.operator(),
         )
         data = _invitation_data(invitation, show_link)
     _emit_invitation(as_json, data)
@@ -147,6 +149,8 @@ def person_reset(code_09: str, show_link: bool, as_json: bool) -> None:
     from sceau.people.service import reset_person
 
     with _runtime() as runtime, runtime.db.transaction() as session:
-        invitation = reset_person(session, runtime.settings, code_09)
+        invitation = reset_person(
+            session, runtime.settings, code_09, by=Actor.operator()
+        )
         data = _invitation_data(invitation, show_link)
     _emit_invitation(as_json, data)

@@ -18,7 +18,6 @@ from sqlalchemy.orm import Session
 
 from sceau.audit import actions
 from sceau.audit.actors import Actor
-from sceau.audit.service import record
 from sceau.db import Database, utcnow
 from sceau.errors import SceauError
 from sceau.events import types
@@ -41,9 +40,17 @@ from sceau.people.login_rules import (
     record_address_failure,
     refuse_busy_address,
     refuse_locked,
-    typed_login,
+    typed_code,
     unlocked,
 )
+from sceau.people.login_trail import (
+    TrailAccount,
+    record_failure,
+    record_lock,
+    record_unknown_attempt,
+)
+from sceau.people.login_trail import record_login as trail_login
+from sceau.people.login_trail import record_logout as trail_logout
 from sceau.people.models import Person, RecoveryCode
 from sceau.people.passwords import PasswordKeeper
 from sceau.people.service import digest, normalise_recovery, totp_purpose
@@ -109,7 +116,7 @@ def verify_login(
         outcome = _commit(
             session, settings, keeper, checked, password, login, address, now
         )
-    if isinstance(outcome, Exception):
+    if isinstance(outcome, SceauError):
         raise outcome
     return outcome
 
@@ -124,14 +131,15 @@ def record_login(
 ) -> None:
     """``connexion.reussie``, in the transaction that opens the person's
     session; ``session_ref`` names the session without being its cookie."""
-    record(
+    account = _trail_account(
+        logged_in.code_09, logged_in.person_id, logged_in.client_id, address
+    )
+    trail_login(
         session,
         actions.CONNEXION_REUSSIE,
-        actor=Actor.person(logged_in.code_09, logged_in.person_id, address),
-        subject=logged_in.code_09,
-        objects={"identite": logged_in.code_09},
-        details={"methode": logged_in.method, "session": session_ref},
-        client_id=logged_in.client_id,
+        account,
+        method=logged_in.method,
+        session_ref=session_ref,
         now=now,
     )
 
@@ -147,15 +155,20 @@ def record_logout(
 ) -> None:
     """``deconnexion``, in the transaction that ends the session."""
     client_id = session.scalar(select(Person.client_id).where(Person.id == person_id))
-    record(
-        session,
-        actions.DECONNEXION,
+    account = _trail_account(code_09, person_id, client_id, address)
+    trail_logout(
+        session, actions.DECONNEXION, account, session_ref=session_ref, now=now
+    )
+
+
+def _trail_account(
+    code_09: str, person_id: str, client_id: str | None, address: str | None
+) -> TrailAccount:
+    return TrailAccount(
         actor=Actor.person(code_09, person_id, address),
         subject=code_09,
         objects={"identite": code_09},
-        details={"session": session_ref},
         client_id=client_id,
-        now=now,
     )
 
 
@@ -166,20 +179,21 @@ def confirm_with_totp(
     *,
     person_id: str,
     code: str,
+    address: str | None = None,
     now: datetime | None = None,
 ) -> int:
     """A fresh TOTP code for one act of consequence (a signature): the step it
     matched, claimed so that it can never serve again. A wrong code counts
     towards the lock like a failed login; a code of a step already used (the
     one that logged in, say) is refused as a replay. Recovery codes are for
-    logging in only."""
+    logging in only. ``address`` is where the request came from, for the
+    lock's entry."""
     now = now or utcnow()
     with db.sessions() as session:
         person = session.get(Person, person_id)
-        if person is None or not person.enrolled:
+        if person is None or not person.enrolled or person.totp_secret_sealed is None:
             raise PersonUnavailable()
         refuse_locked(person, now)
-        assert person.totp_secret_sealed is not None
         secret = sealer.unseal_bytes(person.totp_secret_sealed, totp_purpose(person.id))
     step = totp.matching_step(secret.decode(), code, now)
 
@@ -191,9 +205,9 @@ def confirm_with_totp(
         if step is not None and (person.totp_last_step or 0) >= step:
             failure: SceauError = TotpReplayed()
         else:
-            counted = _count_failure(session, settings, person, now, address=None)
+            counted = _count_failure(session, settings, person, now, address=address)
             locked = isinstance(counted, AccountLocked)
-            failure = counted if locked else WrongTotpCode()  # type: ignore[assignment]
+            failure = counted if locked else WrongTotpCode()
     logger.info(
         "person.totp_refused", extra={"person": person_id, "code": failure.code}
     )
@@ -214,33 +228,6 @@ def _find(session: Session, login: str) -> Person | None:
     return session.scalar(select(Person).where(Person.code_09 == str(code)))
 
 
-def _record_failure(
-    session: Session,
-    person: Person | None,
-    login: str,
-    address: str,
-    reason: str,
-    error: SceauError,
-    now: datetime,
-) -> None:
-    """``connexion.echouee``: who tried, why it failed (``reason``), what the
-    page answered (``error``)."""
-    if person is not None:
-        actor = Actor.person(person.code_09, person.id, address)
-    else:
-        actor = Actor.person(typed_login(login), address=address)
-    record(
-        session,
-        actions.CONNEXION_ECHOUEE,
-        actor=actor,
-        subject=person.code_09 if person is not None else None,
-        objects={"identite": person.code_09} if person is not None else {},
-        details={"motif": reason, "erreur": error.code},
-        client_id=person.client_id if person is not None else None,
-        now=now,
-    )
-
-
 def _check(
     session: Session,
     sealer: KeySealer,
@@ -250,12 +237,15 @@ def _check(
     second_factor: str,
     now: datetime,
 ) -> _Checked:
-    if person is None or person.password_hash is None:
+    if (
+        person is None
+        or person.password_hash is None
+        or person.totp_secret_sealed is None
+    ):
         check_decoy_password(keeper, password)
         return _Checked(person, False, None, None)
     if not keeper.matches(person.password_hash, password):
         return _Checked(person, False, None, None)
-    assert person.totp_secret_sealed is not None
 
     secret = sealer.unseal_bytes(person.totp_secret_sealed, totp_purpose(person.id))
     step = totp.matching_step(secret.decode(), second_factor, now)
@@ -284,7 +274,7 @@ def _commit(
     login: str,
     address: str,
     now: datetime,
-) -> LoggedIn | Exception:
+) -> LoggedIn | SceauError:
     person = checked.person
     if (
         person is not None
@@ -301,24 +291,39 @@ def _commit(
             person.client_id,
         )
 
-    record_address_failure(
+    source = record_address_failure(
         session, settings, address, person.id if person else None, now
     )
-    failure: Exception
     if person is None:
-        failure = LoginRefused()
-    else:
-        logger.info("person.login_refused", extra={"person": person.id})
-        failure = _count_failure(session, settings, person, now, address=address)
-    assert isinstance(failure, SceauError)
-    _record_failure(session, person, login, address, _reason(checked), failure, now)
+        # No entry of its own: a stranger's attempts are summed up once the
+        # address reaches its limit (see ``sceau.people.login_trail``).
+        record_unknown_attempt(
+            session, settings, address, source, now, typed_code=typed_code(login)
+        )
+        return LoginRefused()
+
+    logger.info("person.login_refused", extra={"person": person.id})
+    failure = _count_failure(session, settings, person, now, address=address)
+    record_failure(
+        session,
+        actions.CONNEXION_ECHOUEE,
+        _trail_account(person.code_09, person.id, person.client_id, address),
+        reason=_reason(checked),
+        error=failure,
+        now=now,
+    )
     return failure
 
 
 def _reason(checked: _Checked) -> str:
     """Why a login that reached the checks failed, for the trail."""
-    if checked.person is None or checked.person.password_hash is None:
-        return "compte_inconnu"
+    person = checked.person
+    if (
+        person is None
+        or person.password_hash is None
+        or person.totp_secret_sealed is None
+    ):
+        return "compte_non_active"
     if not checked.password_ok:
         return "mot_de_passe_incorrect"
     if checked.totp_step is not None:
@@ -356,8 +361,7 @@ def _forget_failures(
     session: Session, person: Person, keeper: PasswordKeeper, password: str
 ) -> None:
     values: dict[str, object] = {"failed_logins": 0}
-    assert person.password_hash is not None
-    if keeper.needs_rehash(person.password_hash):
+    if person.password_hash is not None and keeper.needs_rehash(person.password_hash):
         values["password_hash"] = keeper.hash(password)
     session.execute(update(Person).where(Person.id == person.id).values(**values))
 
@@ -369,7 +373,7 @@ def _count_failure(
     now: datetime,
     *,
     address: str | None,
-) -> Exception:
+) -> LoginRefused | AccountLocked:
     failures = count_failed_login(session, Person, person.id)
     if failures < settings.person_lock_after_failures:
         return LoginRefused()
@@ -386,14 +390,11 @@ def _count_failure(
     )
     if locked.rowcount:  # type: ignore[attr-defined]
         _tell_locked(session, person, failures, until, now)
-        record(
+        record_lock(
             session,
-            actions.COMPTE_VERROUILLE,
-            actor=Actor.person(person.code_09, person.id, address),
-            subject=person.code_09,
-            objects={"identite": person.code_09},
-            details={"echecs": failures, "verrouille_jusqu_au": until},
-            client_id=person.client_id,
+            _trail_account(person.code_09, person.id, person.client_id, address),
+            failures=failures,
+            until=until,
             now=now,
         )
         logger.warning("person.locked", extra={"person": person.id})

@@ -14,8 +14,8 @@ that one address guessing at both is one address guessing.
 
 from __future__ import annotations
 
+import ipaddress
 import math
-import re
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any, Protocol
@@ -29,11 +29,6 @@ from sceau.people.models import LoginFailure
 from sceau.people.passwords import PasswordKeeper
 from sceau.settings import Settings
 
-# An e-mail address as people type theirs: a plain local part, a domain of
-# letters, digits and hyphens, a top-level domain of letters.
-_EMAIL = re.compile(r"[a-z0-9][a-z0-9._%+-]{0,63}@(?:[a-z0-9-]{1,63}\.)+[a-z]{2,24}")
-UNKNOWN_LOGIN = "inconnu"
-
 
 class Lockable(Protocol):
     @property
@@ -43,11 +38,13 @@ class Lockable(Protocol):
 def refuse_busy_address(
     session: Session, settings: Settings, address: str, now: datetime
 ) -> None:
-    """``TooManyLoginAttempts`` if ``address`` failed too often lately."""
+    """``TooManyLoginAttempts`` if ``address`` (its /64, for IPv6) failed too
+    often lately."""
     window = timedelta(minutes=settings.person_address_failure_window_minutes)
     count, oldest = session.execute(
         select(func.count(), func.min(LoginFailure.at)).where(
-            LoginFailure.address == address, LoginFailure.at > now - window
+            LoginFailure.address == address_source(address),
+            LoginFailure.at > now - window,
         )
     ).one()
     if count >= settings.person_address_failure_limit:
@@ -55,20 +52,29 @@ def refuse_busy_address(
         raise TooManyLoginAttempts(retry_after=retry)
 
 
-def typed_login(typed: str) -> str:
+def typed_code(typed: str) -> str | None:
     """What the audit trail may keep of the identifier typed for an account
-    that does not exist: a 09 code, or a well-formed e-mail address, cut to
-    64 characters; anything else may be a password typed in the wrong field,
-    and is kept as ``inconnu``."""
-    typed = typed.strip()
+    that does not exist: a 09 code its check character accepts, and nothing
+    else. An e-mail address or any other text may be a password typed in the
+    wrong field, or glued to the identifier."""
     try:
-        return str(parse_code(typed.upper()))
+        return str(parse_code(typed.strip().upper()))
     except InvalidCode:
-        pass
-    lowered = typed.lower()
-    if len(lowered) <= 254 and _EMAIL.fullmatch(lowered):
-        return lowered[:64]
-    return UNKNOWN_LOGIN
+        return None
+
+
+def address_source(address: str) -> str:
+    """Whose failures ``address``'s count with: the address itself, or its
+    /64 for IPv6, which one client usually holds whole."""
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(parsed, ipaddress.IPv6Address):
+        if parsed.ipv4_mapped is not None:
+            return str(parsed.ipv4_mapped)
+        return str(ipaddress.IPv6Network(f"{parsed}/64", strict=False))
+    return address
 
 
 def check_decoy_password(keeper: PasswordKeeper, password: str) -> None:
@@ -124,11 +130,15 @@ def record_address_failure(
     address: str,
     account_id: str | None,
     now: datetime,
-) -> None:
-    """One more failure from ``address``; those past the window go."""
-    session.add(LoginFailure(address=address, person_id=account_id, at=now))
+) -> str:
+    """One more failure from ``address``, kept under its source (see
+    ``address_source``), which is returned; those past the window go."""
+    source = address_source(address)
+    session.add(LoginFailure(address=source, person_id=account_id, at=now))
     window = timedelta(minutes=settings.person_address_failure_window_minutes)
     session.execute(delete(LoginFailure).where(LoginFailure.at <= now - window))
+    session.flush()
+    return source
 
 
 def count_failed_login(session: Session, model: Any, account_id: str) -> int:

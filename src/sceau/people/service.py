@@ -97,7 +97,7 @@ def create_person(
     client_id: str | None,
     body: str | None = None,
     algorithm: KeyAlgorithm = "rsa3072",
-    by: Actor | None = None,
+    by: Actor,
     now: datetime | None = None,
 ) -> Invitation:
     """A person with their ``09-…`` identity, invited by e-mail to enrol.
@@ -105,9 +105,7 @@ def create_person(
     Without ``client_id`` the person is an individual professional (a notary
     in their own office): they get a client account of their own, on the free
     notaries' plan for a notary, which carries their usage and billing.
-    ``by`` is who registers them, for the audit trail (by default the
-    operator at the command line)."""
-    by = by or Actor.operator()
+    ``by`` is who registers them, for the audit trail."""
     name = normalise_label(name)
     email = _checked_email(email)
     if not name:
@@ -194,14 +192,31 @@ def invite(
 
 
 def reset_person(
-    session: Session, settings: Settings, code_09: str, *, now: datetime | None = None
+    session: Session,
+    settings: Settings,
+    code_09: str,
+    *,
+    by: Actor,
+    now: datetime | None = None,
 ) -> Invitation:
     """The operator's reset: password, TOTP and recovery codes cleared, the lock
-    lifted, and a new enrolment link sent."""
+    lifted, and a new enrolment link sent. ``by`` is who resets, for the
+    audit trail."""
+    now = now or utcnow()
     person = get_person(session, code_09)
     clear_credentials(person)
     session.execute(delete(RecoveryCode).where(RecoveryCode.person_id == person.id))
-    end_person_sessions(session, person.id)
+    ended = end_person_sessions(session, person.id)
+    record(
+        session,
+        actions.COMPTE_REINITIALISE,
+        actor=by,
+        subject=person.code_09,
+        objects={"identite": person.code_09, "personne": person.id},
+        details={"compte": "signataire", "sessions_fermees": ended},
+        client_id=person.client_id,
+        now=now,
+    )
     return invite(session, settings, person, now=now)
 
 

@@ -7,7 +7,6 @@ when it goes.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from sceau.browser_sessions import SessionTable, digest
 from sceau.db import Database
+from sceau.people.login_trail import session_reference
 from sceau.people.models import Person
 from sceau.settings import Settings
 from sceau.web.models import SigningDraft, WebSession
@@ -61,19 +61,15 @@ def open_session(
     return WEB_SESSIONS.open(session, settings, person_id, now=now)
 
 
-def session_reference(session_id: str) -> str:
-    """How the audit trail names a session: a prefix of its id's SHA-256,
-    enough to tell one login's acts from another's, and never the cookie."""
-    return hashlib.sha256(session_id.encode()).hexdigest()[:16]
-
-
 def reference_of_token(session: Session, token: str) -> str:
     """``session_reference`` of the session ``token`` opens (just opened in
     this transaction, say)."""
     session_id = session.scalar(
         select(WebSession.id).where(WebSession.token_hash == digest(token))
     )
-    assert session_id is not None, "no session behind this token"
+    if session_id is None:
+        # Called with the token of a session this transaction just opened.
+        raise LookupError("no session behind this token")
     return session_reference(session_id)
 
 
