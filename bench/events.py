@@ -47,6 +47,7 @@ from tests.support.pdfs import one_page_pdf
 from bench.harness import markers, write_section
 from bench.signing import code_revision, machine_description
 from sceau.anchoring.service import queue_for_anchoring
+from sceau.audit.actors import Actor
 from sceau.clients.provisioning import provision_system_client
 from sceau.db import utcnow
 from sceau.events import types
@@ -141,6 +142,7 @@ def provision(runtime: Runtime, body: str) -> tuple[str, str]:
             body=body,
             algorithm="ecdsa-p256",
             state="production",
+            by=Actor.operator(),
         )
         return made.client.id, made.identity.code_09
 
@@ -244,6 +246,7 @@ def measure_signing(runtime: Runtime, client_id: str, code_09: str, runs: int) -
                 api_key_id=None,
                 request_id="req_bench",
                 started=started,
+                actor=Actor(kind="client", id=client_id, client_id=client_id),
             )
         finally:
             pipeline.record_event = real

@@ -44,6 +44,7 @@ from tests.support.pdfs import many_pages_pdf, one_page_pdf
 from bench.harness import free_port, markers, percentile, write_section
 from bench.signing import code_revision, machine_description
 from sceau.acts.service import NewAct, create_act
+from sceau.audit.actors import Actor
 from sceau.clients.provisioning import provision_system_client
 from sceau.db import utcnow
 from sceau.identities.models import Identity
@@ -115,6 +116,7 @@ def enrol_person(
             client_id=client_id,
             algorithm="ecdsa-p256",
             now=start,
+            by=Actor.operator(),
         )
         token = invitation.link.rsplit("/", 1)[1]
         secret = start_enrolment(session, runtime.sealer, token, now=start).secret
@@ -183,6 +185,7 @@ def seed_history(runtime: Runtime, who: Enrolled, client_id: str) -> None:
                 level="B-B",
                 request_id=f"bench-{number}",
                 started=time.perf_counter(),
+                actor=Actor.person(code_09, who.person_id),
             ),
         )
     for number in range(WAITING_ACTS):
@@ -191,6 +194,7 @@ def seed_history(runtime: Runtime, who: Enrolled, client_id: str) -> None:
             NewAct(code_09, f"Contrat n° {number}", one_page_pdf(f"Contrat {number}")),
             client_id=client_id,
             request_id=f"bench-act-{number}",
+            actor=Actor(kind="client", id=client_id, client_id=client_id),
         )
 
 
@@ -431,6 +435,7 @@ def main(argv: list[str] | None = None) -> int:
                     label="Atlanta Assurances - Système",
                     algorithm="ecdsa-p256",
                     state="production",
+                    by=Actor.operator(),
                 ).client.id
             # Acts go to a person of the client that creates them.
             page_user = enrol_person(runtime, "pages@notaires.example.ci", client)

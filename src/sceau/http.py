@@ -48,6 +48,14 @@ def frozen_now(request: Request) -> datetime | None:
     return None if clock is None else clock()
 
 
+def peer_address(request: Request) -> str | None:
+    """The source address the middleware established (through the front when
+    there is one), for the audit trail; None when the connection has none."""
+    peer = request.scope.get("state", {}).get("peer")
+    address: str | None = getattr(peer, "address", None)
+    return address or None
+
+
 async def read_body(request: Request) -> bytes:
     """The whole body, read from the stream so that the request object does not
     keep a second reference to it (``request.body()`` caches it)."""

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sceau.acts.models import Act
 from sceau.acts.service import NewAct, create_act
 from sceau.acts.states import ActState
+from sceau.audit.actors import Actor
 from sceau.events.models import Event
 from sceau.runtime import Runtime
 from tests.conftest import Provisioned, provision
@@ -83,6 +84,7 @@ def new_act(
         client_id=client.client_id,
         request_id="req-test",
         now=now,
+        actor=Actor(kind="client", id=client.client_id, client_id=client.client_id),
     )
 
 

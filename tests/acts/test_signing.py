@@ -30,6 +30,7 @@ from sceau.acts.service import (
     refuse_act,
     sign_act,
 )
+from sceau.audit.actors import Actor
 from sceau.errors import SceauError
 from sceau.runtime import Runtime
 from sceau.signing.models import SignatureRecord
@@ -134,7 +135,14 @@ def test_sign_act_after_a_cancel_is_refused(
     ref = new_act(runtime, atlanta, notary).act.ref
     with runtime.db.transaction() as session:
         cancel_act(
-            session, runtime.settings, client_id=atlanta.client_id, ref=ref, now=START
+            session,
+            runtime.settings,
+            client_id=atlanta.client_id,
+            ref=ref,
+            now=START,
+            actor=Actor(
+                kind="client", id=atlanta.client_id, client_id=atlanta.client_id
+            ),
         )
 
     with pytest.raises(ActAlreadyDecided) as refused:

@@ -165,9 +165,10 @@ def test_a_wrong_code_leaves_a_refused_signature_and_no_code_in_the_trail(
     }
     assert refused.objects == {"acte": ref, "identite": notary.code_09}
     assert refused.actor["id"] == notary.code_09
+    assert refused.client_id == atlanta.client_id
     text = stored_text(runtime)
     assert PASSWORD not in text
-    assert f'"{wrong}"' not in text and f'"{good}"' not in text
+    assert wrong not in text and good not in text
     assert logged_in.secret not in text
 
 

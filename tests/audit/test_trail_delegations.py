@@ -26,6 +26,7 @@ from tests.web.test_delegation_pages import (
     propose,
     refuse_in_page,
     revoke_in_page,
+    sign_in_page,
     sign_through_api,
     signed_in_page,
 )
@@ -154,3 +155,30 @@ def test_a_refused_and_a_withdrawn_delegation_are_in_the_trail(
         "delegation.creee",
         "delegation.annulee",
     ]
+
+
+def test_a_wrong_code_in_the_page_leaves_a_refused_signature_of_the_delegation(
+    site: TestClient,
+    runtime: Runtime,
+    atlanta: Provisioned,
+    officer: Registered,
+    officer_in: Account,
+    clock: FrozenClock,
+) -> None:
+    ref = propose(site, atlanta, officer)["ref_delegation"]
+    clock.advance(seconds=30)
+    good = officer_in.code_at(clock.now())
+
+    answer = sign_in_page(site, ref, f"{(int(good) + 1) % 1_000_000:06d}")
+
+    assert answer.status_code >= 400, answer.text
+    refused = one(story(runtime, ref), "signature.refusee")
+    assert refused.subject == ref
+    assert refused.details == {
+        "code": "code_totp_invalide",
+        "statut_http": answer.status_code,
+    }
+    assert refused.objects == {"delegation": ref, "identite": officer.code_09}
+    assert refused.actor["kind"] == "personne"
+    assert refused.actor["id"] == officer.code_09
+    assert refused.client_id == atlanta.client_id

@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from sceau.audit.actors import Actor
 from sceau.audit.models import AuditEntry
 from sceau.audit.service import AuditEntryView, entries_about, view_of
 from sceau.db import iso_utc
@@ -25,7 +26,10 @@ from sceau.modes.pipeline import SigningJob, sign_and_record
 from sceau.runtime import Runtime
 from sceau.signing.models import SignatureRecord
 from tests.auth.conftest import json_bytes, new_hmac_secret, signed_headers, with_level
+from tests.authority.test_enforcement import AUTO, _auto_body, _publish
 from tests.conftest import Provisioned, sign_body
+from tests.delegations.conftest import director
+from tests.people.conftest import Registered
 from tests.support.pdfs import one_page_pdf
 from tests.web.conftest import (
     Account,
@@ -42,6 +46,7 @@ from tests.web.test_signing_pages import sign, upload
 
 __all__ = [
     "clock",
+    "director",
     "enrolled",
     "logged_in",
     "mailbox",
@@ -187,6 +192,7 @@ def test_a_signature_that_rolls_back_leaves_no_entry(
                 level="B-B",
                 request_id="req-rollback",
                 started=time.perf_counter(),
+                actor=Actor.service(),
             ),
             within=fail,
         )
@@ -254,7 +260,8 @@ def test_a_persons_own_document_signed_in_the_page_is_in_the_trail(
     review_url = upload(site, pdf).headers["location"]
     draft_id = review_url.rsplit("/", 1)[1]
     clock.advance(seconds=30)
-    wrong = sign(site, review_url, "000000")
+    good = logged_in.code_at(clock.now())
+    wrong = sign(site, review_url, f"{(int(good) + 1) % 1_000_000:06d}")
     clock.advance(seconds=30)
 
     signed = sign(site, review_url, logged_in.code_at(clock.now()))
@@ -268,7 +275,8 @@ def test_a_persons_own_document_signed_in_the_page_is_in_the_trail(
     with runtime.db.sessions() as session:
         about = entries_about(session, [draft_id])
     refused, signature, document = about
-    assert refused.details["code"] in ("code_totp_invalide", "code_totp_deja_utilise")
+    assert refused.details["code"] == "code_totp_invalide"
+    assert refused.client_id == signature.client_id
     assert refused.objects["brouillon"] == draft_id
     sha256 = hashlib.sha256(pdf).hexdigest()
     assert signature.actor["kind"] == "personne" and signature.actor["address"]
@@ -282,3 +290,81 @@ def test_a_persons_own_document_signed_in_the_page_is_in_the_trail(
     assert document.details["totp_verifie_le"] == iso_utc(clock.now())
     assert document.details["nom_fichier"] == "acte.pdf"
     assert logged_in.secret not in stored_text(runtime)
+
+
+def test_a_code_09_too_long_for_a_reference_still_leaves_a_refusal(
+    runtime: Runtime, api: TestClient, atlanta: Provisioned, pdf: bytes
+) -> None:
+    typed = "09S-" + "X" * 90
+
+    response = api.post(
+        SIGNER, json=sign_body(atlanta, pdf, code_09=typed), headers=atlanta.headers
+    )
+
+    assert 400 <= response.status_code < 500, response.text
+    [entry] = entries_of(runtime, "signature.refusee")
+    assert entry.subject is None
+    assert entry.objects == {"identite": typed}
+    assert entry.details["code"] == response.json()["erreur"]["code"]
+    assert entry.client_id == atlanta.client_id
+
+
+def test_a_replayed_request_leaves_one_signature_in_the_trail(
+    runtime: Runtime, api: TestClient, atlanta: Provisioned, pdf: bytes
+) -> None:
+    headers = atlanta.headers | {"Idempotency-Key": "trail-2026-04231"}
+    body = sign_body(atlanta, pdf)
+
+    first = api.post(SIGNER, json=body, headers=headers)
+    again = api.post(SIGNER, json=body, headers=headers)
+
+    assert first.status_code == again.status_code == 200, again.text
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert signing_actions(runtime) == ["signature.signee"]
+
+
+def test_the_matrix_route_records_its_rule_signatures_refusals_and_acts(
+    runtime: Runtime,
+    api: TestClient,
+    atlanta: Provisioned,
+    director: Registered,
+) -> None:
+    _publish(runtime, atlanta, director)
+
+    system = api.post(
+        AUTO, json=_auto_body("attestation", None), headers=atlanta.headers
+    )
+    person = api.post(
+        AUTO, json=_auto_body("police_assurance", 8_000_000), headers=atlanta.headers
+    )
+    anyone = api.post(
+        AUTO, json=_auto_body("contrat_reassurance", 2_000_000), headers=atlanta.headers
+    )
+
+    assert system.status_code == 200, system.text
+    [signed] = entries_of(runtime, "signature.signee")
+    assert signed.subject == system.json()["ref_signature"]
+    assert signed.details["regle"] == "R1"
+    assert signed.details["version_matrice"] == 1
+
+    assert person.status_code == 201, person.text
+    [made] = entries_of(runtime, "acte.cree")
+    assert made.subject == person.json()["ref_acte"]
+    assert made.actor["kind"] == "client"
+    assert made.actor["key_id"] == atlanta.api_key_id
+    assert made.actor["address"]
+    assert made.details["version_matrice"] == 1
+
+    assert anyone.status_code == 409, anyone.text
+    [refused] = entries_of(runtime, "signature.refusee")
+    rule = refused.details["regle"]
+    assert f"La règle {rule} " in anyone.json()["erreur"]["message"]
+    assert refused.details == {
+        "code": "regle_sans_signataire",
+        "statut_http": 409,
+        "regle": rule,
+        "version_matrice": 1,
+    }
+    assert refused.actor["key_id"] == atlanta.api_key_id
+    assert refused.client_id == atlanta.client_id
+    assert refused.request_id == anyone.headers["X-Request-Id"]

@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from sceau.audit.actors import Actor
 from sceau.modes.system import SystemSignatureRequest, sign_in_system_mode
 from sceau.runtime import Runtime
 from sceau.settings import Settings
@@ -60,6 +61,9 @@ def _sign_in_rounds(settings: Settings, pdf: bytes, level: str) -> None:
                 api_key_id=atlanta.api_key_id,
                 request_id=f"req_concurrent_{index}",
                 started=time.perf_counter(),
+                actor=Actor(
+                    kind="client", id=atlanta.client_id, client_id=atlanta.client_id
+                ),
             )
             return outcome.record.ref
 

@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 
 from sceau.anchoring.models import AnchorRecord
 from sceau.app import create_app
+from sceau.audit.actors import Actor
 from sceau.clients.service import revoke_api_key
 from sceau.idempotency.models import IdempotencyKey
 from sceau.identities.codes import make_code
@@ -294,7 +295,7 @@ def test_sign_with_revoked_api_key_is_refused(
     api: TestClient, runtime: Runtime, atlanta: Provisioned, pdf: bytes
 ) -> None:
     with runtime.db.transaction() as session:
-        revoke_api_key(session, atlanta.api_key_id)
+        revoke_api_key(session, atlanta.api_key_id, by=Actor.operator())
     before = row_counts(runtime)
 
     response = post_sign(api, atlanta, sign_body(atlanta, pdf))

@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from sceau.audit.actors import Actor
 from sceau.client import SceauApiError, SceauClient, SceauTransportError
 from sceau.clients.certificates import issue_pkcs12, revoke_client_certificate
 from sceau.db import utcnow
@@ -49,7 +50,11 @@ class Holder:
 def holder(runtime: Runtime, client: Provisioned, directory: Path) -> Holder:
     with runtime.db.transaction() as session:
         issued, bundle = issue_pkcs12(
-            session, runtime.access_ca, client.client_id, PASSPHRASE
+            session,
+            runtime.access_ca,
+            client.client_id,
+            PASSPHRASE,
+            by=Actor.operator(),
         )
     key, certificate, _ = serialization.pkcs12.load_key_and_certificates(
         bundle, PASSPHRASE.encode()
@@ -154,7 +159,7 @@ def test_revoked_certificate_is_refused_at_once_then_in_the_handshake(
     runtime: Runtime, front: MtlsFront, bank: Holder
 ) -> None:
     with runtime.db.transaction() as session:
-        revoke_client_certificate(session, fingerprint(bank.der))
+        revoke_client_certificate(session, fingerprint(bank.der), by=Actor.operator())
 
     # The application refuses it on the very next request...
     with tls_client(front, (bank.cert, bank.key)) as client:
@@ -267,7 +272,9 @@ def test_access_crl_lists_the_revoked_certificate(
     runtime: Runtime, front: MtlsFront, bank: Holder, tmp_path: Path
 ) -> None:
     with runtime.db.transaction() as session:
-        revoked = revoke_client_certificate(session, fingerprint(bank.der))
+        revoked = revoke_client_certificate(
+            session, fingerprint(bank.der), by=Actor.operator()
+        )
     crl = tmp_path / "access.crl"
     crl.write_bytes(httpx.get(front.direct_url + "/pki/access.crl").content)
 

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from fastapi.testclient import TestClient
 
+from sceau.audit.actors import Actor
 from sceau.people.service import reset_person
 from sceau.runtime import Runtime
 from sceau.web.models import WebSession
@@ -160,7 +161,9 @@ def test_an_operator_reset_ends_the_sessions(
     site: TestClient, runtime: Runtime, logged_in: Account
 ) -> None:
     with runtime.db.transaction() as session:
-        reset_person(session, runtime.settings, logged_in.who.code_09)
+        reset_person(
+            session, runtime.settings, logged_in.who.code_09, by=Actor.operator()
+        )
 
     assert _session_rows(runtime) == []
     assert site.get("/signer").status_code == 303

@@ -29,13 +29,13 @@ from sceau.http import (
     decode_pdf_b64,
     frozen_now,
     parse_body,
+    peer_address,
     read_body,
     require_json,
     runtime_of,
 )
 from sceau.idempotency import service as idempotency
 from sceau.lifecycle.http import open_client
-from sceau.modes.routes import caller_address
 from sceau.ops.logs import request_id_var
 from sceau.runtime import Runtime
 
@@ -95,7 +95,7 @@ async def prepare_act(
         request.url.path,
         request_id_var.get() or "",
         frozen_now(request),
-        caller_address(request),
+        peer_address(request),
     )
 
 
@@ -187,7 +187,7 @@ async def download_act_pdf(ref: str, request: Request, client: Client) -> Respon
 )
 async def withdraw_act(ref: str, request: Request, client: Client) -> JSONResponse:
     runtime = runtime_of(request)
-    actor = Actor.for_client(client, address=caller_address(request))
+    actor = Actor.for_client(client, address=peer_address(request))
 
     def work() -> ActState:
         with runtime.db.transaction() as session:

@@ -32,11 +32,11 @@ from sceau.http import (
     ERROR_RESPONSES,
     frozen_now,
     parse_body,
+    peer_address,
     read_body,
     require_json,
     runtime_of,
 )
-from sceau.modes.routes import caller_address
 from sceau.ops.logs import request_id_var
 
 router = APIRouter(prefix="/api/v1/sceau/b2b/delegations", tags=["Délégations"])
@@ -75,7 +75,7 @@ async def propose_delegation(request: Request, client: Client) -> JSONResponse:
     body = await read_body(request)
     request_id = request_id_var.get() or ""
     now = frozen_now(request)
-    actor = Actor.for_client(client, address=caller_address(request))
+    actor = Actor.for_client(client, address=peer_address(request))
 
     def work() -> DelegationState:
         parsed = parse_body(DelegationRequest, body)
@@ -218,7 +218,7 @@ async def withdraw_delegation(
 ) -> JSONResponse:
     runtime = runtime_of(request)
     now = frozen_now(request)
-    actor = Actor.for_client(client, address=caller_address(request))
+    actor = Actor.for_client(client, address=peer_address(request))
 
     def work() -> DelegationState:
         with runtime.db.transaction() as session:

@@ -38,6 +38,7 @@ from sceau.http import (
     decode_pdf_b64,
     frozen_now,
     parse_body,
+    peer_address,
     read_body,
     require_json,
     runtime_of,
@@ -47,10 +48,9 @@ from sceau.identities.models import Identity
 from sceau.lifecycle.http import open_client
 from sceau.modes.delegated import MODE_DELEGATED, DelegatedSignatureRequest
 from sceau.modes.human import MODE_HUMAN
+from sceau.modes.refusals import record_refused_signature
 from sceau.modes.routes import (
-    caller_address,
     placement,
-    record_refused,
     replay_signature,
     sign_request,
     signed_answer,
@@ -135,11 +135,13 @@ async def sign_by_matrix(
     sa personne (humaine)."""
     started = request.scope["state"].get("started", time.perf_counter())
     runtime = runtime_of(request)
-    address = caller_address(request)
+    address = peer_address(request)
     request_id = request_id_var.get() or ""
     now = frozen_now(request)
-    # Who the matrix named, once it has, for a refusal's entry.
+    # Who the matrix named and by which rule, once it has, for a refusal's
+    # entry.
     named: dict[str, str] = {}
+    decided: dict[str, object] = {}
     try:
         require_json(request)
         key = (
@@ -160,17 +162,19 @@ async def sign_by_matrix(
             now,
             address,
             named,
+            decided,
         )
     except SceauError as error:
         await run_in_threadpool(
-            record_refused,
-            runtime,
-            client,
+            record_refused_signature,
+            runtime.db,
             error,
-            address=address,
+            actor=Actor.for_client(client, address=address),
             objects=named,
+            client_id=client.client_id,
             request_id=request_id,
             now=now,
+            details=decided,
         )
         raise
 
@@ -186,6 +190,7 @@ def _auto(
     now: datetime | None,
     address: str | None,
     named: dict[str, str],
+    decided: dict[str, object],
 ) -> Response:
     fingerprint = idempotency.fingerprint("POST", path, body)
     parsed = parse_body(
@@ -218,6 +223,7 @@ def _auto(
             now,
             address=address,
             named=named,
+            decided=decided,
         )
     except BaseException:
         # Released again by a signature that failed: releasing is idempotent.
@@ -238,6 +244,7 @@ def _decide_and_sign(
     *,
     address: str | None,
     named: dict[str, str],
+    decided: dict[str, object],
 ) -> Response:
     with runtime.db.sessions() as session:
         verdict = decide(
@@ -247,11 +254,8 @@ def _decide_and_sign(
             amount=parsed.montant,
             today=business_date(now or utcnow()),
         )
+        decided |= {"regle": verdict.rule.numero, "version_matrice": verdict.version}
         signer = _signer_name(session, client.client_id, verdict)
-    decided: dict[str, object] = {
-        "regle": verdict.rule.numero,
-        "version_matrice": verdict.version,
-    }
     rule = verdict.rule
     assert rule.code_09 is not None
     named["identite"] = rule.code_09
@@ -293,6 +297,7 @@ def _decide_and_sign(
             seal=placement(parsed.apparence),
             act_type=parsed.type_acte,
             amount=parsed.montant,
+            audit_details={"regle": rule.numero},
         )
     else:
         assert rule.mode == MODE_DELEGATED
@@ -310,6 +315,7 @@ def _decide_and_sign(
             seal=placement(parsed.apparence),
             act_type=parsed.type_acte,
             amount=parsed.montant,
+            audit_details={"regle": rule.numero},
         )
     signed = sign_request(
         runtime,

@@ -10,7 +10,7 @@ requests for the last signature of a day cannot both succeed.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from sqlalchemy import select
@@ -21,7 +21,7 @@ from sceau.audit.actors import Actor
 from sceau.audit.service import record as record_audit
 from sceau.db import utcnow
 from sceau.delegations.errors import EnvelopeCrossed
-from sceau.delegations.service import find_delegation, record_refusal, take_use
+from sceau.delegations.use import find_delegation, record_refusal, take_use
 from sceau.idempotency.service import Claim
 from sceau.identities.service import resolve_signing_identity
 from sceau.modes.matrix import matrix_verdict, version_of, warning_of
@@ -30,7 +30,6 @@ from sceau.modes.pipeline import (
     SignatureOutcome,
     SigningJob,
     check_document,
-    client_actor,
     sign_and_record,
 )
 from sceau.people.models import Person
@@ -51,6 +50,8 @@ class DelegatedSignatureRequest:
     act_type: str
     amount: int
     seal: SealPlacement | None = None
+    # More facts for the trail's entry (the matrix rule that chose the mode).
+    audit_details: dict[str, object] = field(default_factory=dict)
 
 
 def delegated_reason(reason: str, delegation_ref: str) -> str:
@@ -68,14 +69,13 @@ def sign_under_delegation(
     claim: Claim | None = None,
     now: datetime | None = None,
     client_state: str | None = None,
-    actor: Actor | None = None,
+    actor: Actor,
 ) -> SignatureOutcome:
     """Check the envelope at the server's time, then sign with the person's
     key; on a refusal, record it and tell the client and the person.
     ``actor`` is who asked, for the audit trail."""
     check_document(runtime, request.pdf, request.callback_url)
     at = now or utcnow()
-    actor = actor or client_actor(client_id, api_key_id)
     with runtime.db.sessions() as session:
         identity = resolve_signing_identity(
             session,
@@ -148,6 +148,7 @@ def sign_under_delegation(
                 matrix_version=version_of(verdict),
                 client_state=client_state,
                 actor=actor,
+                audit_details=request.audit_details,
             ),
             within=count_use,
         )

@@ -106,6 +106,7 @@ def sign_as_person(
         runtime.settings,
         person_id=person.id,
         code=request.totp_code,
+        address=request.presence.address,
         now=now,
     )
     return sign_and_record(

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from sceau.anchoring.service import queue_for_anchoring
 from sceau.audit import actions
-from sceau.audit.actors import KIND_CLIENT, Actor
+from sceau.audit.actors import Actor
 from sceau.audit.service import record as record_audit
 from sceau.billing.service import record_usage
 from sceau.db import utcnow
@@ -77,6 +77,9 @@ class SigningJob:
     level: Level
     request_id: str
     started: float
+    # Who asked for the signature, for the audit trail: the client's system
+    # as it authenticated, the person, or the service for its own documents.
+    actor: Actor
     callback_url: str | None = None
     api_key_id: str | None = None
     claim: Claim | None = None
@@ -92,9 +95,6 @@ class SigningJob:
     # The client's integration step when the caller already read it (at
     # authentication): outside the pilot, the pipeline need not read it again.
     client_state: str | None = None
-    # Who asked for the signature, for the audit trail; None stands for the
-    # job's client, known by its API key only (``client_actor``).
-    actor: Actor | None = None
     # More references and facts for the trail's ``signature.signee`` entry
     # (the act, the draft; how a person authenticated).
     audit_objects: dict[str, str] = field(default_factory=dict)
@@ -222,12 +222,6 @@ def sign_and_record(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def client_actor(client_id: str, api_key_id: str | None = None) -> Actor:
-    """A client's system as far as a caller without its authentication knows
-    it (a library call, a test): the client, and its API key if given."""
-    return Actor(kind=KIND_CLIENT, id=client_id, client_id=client_id, key_id=api_key_id)
-
-
 def _record_in_trail(
     session: Session, job: SigningJob, record: SignatureRecord
 ) -> None:
@@ -255,7 +249,7 @@ def _record_in_trail(
     record_audit(
         session,
         actions.SIGNATURE_SIGNEE,
-        actor=job.actor or client_actor(job.client_id, job.api_key_id),
+        actor=job.actor,
         subject=record.ref,
         objects=objects | job.audit_objects,
         hashes={"source": record.sha256_source, "signe": record.sha256_signed},

@@ -14,12 +14,10 @@ from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from sceau.audit import actions
 from sceau.audit.actors import Actor
-from sceau.audit.service import record_now
 from sceau.auth.service import AuthenticatedClient
 from sceau.authority.service import WARNING_HEADER
-from sceau.delegations.errors import DelegatedFieldsMissing, EnvelopeCrossed
+from sceau.delegations.errors import DelegatedFieldsMissing
 from sceau.errors import SceauError
 from sceau.http import (
     ERROR_RESPONSES,
@@ -27,6 +25,7 @@ from sceau.http import (
     decode_pdf_b64,
     frozen_now,
     parse_body,
+    peer_address,
     read_body,
     require_json,
     runtime_of,
@@ -35,6 +34,7 @@ from sceau.idempotency import service as idempotency
 from sceau.identities.codes import InvalidCode, parse_code
 from sceau.lifecycle.http import open_client
 from sceau.modes.delegated import DelegatedSignatureRequest, sign_under_delegation
+from sceau.modes.refusals import record_refused_signature
 from sceau.modes.schemas import (
     SHEET_REQUEST_EXAMPLE,
     ApparenceRequest,
@@ -97,7 +97,7 @@ async def sign(
     d'une personne sous sa délégation (mode Déléguée, code 09-…)."""
     started = request.scope["state"].get("started", time.perf_counter())
     runtime = runtime_of(request)
-    address = caller_address(request)
+    address = peer_address(request)
     request_id = request_id_var.get() or ""
     now = frozen_now(request)
     # What the request named, as far as it was read, for a refusal's entry.
@@ -130,55 +130,16 @@ async def sign(
         )
     except SceauError as error:
         await run_in_threadpool(
-            record_refused,
-            runtime,
-            client,
+            record_refused_signature,
+            runtime.db,
             error,
-            address=address,
+            actor=Actor.for_client(client, address=address),
             objects=named,
+            client_id=client.client_id,
             request_id=request_id,
             now=now,
         )
         raise
-
-
-def caller_address(request: Request) -> str | None:
-    """The source address as authentication saw it (through the front when
-    there is one), for the audit trail; None when the connection has none."""
-    peer = request.scope["state"].get("peer")
-    address: str | None = getattr(peer, "address", None)
-    return address
-
-
-def record_refused(
-    runtime: Runtime,
-    client: AuthenticatedClient,
-    error: SceauError,
-    *,
-    address: str | None,
-    objects: dict[str, str],
-    request_id: str,
-    now: datetime | None,
-) -> None:
-    """An authenticated signing request refused, in the audit trail. The
-    request's transaction rolled back, so the entry takes one of its own."""
-    objects = dict(objects)
-    details: dict[str, object] = {"code": error.code, "statut_http": error.status}
-    if isinstance(error, EnvelopeCrossed):
-        details["limite"] = error.crossing.limit
-        if error.delegation_ref is not None:
-            objects["delegation"] = error.delegation_ref
-    record_now(
-        runtime.db,
-        actions.SIGNATURE_REFUSEE,
-        actor=Actor.for_client(client, address=address),
-        subject=objects.get("acte") or objects.get("identite"),
-        objects=objects,
-        details=details,
-        client_id=client.client_id,
-        request_id=request_id or None,
-        now=now,
-    )
 
 
 def _sign_request(

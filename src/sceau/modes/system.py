@@ -3,7 +3,7 @@ identity (``09S-…``), in one pass from the request to the stored record."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from sceau.audit.actors import Actor
@@ -40,6 +40,8 @@ class SystemSignatureRequest:
     seal: SealPlacement | None = None
     act_type: str | None = None
     amount: int | None = None
+    # More facts for the trail's entry (the matrix rule that chose the mode).
+    audit_details: dict[str, object] = field(default_factory=dict)
 
 
 def sign_in_system_mode(
@@ -53,7 +55,7 @@ def sign_in_system_mode(
     claim: Claim | None = None,
     now: datetime | None = None,
     client_state: str | None = None,
-    actor: Actor | None = None,
+    actor: Actor,
 ) -> SignatureOutcome:
     """Check, sign, and record; nothing is stored unless all of it succeeds.
     A client with an authority matrix is held to it (``now`` dates the
@@ -96,6 +98,7 @@ def sign_in_system_mode(
             matrix_version=version_of(verdict),
             client_state=client_state,
             actor=actor,
+            audit_details=request.audit_details,
         ),
     )
     return replace(outcome, warning=warning_of(verdict))

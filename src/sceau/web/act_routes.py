@@ -9,15 +9,15 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
-from sceau.acts.errors import ActNotFound
-from sceau.acts.service import refuse_act, sign_act
+from sceau.acts.errors import ActNotFound, DocumentMismatch
+from sceau.acts.person import refuse_act, sign_act
 from sceau.errors import SceauError
-from sceau.http import runtime_of
+from sceau.http import peer_address, runtime_of
+from sceau.modes.refusals import shown_sha256
 from sceau.ops.logs import request_id_var
 from sceau.web import acts, drafts
 from sceau.web.pages import (
     PREFIX,
-    client_address,
     now_of,
     redirect,
     render,
@@ -43,7 +43,7 @@ def act_sign(
     sha256: Annotated[str, Form()] = "",
 ) -> Response:
     runtime = runtime_of(request)
-    address = client_address(request)
+    address = peer_address(request)
     try:
         state = sign_act(
             runtime,
@@ -64,7 +64,11 @@ def act_sign(
             error,
             address=address,
             objects={"acte": ref},
+            request_id=request_id_var.get(),
             now=now_of(request),
+            details=shown_sha256(sha256)
+            if isinstance(error, DocumentMismatch)
+            else None,
         )
         return _act(request, who, ref, sign_error=error)
     assert state.signature is not None  # signed, so it has its signature
@@ -87,7 +91,7 @@ def act_refuse(
                 ref=ref,
                 reason=motif_refus,
                 now=now_of(request),
-                address=client_address(request),
+                address=peer_address(request),
             )
     except ActNotFound:
         raise
@@ -126,7 +130,7 @@ def _act(
             runtime_of(request),
             who,
             reading,
-            address=client_address(request),
+            address=peer_address(request),
             now=now_of(request),
         )
     error = sign_error or refuse_error

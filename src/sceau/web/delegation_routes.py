@@ -15,20 +15,20 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
-from sceau.delegations.errors import DelegationNotFound
-from sceau.delegations.service import (
+from sceau.delegations.errors import DelegationNotFound, DocumentMismatch
+from sceau.delegations.person import (
     refuse_delegation,
     revoke_delegation,
     sign_delegation,
 )
 from sceau.errors import SceauError
-from sceau.http import runtime_of
+from sceau.http import peer_address, runtime_of
+from sceau.modes.refusals import shown_sha256
 from sceau.ops.logs import request_id_var
 from sceau.web import delegations, drafts
 from sceau.web.errors import RevocationNotConfirmed
 from sceau.web.pages import (
     PREFIX,
-    client_address,
     now_of,
     redirect,
     render,
@@ -76,7 +76,7 @@ def delegation_sign(
     sha256: Annotated[str, Form()] = "",
 ) -> Response:
     runtime = runtime_of(request)
-    address = client_address(request)
+    address = peer_address(request)
     try:
         sign_delegation(
             runtime,
@@ -97,7 +97,11 @@ def delegation_sign(
             error,
             address=address,
             objects={"delegation": ref},
+            request_id=request_id_var.get(),
             now=now_of(request),
+            details=shown_sha256(sha256)
+            if isinstance(error, DocumentMismatch)
+            else None,
         )
         return _delegation(request, who, ref, sign_error=error)
     return redirect(request, f"{PAGES}/{ref}?fait=signee")
@@ -119,7 +123,7 @@ def delegation_refuse(
                 ref=ref,
                 reason=motif_refus,
                 now=now_of(request),
-                address=client_address(request),
+                address=peer_address(request),
             )
     except DelegationNotFound:
         raise
@@ -148,7 +152,7 @@ def delegation_revoke(
                 person_id=who.person_id,
                 ref=ref,
                 now=now_of(request),
-                address=client_address(request),
+                address=peer_address(request),
             )
     except DelegationNotFound:
         raise
@@ -199,7 +203,7 @@ def _delegation(
             runtime_of(request),
             who,
             reading,
-            address=client_address(request),
+            address=peer_address(request),
             now=now_of(request),
         )
     error = sign_error or refuse_error or revoke_error

@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 from sceau.audit import actions
 from sceau.audit.actors import Actor
 from sceau.audit.service import record as record_audit
-from sceau.audit.service import record_now
-from sceau.errors import SceauError
+from sceau.errors import DatabaseUnavailable, SceauError
+from sceau.modes import refusals
 from sceau.modes.human import (
     MODE_HUMAN,
     PersonalSignatureRequest,
@@ -26,6 +26,7 @@ from sceau.modes.human import (
     sign_as_person,
 )
 from sceau.modes.pipeline import SignatureOutcome, check_document
+from sceau.people.models import Person
 from sceau.runtime import Runtime
 from sceau.signing.engine import Level, PdfRejected, open_pdf
 from sceau.signing.errors import AppearanceInvalid, PdfUnsignable
@@ -228,20 +229,32 @@ def record_refused_signature(
     *,
     address: str | None,
     objects: dict[str, str],
+    request_id: str | None,
     now: datetime,
+    details: dict[str, object] | None = None,
 ) -> None:
     """A signature the logged-in person asked for and did not get (a wrong
-    TOTP code, a document that changed…), in the audit trail; the signing
-    transaction rolled back, so the entry takes one of its own."""
-    subject = objects.get("acte") or objects.get("delegation")
-    record_now(
+    TOTP code, a document that changed…), in the audit trail, under the
+    client the person belongs to."""
+    if isinstance(error, DatabaseUnavailable):
+        # Neither the person's client nor the entry can be read or written.
+        return
+    try:
+        with runtime.db.sessions() as session:
+            client_id = session.scalar(
+                select(Person.client_id).where(Person.id == signed_in.person_id)
+            )
+    except DatabaseUnavailable:
+        return
+    refusals.record_refused_signature(
         runtime.db,
-        actions.SIGNATURE_REFUSEE,
+        error,
         actor=Actor.person(signed_in.code_09, signed_in.person_id, address=address),
-        subject=subject or objects.get("brouillon") or signed_in.code_09,
         objects={"identite": signed_in.code_09} | objects,
-        details={"code": error.code, "statut_http": error.status},
+        client_id=client_id,
+        request_id=request_id,
         now=now,
+        details=details,
     )
 
 

@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from sceau.errors import SceauError
-from sceau.http import runtime_of
+from sceau.http import peer_address, runtime_of
 from sceau.ops.logs import request_id_var
 from sceau.people.errors import EnrolmentLinkInvalid
 from sceau.people.login import record_login, record_logout, verify_login
@@ -410,7 +410,7 @@ def sign_submit(
             request_id=request_id_var.get() or "",
             started=request.scope["state"].get("started", time.perf_counter()),
             now=now_of(request),
-            address=client_address(request),
+            address=peer_address(request),
         )
     except DraftNotFound:
         raise
@@ -419,8 +419,9 @@ def sign_submit(
             runtime,
             who,
             error,
-            address=client_address(request),
+            address=peer_address(request),
             objects={"brouillon": draft_id},
+            request_id=request_id_var.get(),
             now=now_of(request),
         )
         return _review(request, who, draft_id, error=error)
