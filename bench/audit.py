@@ -14,8 +14,9 @@ Run from the repository root::
   the two alternating (and which goes first) so that both see the same load.
   The append step alone (``sceau.audit.service._write_pending``: on SQLite
   the head's ``UPDATE … RETURNING``, the entry and its look-up refs, the
-  head's update; on PostgreSQL one call of ``sceau_audit_append``) is timed by a wrapper this process puts in its place. On SQLite and on
-  PostgreSQL (a fresh schema).
+  head's update; on PostgreSQL one call of ``sceau_audit_append``) is timed
+  by a wrapper this process puts in its place. On SQLite and on PostgreSQL
+  (a fresh schema).
 * **verifying 1 000 000 entries**: a trail of 1 000 000 chained entries of
   mixed actions, built in bulk (each body made from the ``PendingEntry`` that
   ``record()`` queues, chained with ``canonical_body`` and ``entry_hash`` as
