@@ -59,6 +59,7 @@ from opentimestamps.core.notary import PendingAttestation
 from opentimestamps.core.serialize import BytesDeserializationContext
 from opentimestamps.core.timestamp import DetachedTimestampFile
 from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.orm import Session
 from tests.support.ots_calendar import (
     LoopbackCalendar,
     LoopbackChain,
@@ -92,6 +93,7 @@ from sceau.pki.keystore import KeyAlgorithm
 from sceau.runtime import Runtime
 from sceau.settings import Settings
 from sceau.signing.engine import SignedPdf
+from sceau.signing.models import SignatureRecord
 from sceau.signing.service import NewSignature, new_signature_ref, record_signature
 
 MARKER_START, MARKER_END = markers("anchoring")
@@ -452,6 +454,69 @@ def signed_sample(runtime: Runtime, fixture: Fixture) -> SignedPdf:
     )
 
 
+def signing_transaction(
+    runtime: Runtime,
+    fixture: Fixture,
+    signed_pdf: bytes,
+    *,
+    with_anchor: bool = True,
+    api_key_id: str | None = None,
+    within: Callable[[Session, SignatureRecord], None] | None = None,
+) -> float:
+    """Commit the transaction ``sign_in_system_mode`` commits, and say how
+    long it took: the signature's record (queued for anchoring, or carrying
+    a reference of its own), ``within`` if given (another bench's extra
+    write, once the record is stored), then the ``signature.signee`` event."""
+    retention = timedelta(days=runtime.settings.retention_days)
+    now = utcnow()
+    ref = new_signature_ref(now)
+    sha256 = secrets.token_hex(32)
+    # Without anchoring, the record still carries a reference.
+    placeholder = new_anchor_ref()
+    begin = time.perf_counter()
+    with runtime.db.transaction() as session:
+        anchor_ref = (
+            queue_for_anchoring(session, client_id=fixture.client_id, sha256=sha256)
+            if with_anchor
+            else placeholder
+        )
+        record = record_signature(
+            session,
+            NewSignature(
+                ref=ref,
+                client_id=fixture.client_id,
+                code_09=fixture.code_09,
+                mode=MODE_SYSTEM,
+                level=LEVEL,
+                reason=REASON,
+                signer_name=LABEL,
+                sha256_source=secrets.token_hex(32),
+                size_source=813,
+                signed_pdf=signed_pdf,
+                sha256_signed=sha256,
+                ref_horodatage=anchor_ref,
+                callback_url=None,
+                request_id="req_bench_" + secrets.token_hex(8),
+                api_key_id=api_key_id,
+                duration_ms=0,
+                signed_at=now,
+            ),
+            retention,
+        )
+        if within is not None:
+            within(session, record)
+        record_event(
+            session,
+            client_id=fixture.client_id,
+            type=event_types.SIGNATURE_SIGNEE,
+            data=pipeline.signed_event_data(record),
+            callback_url=None,
+            subject=ref,
+            now=now,
+        )
+    return time.perf_counter() - begin
+
+
 def measure_queue_cost(
     backend: str, data_dir: Path, database_url: str, pdf: bytes | None, pairs: int
 ) -> tuple[QueueCost, bytes]:
@@ -461,56 +526,11 @@ def measure_queue_cost(
     try:
         fixture = provision(runtime, data_dir, "ecdsa-p256")
         signed_pdf = pdf if pdf is not None else signed_sample(runtime, fixture).pdf
-        retention = timedelta(days=runtime.settings.retention_days)
 
         def transaction(with_anchor: bool) -> float:
-            now = utcnow()
-            ref = new_signature_ref(now)
-            sha256 = secrets.token_hex(32)
-            # Without anchoring, the record still carries a reference.
-            placeholder = new_anchor_ref()
-            begin = time.perf_counter()
-            with runtime.db.transaction() as session:
-                anchor_ref = (
-                    queue_for_anchoring(
-                        session, client_id=fixture.client_id, sha256=sha256
-                    )
-                    if with_anchor
-                    else placeholder
-                )
-                record = record_signature(
-                    session,
-                    NewSignature(
-                        ref=ref,
-                        client_id=fixture.client_id,
-                        code_09=fixture.code_09,
-                        mode=MODE_SYSTEM,
-                        level=LEVEL,
-                        reason=REASON,
-                        signer_name=LABEL,
-                        sha256_source=secrets.token_hex(32),
-                        size_source=813,
-                        signed_pdf=signed_pdf,
-                        sha256_signed=sha256,
-                        ref_horodatage=anchor_ref,
-                        callback_url=None,
-                        request_id="req_bench_" + secrets.token_hex(8),
-                        api_key_id=None,
-                        duration_ms=0,
-                        signed_at=now,
-                    ),
-                    retention,
-                )
-                record_event(
-                    session,
-                    client_id=fixture.client_id,
-                    type=event_types.SIGNATURE_SIGNEE,
-                    data=pipeline.signed_event_data(record),
-                    callback_url=None,
-                    subject=ref,
-                    now=now,
-                )
-            return time.perf_counter() - begin
+            return signing_transaction(
+                runtime, fixture, signed_pdf, with_anchor=with_anchor
+            )
 
         without, with_anchor = alternate(transaction, pairs)
     finally:

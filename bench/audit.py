@@ -56,7 +56,6 @@ from tests.support.postgres import postgres_schema
 
 import sceau.audit.service as audit_service
 from bench.anchoring import (
-    LABEL,
     LEVEL,
     POSTGRES_URL,
     REASON,
@@ -66,11 +65,11 @@ from bench.anchoring import (
     probe_postgres,
     provision,
     signed_sample,
+    signing_transaction,
     sqlite_url,
 )
 from bench.harness import percentile, section, write_section
 from bench.signing import code_revision, machine_description
-from sceau.anchoring.service import queue_for_anchoring
 from sceau.audit import actions
 from sceau.audit.actors import KIND_CLIENT, Actor
 from sceau.audit.models import GENESIS, AuditEntry, AuditHead, AuditRef
@@ -85,16 +84,9 @@ from sceau.audit.service import (
 from sceau.auth.service import AuthenticatedClient
 from sceau.clients.models import ApiKey
 from sceau.db import Database, iso_utc, utcnow
-from sceau.events import types as event_types
-from sceau.events.service import record_event
-from sceau.modes import pipeline
 from sceau.modes.system import MODE_SYSTEM
-from sceau.signing.service import (
-    REF_ALPHABET,
-    NewSignature,
-    new_signature_ref,
-    record_signature,
-)
+from sceau.signing.models import SignatureRecord
+from sceau.signing.service import REF_ALPHABET
 
 NAME = "audit"
 COMMAND = ".venv/bin/python -m bench.audit"
@@ -183,7 +175,6 @@ def measure_append_cost(
     try:
         fixture = provision(runtime, data_dir, "ecdsa-p256")
         signed_pdf = pdf if pdf is not None else signed_sample(runtime, fixture).pdf
-        retention = timedelta(days=runtime.settings.retention_days)
         with runtime.db.sessions() as session:
             key_id = session.scalars(
                 select(ApiKey.id).where(ApiKey.client_id == fixture.client_id)
@@ -194,73 +185,40 @@ def measure_append_cost(
             address=ADDRESS,
         )
 
+        def record_in_trail(session: Session, signature: SignatureRecord) -> None:
+            # As pipeline._record_in_trail records it.
+            record(
+                session,
+                actions.SIGNATURE_SIGNEE,
+                actor=actor,
+                subject=signature.ref,
+                objects={
+                    "signature": signature.ref,
+                    "identite": signature.code_09,
+                    "horodatage": signature.ref_horodatage,
+                },
+                hashes={
+                    "source": signature.sha256_source,
+                    "signe": signature.sha256_signed,
+                },
+                details={
+                    "mode": signature.mode,
+                    "niveau_pades": signature.level,
+                    "motif": signature.reason,
+                },
+                client_id=signature.client_id,
+                request_id=signature.request_id or None,
+                now=signature.signed_at,
+            )
+
         def transaction(with_audit: bool) -> float:
-            now = utcnow()
-            ref = new_signature_ref(now)
-            begin = time.perf_counter()
-            with runtime.db.transaction() as session:
-                sha256 = secrets.token_hex(32)
-                anchor_ref = queue_for_anchoring(
-                    session, client_id=fixture.client_id, sha256=sha256
-                )
-                signature = record_signature(
-                    session,
-                    NewSignature(
-                        ref=ref,
-                        client_id=fixture.client_id,
-                        code_09=fixture.code_09,
-                        mode=MODE_SYSTEM,
-                        level=LEVEL,
-                        reason=REASON,
-                        signer_name=LABEL,
-                        sha256_source=secrets.token_hex(32),
-                        size_source=813,
-                        signed_pdf=signed_pdf,
-                        sha256_signed=sha256,
-                        ref_horodatage=anchor_ref,
-                        callback_url=None,
-                        request_id="req_bench_" + secrets.token_hex(8),
-                        api_key_id=key_id,
-                        duration_ms=0,
-                        signed_at=now,
-                    ),
-                    retention,
-                )
-                if with_audit:
-                    # As pipeline._record_in_trail records it.
-                    record(
-                        session,
-                        actions.SIGNATURE_SIGNEE,
-                        actor=actor,
-                        subject=signature.ref,
-                        objects={
-                            "signature": signature.ref,
-                            "identite": signature.code_09,
-                            "horodatage": signature.ref_horodatage,
-                        },
-                        hashes={
-                            "source": signature.sha256_source,
-                            "signe": signature.sha256_signed,
-                        },
-                        details={
-                            "mode": signature.mode,
-                            "niveau_pades": signature.level,
-                            "motif": signature.reason,
-                        },
-                        client_id=signature.client_id,
-                        request_id=signature.request_id or None,
-                        now=signature.signed_at,
-                    )
-                record_event(
-                    session,
-                    client_id=fixture.client_id,
-                    type=event_types.SIGNATURE_SIGNEE,
-                    data=pipeline.signed_event_data(signature),
-                    callback_url=None,
-                    subject=ref,
-                    now=now,
-                )
-            return time.perf_counter() - begin
+            return signing_transaction(
+                runtime,
+                fixture,
+                signed_pdf,
+                api_key_id=key_id,
+                within=record_in_trail if with_audit else None,
+            )
 
         with timed_appends() as appends:
             without, with_audit = alternate(transaction, pairs)

@@ -10,11 +10,12 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from sceau.audit import actions
 from sceau.audit.actors import Actor
-from sceau.audit.service import record
+from sceau.audit.models import AuditEntry
+from sceau.audit.service import AuditEntryView, entries_about, record, view_of
 from sceau.cli import main
 from sceau.runtime import Runtime
 from sceau.settings import get_settings
@@ -68,6 +69,43 @@ def cli(data_dir: Path, database_url: str) -> Iterator[CliRunner]:
 def run(cli: CliRunner, *args: str) -> Result:
     get_settings.cache_clear()
     return cli.invoke(main, list(args), catch_exceptions=False)
+
+
+# -- reading the trail as an auditor does ----------------------------------------
+
+
+def entries_of(runtime: Runtime, action: str | None = None) -> list[AuditEntryView]:
+    """Every entry, in the chain's order (those of ``action`` only, if given)."""
+    with runtime.db.sessions() as session:
+        rows = session.execute(
+            select(AuditEntry.seq, AuditEntry.hash, AuditEntry.body).order_by(
+                AuditEntry.seq
+            )
+        ).all()
+    entries = [view_of(row.seq, row.hash, row.body) for row in rows]
+    return [e for e in entries if action is None or e.action == action]
+
+
+def stored_text(runtime: Runtime) -> str:
+    """Every stored entry's body, and the columns beside it, as one text to
+    search for a secret."""
+    with runtime.db.sessions() as session:
+        rows = session.execute(select(AuditEntry)).scalars().all()
+        return "\n".join(
+            f"{row.action} {row.subject} {row.client_id} {row.body}" for row in rows
+        )
+
+
+def story(runtime: Runtime, ref: str) -> list[AuditEntryView]:
+    """The entries about ``ref``, in order."""
+    with runtime.db.sessions() as session:
+        return entries_about(session, [ref])
+
+
+def one(entries: list[AuditEntryView], action: str) -> AuditEntryView:
+    """The only entry of ``action`` among ``entries``."""
+    [entry] = [e for e in entries if e.action == action]
+    return entry
 
 
 # The loopback calendars and chain of the anchoring tests.

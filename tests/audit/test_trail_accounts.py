@@ -10,13 +10,12 @@ from click.testing import CliRunner
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from sceau.audit.models import AuditEntry
-from sceau.audit.service import AuditEntryView, view_of
 from sceau.identities.codes import make_code
 from sceau.people.login_rules import address_source, typed_code
 from sceau.people.models import LoginFailure
 from sceau.runtime import Runtime
 from sceau.web.pages import SESSION_COOKIE
+from tests.audit.conftest import entries_of, stored_text
 from tests.conftest import Provisioned
 from tests.people.conftest import Registered
 from tests.people.test_enrolment import PASSWORD
@@ -35,31 +34,6 @@ from tests.web.conftest import (
 )
 
 __all__ = ["cli", "clock", "enrolled", "mailbox", "notary", "runtime", "site"]
-
-
-# -- reading the trail as an auditor does ----------------------------------------
-
-
-def entries_of(runtime: Runtime, action: str | None = None) -> list[AuditEntryView]:
-    """Every entry, in the chain's order (those of ``action`` only, if given)."""
-    with runtime.db.sessions() as session:
-        rows = session.execute(
-            select(AuditEntry.seq, AuditEntry.hash, AuditEntry.body).order_by(
-                AuditEntry.seq
-            )
-        ).all()
-    entries = [view_of(row.seq, row.hash, row.body) for row in rows]
-    return [e for e in entries if action is None or e.action == action]
-
-
-def stored_text(runtime: Runtime) -> str:
-    """Every stored entry's body, and the columns beside it, as one text to
-    search for a secret."""
-    with runtime.db.sessions() as session:
-        rows = session.execute(select(AuditEntry)).scalars().all()
-        return "\n".join(
-            f"{row.action} {row.subject} {row.client_id} {row.body}" for row in rows
-        )
 
 
 def _peer_address(site: TestClient, runtime: Runtime) -> str:

@@ -7,21 +7,19 @@ from __future__ import annotations
 import json
 import re
 
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from sceau.audit.actors import Actor
 from sceau.audit.service import entries_about
-from sceau.clients.certificates import issue_pkcs12
-from sceau.clients.service import create_client
 from sceau.console.models import ConsoleUser
 from sceau.console.users import reset_user
 from sceau.incidents.models import Incident
 from sceau.runtime import Runtime
-from tests.audit.test_trail_accounts import entries_of, stored_text
+from tests.audit.conftest import entries_of, stored_text
 from tests.conftest import Provisioned
 from tests.console.conftest import (
+    AGREEMENT,
     PASSWORD,
     ConsoleAccount,
     FrozenClock,
@@ -29,14 +27,16 @@ from tests.console.conftest import (
     clock,
     csrf_of,
     enrol,
+    issued_certificate,
     log_in,
+    new_gamma,
     new_user,
+    operator,
     runtime,
-    signed_in_as,
     site,
 )
 
-__all__ = ["admin", "clock", "runtime", "site"]
+__all__ = ["admin", "clock", "operator", "runtime", "site"]
 
 
 def _user_id(runtime: Runtime, email: str) -> str:
@@ -46,18 +46,6 @@ def _user_id(runtime: Runtime, email: str) -> str:
                 select(ConsoleUser.id).where(ConsoleUser.email == email)
             ).one()
         )
-
-
-@pytest.fixture
-def operator(site: TestClient, runtime: Runtime, clock: FrozenClock) -> ConsoleAccount:
-    return signed_in_as(
-        site,
-        runtime,
-        clock,
-        email="operateur@pixel.example.ci",
-        role="operateur",
-        client_id=None,
-    )
 
 
 # -- logins ----------------------------------------------------------------------
@@ -217,15 +205,7 @@ def test_a_key_rotated_and_revoked_in_the_console_names_the_user(
 def test_allowlist_and_certificate_changes_in_the_console(
     site: TestClient, runtime: Runtime, admin: ConsoleAccount, atlanta: Provisioned
 ) -> None:
-    with runtime.db.transaction() as session:
-        issued, _ = issue_pkcs12(
-            session,
-            runtime.access_ca,
-            atlanta.client_id,
-            "une phrase assez longue",
-            by=Actor.operator(),
-        )
-        fingerprint = issued.record.fingerprint
+    fingerprint = issued_certificate(runtime, atlanta.client_id)
     page = site.get(f"/console/clients/{atlanta.client_id}/acces")
     listed = site.post(
         f"/console/clients/{atlanta.client_id}/liste-ip",
@@ -258,24 +238,14 @@ def test_allowlist_and_certificate_changes_in_the_console(
 def test_a_step_moved_in_the_console_keeps_before_and_after(
     site: TestClient, runtime: Runtime, operator: ConsoleAccount
 ) -> None:
-    with runtime.db.transaction() as session:
-        client_id = create_client(
-            session, "Gamma Courtage", "forfait", by=Actor.operator()
-        ).id
+    client_id = new_gamma(runtime)
     url = f"/console/clients/{client_id}/cycle"
-    agreement = {
-        "modes": ["systeme"],
-        "niveau": "A",
-        "matrice_autorite": False,
-        "formule": "forfait",
-        "canal": "webhook",
-    }
     moved = site.post(
         url,
         data={
             "csrf": csrf_of(site.get(url)),
             "etape": "convention",
-            "convention": json.dumps(agreement),
+            "convention": json.dumps(AGREEMENT),
         },
     )
     assert moved.status_code == 303, moved.text

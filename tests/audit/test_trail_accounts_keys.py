@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from sceau.audit.service import entries_about
 from sceau.runtime import Runtime
-from tests.audit.test_trail_accounts import entries_of, stored_text
+from tests.audit.conftest import entries_of, stored_text
 from tests.conftest import Provisioned
 from tests.test_cli import cli, run_json
 

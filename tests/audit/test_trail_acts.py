@@ -13,10 +13,10 @@ from sqlalchemy import select
 
 from sceau.acts.sweeper import sweep_acts
 from sceau.audit.models import AuditEntry
-from sceau.audit.service import AuditEntryView, entries_about, view_of
 from sceau.db import iso_utc, utcnow
 from sceau.runtime import Runtime
 from tests.acts.conftest import ACTS, new_act, post_act
+from tests.audit.conftest import entries_of, one, story
 from tests.conftest import Provisioned
 from tests.people.conftest import Registered
 from tests.people.test_enrolment import PASSWORD
@@ -45,32 +45,12 @@ __all__ = [
 ]
 
 
-def story(runtime: Runtime, ref: str) -> list[AuditEntryView]:
-    with runtime.db.sessions() as session:
-        return entries_about(session, [ref])
-
-
-def one(entries: list[AuditEntryView], action: str) -> AuditEntryView:
-    [entry] = [e for e in entries if e.action == action]
-    return entry
-
-
 def stored_text(runtime: Runtime) -> str:
     with runtime.db.sessions() as session:
         rows = session.execute(
             select(AuditEntry.seq, AuditEntry.hash, AuditEntry.body)
         ).all()
     return "\n".join(row.body for row in rows)
-
-
-def all_entries(runtime: Runtime) -> list[AuditEntryView]:
-    with runtime.db.sessions() as session:
-        rows = session.execute(
-            select(AuditEntry.seq, AuditEntry.hash, AuditEntry.body).order_by(
-                AuditEntry.seq
-            )
-        ).all()
-    return [view_of(row.seq, row.hash, row.body) for row in rows]
 
 
 def test_an_acts_story_is_in_the_trail_in_order(
@@ -221,4 +201,4 @@ def test_a_failed_act_creation_leaves_no_entry(
     answer = post_act(api, atlanta, "09-INCONNU-X")
 
     assert answer.status_code >= 400
-    assert [e for e in all_entries(runtime) if e.action.startswith("acte.")] == []
+    assert [e for e in entries_of(runtime) if e.action.startswith("acte.")] == []

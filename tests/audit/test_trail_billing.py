@@ -17,7 +17,7 @@ from sceau.billing.notices import end_free_periods
 from sceau.catalogue.service import replace_catalogue
 from sceau.db import utcnow
 from sceau.runtime import Runtime
-from tests.audit.test_trail_accounts import entries_of
+from tests.audit.conftest import entries_of
 from tests.billing.conftest import client_on, metered
 from tests.conftest import Provisioned
 from tests.test_cli import cli, run_json

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from sceau.audit.service import AuditEntryView, entries_about
 from sceau.runtime import Runtime
+from tests.audit.conftest import one, story
 from tests.conftest import Provisioned
 from tests.people.conftest import Registered
 from tests.support.delegations import (
@@ -40,16 +40,6 @@ __all__ = [
     "runtime",
     "site",
 ]
-
-
-def story(runtime: Runtime, ref: str) -> list[AuditEntryView]:
-    with runtime.db.sessions() as session:
-        return entries_about(session, [ref])
-
-
-def one(entries: list[AuditEntryView], action: str) -> AuditEntryView:
-    [entry] = [e for e in entries if e.action == action]
-    return entry
 
 
 def test_a_delegations_story_is_in_the_trail_in_order(

@@ -16,8 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sceau.audit.actors import Actor
-from sceau.audit.models import AuditEntry
-from sceau.audit.service import AuditEntryView, entries_about, view_of
+from sceau.audit.service import entries_about
 from sceau.db import iso_utc
 from sceau.documents.sealing import SERVICE_CLIENT_ID, sign_as_service
 from sceau.identities.models import Identity
@@ -25,6 +24,7 @@ from sceau.modes.names import MODE_SYSTEM
 from sceau.modes.pipeline import SigningJob, sign_and_record
 from sceau.runtime import Runtime
 from sceau.signing.models import SignatureRecord
+from tests.audit.conftest import entries_of, stored_text
 from tests.auth.conftest import json_bytes, new_hmac_secret, signed_headers, with_level
 from tests.authority.test_enforcement import AUTO, _auto_body, _publish
 from tests.conftest import Provisioned, sign_body
@@ -56,26 +56,6 @@ __all__ = [
 ]
 
 SIGNER = "/api/v1/sceau/b2b/signer"
-
-
-def entries_of(runtime: Runtime, action: str | None = None) -> list[AuditEntryView]:
-    """Every entry, in the chain's order (those of ``action`` only, if given)."""
-    with runtime.db.sessions() as session:
-        rows = session.execute(
-            select(AuditEntry.seq, AuditEntry.hash, AuditEntry.body).order_by(
-                AuditEntry.seq
-            )
-        ).all()
-    entries = [view_of(row.seq, row.hash, row.body) for row in rows]
-    return [e for e in entries if action is None or e.action == action]
-
-
-def stored_text(runtime: Runtime) -> str:
-    with runtime.db.sessions() as session:
-        rows = session.execute(select(AuditEntry)).scalars().all()
-        return "\n".join(
-            f"{row.action} {row.subject} {row.client_id} {row.body}" for row in rows
-        )
 
 
 def signing_actions(runtime: Runtime) -> list[str]:

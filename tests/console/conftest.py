@@ -19,6 +19,8 @@ from fastapi.testclient import TestClient
 
 from sceau.app import create_app
 from sceau.audit.actors import Actor
+from sceau.clients.certificates import issue_pkcs12
+from sceau.clients.service import create_client
 from sceau.console.users import create_user
 from sceau.runtime import Runtime
 from tests.conftest import Provisioned, provision
@@ -172,6 +174,39 @@ def log_in(
     )
 
 
+# A service agreement as the operator types it into the client's cycle page.
+AGREEMENT = {
+    "modes": ["systeme"],
+    "niveau": "A",
+    "matrice_autorite": False,
+    "formule": "forfait",
+    "canal": "webhook",
+}
+
+
+def new_gamma(runtime: Runtime) -> str:
+    """A client the operator just created (Gamma Courtage, at its first
+    step): its id."""
+    with runtime.db.transaction() as session:
+        return create_client(
+            session, "Gamma Courtage", "forfait", by=Actor.operator()
+        ).id
+
+
+def issued_certificate(runtime: Runtime, client_id: str) -> str:
+    """A client certificate the operator issued to ``client_id``: its
+    fingerprint."""
+    with runtime.db.transaction() as session:
+        issued, _ = issue_pkcs12(
+            session,
+            runtime.access_ca,
+            client_id,
+            "une phrase assez longue",
+            by=Actor.operator(),
+        )
+        return issued.record.fingerprint
+
+
 def signed_in_as(
     site: TestClient,
     runtime: Runtime,
@@ -186,6 +221,19 @@ def signed_in_as(
     answer = log_in(site, account, clock)
     assert answer.status_code == 303, answer.text
     return account
+
+
+@pytest.fixture
+def operator(site: TestClient, runtime: Runtime, clock: FrozenClock) -> ConsoleAccount:
+    """The service's operator (no client), logged in on ``site``."""
+    return signed_in_as(
+        site,
+        runtime,
+        clock,
+        email="operateur@pixel.example.ci",
+        role="operateur",
+        client_id=None,
+    )
 
 
 @pytest.fixture

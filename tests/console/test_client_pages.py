@@ -15,7 +15,6 @@ from sceau.app import create_app
 from sceau.audit.actors import Actor
 from sceau.authority import service as authority
 from sceau.catalogue.service import replace_catalogue
-from sceau.clients.certificates import issue_pkcs12
 from sceau.events import types
 from sceau.events.service import record_event
 from sceau.incidents.service import open_incident
@@ -23,7 +22,13 @@ from sceau.runtime import Runtime
 from sceau.webhooks.service import add_endpoint
 from sceau.webhooks.signatures import SecretBox
 from tests.conftest import Provisioned
-from tests.console.conftest import START, ConsoleAccount, csrf_of, shown
+from tests.console.conftest import (
+    START,
+    ConsoleAccount,
+    csrf_of,
+    issued_certificate,
+    shown,
+)
 from tests.people.conftest import register
 from tests.support.delegations import (
     DELEGATIONS,
@@ -152,15 +157,7 @@ def test_the_allowlist_is_edited_and_checked(
 def test_a_client_certificate_is_listed_and_revoked(
     site: TestClient, admin: ConsoleAccount, atlanta: Provisioned, runtime: Runtime
 ) -> None:
-    with runtime.db.transaction() as session:
-        issued, _ = issue_pkcs12(
-            session,
-            runtime.access_ca,
-            atlanta.client_id,
-            "une phrase assez longue",
-            by=Actor.operator(),
-        )
-        fingerprint = issued.record.fingerprint
+    fingerprint = issued_certificate(runtime, atlanta.client_id)
     url = f"/console/clients/{atlanta.client_id}/acces"
     page = site.get(url)
     assert fingerprint in page.text

@@ -5,43 +5,20 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from sceau.audit.actors import Actor
-from sceau.clients.service import create_client
 from sceau.events.models import Event
 from sceau.incidents.models import Incident
 from sceau.runtime import Runtime
 from tests.conftest import Provisioned
 from tests.console.conftest import (
+    AGREEMENT,
     ConsoleAccount,
-    FrozenClock,
     csrf_of,
+    new_gamma,
     shown,
-    signed_in_as,
 )
-
-AGREEMENT = {
-    "modes": ["systeme"],
-    "niveau": "A",
-    "matrice_autorite": False,
-    "formule": "forfait",
-    "canal": "webhook",
-}
-
-
-@pytest.fixture
-def operator(site: TestClient, runtime: Runtime, clock: FrozenClock) -> ConsoleAccount:
-    return signed_in_as(
-        site,
-        runtime,
-        clock,
-        email="operateur@pixel.example.ci",
-        role="operateur",
-        client_id=None,
-    )
 
 
 def test_the_operator_lists_every_client_and_opens_any(
@@ -64,10 +41,7 @@ def test_the_operator_lists_every_client_and_opens_any(
 def test_the_operator_moves_a_client_one_step_at_a_time(
     site: TestClient, operator: ConsoleAccount, runtime: Runtime
 ) -> None:
-    with runtime.db.transaction() as session:
-        client_id = create_client(
-            session, "Gamma Courtage", "forfait", by=Actor.operator()
-        ).id
+    client_id = new_gamma(runtime)
     url = f"/console/clients/{client_id}/cycle"
     page = site.get(url)
     assert 'name="etape" value="convention"' in page.text

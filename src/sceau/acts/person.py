@@ -21,8 +21,6 @@ stores nothing.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
 import time
 from datetime import datetime
@@ -58,6 +56,8 @@ from sceau.modes.human import (
     PersonalSignatureRequest,
     Presence,
     authentication_details,
+    digest_if_shown,
+    refusal_reason,
     sign_as_person,
 )
 from sceau.runtime import Runtime
@@ -66,7 +66,6 @@ from sceau.signing.models import SignatureRecord
 
 logger = logging.getLogger(__name__)
 
-MAX_REFUSAL_LENGTH = 500
 MAX_LIST = 200
 
 
@@ -140,8 +139,8 @@ def sign_act(
         require_pending(state)
         pdf = act_document(session, state.act)
     act = state.act
-    stored = hashlib.sha256(pdf).hexdigest()
-    if not hmac.compare_digest(shown_sha256.strip().lower().encode(), stored.encode()):
+    stored = digest_if_shown(shown_sha256, pdf)
+    if stored is None:
         raise DocumentMismatch()
     presence = presence or Presence()
 
@@ -212,9 +211,10 @@ def refuse_act(
     """The person declines to sign, and says why (``acte.refuse``);
     ``address`` is that of their request, for the audit trail."""
     now = now or utcnow()
-    reason = reason.strip()
-    if not reason or len(reason) > MAX_REFUSAL_LENGTH or "\x00" in reason:
+    given = refusal_reason(reason)
+    if given is None:
         raise InvalidRefusal()
+    reason = given
     act = get_act_for_person(session, person_id, ref, now).act
     decide(session, act, STATUS_REFUSED, now, refusal_reason=reason)
     record_in_trail(

@@ -59,7 +59,6 @@ from sceau.acts.models import STATUS_CANCELLED, STATUS_PENDING, Act, ActDocument
 # The person's side, importable from here as before the split.
 from sceau.acts.person import (
     MAX_LIST,
-    MAX_REFUSAL_LENGTH,
     act_document,
     get_act_for_person,
     list_for_person,
@@ -83,7 +82,7 @@ from sceau.audit.actors import Actor
 from sceau.db import utcnow
 from sceau.events import types
 from sceau.idempotency.service import Claim, complete
-from sceau.modes.human import MODE_HUMAN
+from sceau.modes.human import MAX_REFUSAL_LENGTH, MODE_HUMAN
 from sceau.modes.matrix import matrix_verdict, version_of
 from sceau.modes.pipeline import check_document
 from sceau.people.models import Person

@@ -9,8 +9,6 @@ person was, for the audit trail; ``now`` may be frozen by tests.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
 import time
 from datetime import datetime
@@ -51,6 +49,8 @@ from sceau.modes.human import (
     PersonalSignatureRequest,
     Presence,
     authentication_details,
+    digest_if_shown,
+    refusal_reason,
     sign_as_person,
 )
 from sceau.runtime import Runtime
@@ -59,7 +59,6 @@ from sceau.signing.seal import SealPlacement
 
 logger = logging.getLogger(__name__)
 
-MAX_REFUSAL_LENGTH = 500
 MAX_LIST = 200
 
 
@@ -121,8 +120,8 @@ def sign_delegation(
         require_to_sign(state)
         pdf = delegation_document(session, state.delegation)
     delegation = state.delegation
-    stored = hashlib.sha256(pdf).hexdigest()
-    if not hmac.compare_digest(shown_sha256.strip().lower().encode(), stored.encode()):
+    stored = digest_if_shown(shown_sha256, pdf)
+    if stored is None:
         raise DocumentMismatch()
     presence = presence or Presence()
 
@@ -196,9 +195,10 @@ def refuse_delegation(
     """The person declines the delegation, and says why; ``address`` is that
     of their request, for the audit trail."""
     now = now or utcnow()
-    reason = reason.strip()
-    if not reason or len(reason) > MAX_REFUSAL_LENGTH or "\x00" in reason:
+    given = refusal_reason(reason)
+    if given is None:
         raise InvalidRefusal()
+    reason = given
     state = get_for_person(session, person_id, ref, now)
     require_to_sign(state)
     delegation = state.delegation

@@ -62,7 +62,6 @@ from sceau.delegations.models import (
 )
 from sceau.delegations.person import (
     MAX_LIST,
-    MAX_REFUSAL_LENGTH,
     delegation_document,
     get_for_person,
     list_for_person,
@@ -92,6 +91,7 @@ from sceau.delegations.use import (
 )
 from sceau.errors import Unprocessable
 from sceau.events import types
+from sceau.modes.human import MAX_REFUSAL_LENGTH
 from sceau.people.service import person_of_client
 from sceau.runtime import Runtime
 from sceau.signing.service import REF_ALPHABET

@@ -48,7 +48,7 @@ from sceau.identities.models import Identity
 from sceau.lifecycle.http import open_client
 from sceau.modes.delegated import MODE_DELEGATED, DelegatedSignatureRequest
 from sceau.modes.human import MODE_HUMAN
-from sceau.modes.refusals import record_refused_signature
+from sceau.modes.refusals import record_refused_for_client
 from sceau.modes.routes import (
     placement,
     replay_signature,
@@ -166,12 +166,12 @@ async def sign_by_matrix(
         )
     except SceauError as error:
         await run_in_threadpool(
-            record_refused_signature,
+            record_refused_for_client,
             runtime.db,
             error,
-            actor=Actor.for_client(client, address=address),
+            client,
+            address=address,
             objects=named,
-            client_id=client.client_id,
             request_id=request_id,
             now=now,
             details=decided,

@@ -7,6 +7,8 @@ system (``sceau.acts``) is signed here only when its person confirms it.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -33,6 +35,7 @@ from sceau.signing.models import SignatureRecord
 from sceau.signing.seal import SealPlacement
 
 AUTHENTICATION = "session + code TOTP"
+MAX_REFUSAL_LENGTH = 500
 
 
 @dataclass(frozen=True)
@@ -145,3 +148,22 @@ def personal_identity(session: Session, person_id: str) -> tuple[Person, Identit
     if identity.revoked_at is not None:
         raise IdentityRevoked()
     return person, identity
+
+
+def digest_if_shown(shown_sha256: str, pdf: bytes) -> str | None:
+    """The stored document's SHA-256, when it is the one the person's page
+    says it showed (``shown_sha256``, case and spaces aside); ``None`` when
+    the person was shown another document."""
+    stored = hashlib.sha256(pdf).hexdigest()
+    if not hmac.compare_digest(shown_sha256.strip().lower().encode(), stored.encode()):
+        return None
+    return stored
+
+
+def refusal_reason(typed: str) -> str | None:
+    """The reason a person gave for declining, without its surrounding
+    spaces; ``None`` when it is empty, too long or holds a NUL."""
+    reason = typed.strip()
+    if not reason or len(reason) > MAX_REFUSAL_LENGTH or "\x00" in reason:
+        return None
+    return reason

@@ -14,6 +14,7 @@ from datetime import datetime
 from sceau.audit import actions
 from sceau.audit.actors import Actor
 from sceau.audit.service import record_now
+from sceau.auth.service import AuthenticatedClient
 from sceau.db import Database
 from sceau.delegations.errors import EnvelopeCrossed
 from sceau.errors import DatabaseUnavailable, SceauError
@@ -65,6 +66,31 @@ def record_refused_signature(
         client_id=client_id,
         request_id=request_id or None,
         now=now,
+    )
+
+
+def record_refused_for_client(
+    db: Database,
+    error: SceauError,
+    client: AuthenticatedClient,
+    *,
+    address: str | None,
+    objects: Mapping[str, str],
+    request_id: str | None,
+    now: datetime | None,
+    details: Mapping[str, object] | None = None,
+) -> None:
+    """A signature the API refused to a client's system: the client, from
+    ``address``, is the actor and the entry is filed under it."""
+    record_refused_signature(
+        db,
+        error,
+        actor=Actor.for_client(client, address=address),
+        objects=objects,
+        client_id=client.client_id,
+        request_id=request_id,
+        now=now,
+        details=details,
     )
 
 

@@ -34,7 +34,7 @@ from sceau.idempotency import service as idempotency
 from sceau.identities.codes import InvalidCode, parse_code
 from sceau.lifecycle.http import open_client
 from sceau.modes.delegated import DelegatedSignatureRequest, sign_under_delegation
-from sceau.modes.refusals import record_refused_signature
+from sceau.modes.refusals import record_refused_for_client
 from sceau.modes.schemas import (
     SHEET_REQUEST_EXAMPLE,
     ApparenceRequest,
@@ -130,12 +130,12 @@ async def sign(
         )
     except SceauError as error:
         await run_in_threadpool(
-            record_refused_signature,
+            record_refused_for_client,
             runtime.db,
             error,
-            actor=Actor.for_client(client, address=address),
+            client,
+            address=address,
             objects=named,
-            client_id=client.client_id,
             request_id=request_id,
             now=now,
         )

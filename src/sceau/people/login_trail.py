@@ -37,6 +37,25 @@ class TrailAccount:
     objects: dict[str, str]
     client_id: str | None
 
+    def record_entry(
+        self,
+        session: Session,
+        action: str,
+        details: dict[str, object],
+        now: datetime,
+    ) -> None:
+        """One entry about this account, in the caller's transaction."""
+        record(
+            session,
+            action,
+            actor=self.actor,
+            subject=self.subject,
+            objects=self.objects,
+            details=details,
+            client_id=self.client_id,
+            now=now,
+        )
+
 
 def session_reference(session_id: str) -> str:
     """How the audit trail names a browser session: a prefix of its id's
@@ -54,15 +73,8 @@ def record_login(
     session_ref: str,
     now: datetime,
 ) -> None:
-    record(
-        session,
-        action,
-        actor=account.actor,
-        subject=account.subject,
-        objects=account.objects,
-        details={"methode": method, "session": session_ref},
-        client_id=account.client_id,
-        now=now,
+    account.record_entry(
+        session, action, {"methode": method, "session": session_ref}, now
     )
 
 
@@ -74,16 +86,7 @@ def record_logout(
     session_ref: str,
     now: datetime,
 ) -> None:
-    record(
-        session,
-        action,
-        actor=account.actor,
-        subject=account.subject,
-        objects=account.objects,
-        details={"session": session_ref},
-        client_id=account.client_id,
-        now=now,
-    )
+    account.record_entry(session, action, {"session": session_ref}, now)
 
 
 def record_failure(
@@ -97,16 +100,7 @@ def record_failure(
 ) -> None:
     """A failed login on a known account: why it failed (``reason``), what the
     page answered (``error``)."""
-    record(
-        session,
-        action,
-        actor=account.actor,
-        subject=account.subject,
-        objects=account.objects,
-        details={"motif": reason, "erreur": error.code},
-        client_id=account.client_id,
-        now=now,
-    )
+    account.record_entry(session, action, {"motif": reason, "erreur": error.code}, now)
 
 
 def record_lock(
@@ -117,15 +111,11 @@ def record_lock(
     until: datetime,
     now: datetime,
 ) -> None:
-    record(
+    account.record_entry(
         session,
         actions.COMPTE_VERROUILLE,
-        actor=account.actor,
-        subject=account.subject,
-        objects=account.objects,
-        details={"echecs": failures, "verrouille_jusqu_au": until},
-        client_id=account.client_id,
-        now=now,
+        {"echecs": failures, "verrouille_jusqu_au": until},
+        now,
     )
 
 

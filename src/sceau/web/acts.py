@@ -19,11 +19,9 @@ from sceau.acts.service import (
 )
 from sceau.acts.states import ActState
 from sceau.audit import actions
-from sceau.audit.actors import Actor
-from sceau.audit.service import record_now
 from sceau.runtime import Runtime
-from sceau.web import preview
-from sceau.web.sessions import SignedIn, session_reference
+from sceau.web import consultations, preview
+from sceau.web.sessions import SignedIn
 
 # How many decided acts the home page lists; the client keeps the full record.
 DECIDED_ON_HOME = 20
@@ -78,20 +76,20 @@ def record_consultation(
     shown, by its SHA-256 and its page count when the pages could be drawn.
     Reading changes nothing, so the entry takes a transaction of its own."""
     act = reading.state.act
-    record_now(
-        runtime.db,
+    consultations.record_consultation(
+        runtime,
+        signed_in,
         actions.ACTE_CONSULTE,
-        actor=Actor.person(signed_in.code_09, signed_in.person_id, address=address),
-        subject=act.ref,
-        objects={"acte": act.ref, "identite": act.code_09},
-        details={
-            "sha256_affiche": act.sha256_source,
-            "pages": reading.page_count,
-            "statut": reading.state.status,
-            # Names the login that opened this session, for the evidence file.
-            "session": session_reference(signed_in.session_id),
-        },
-        client_id=act.client_id,
+        consultations.Consulted(
+            kind="acte",
+            ref=act.ref,
+            code_09=act.code_09,
+            client_id=act.client_id,
+            sha256_shown=act.sha256_source,
+            page_count=reading.page_count,
+            status=reading.state.status,
+        ),
+        address=address,
         now=now,
     )
 

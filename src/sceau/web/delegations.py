@@ -12,8 +12,6 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from sceau.audit import actions
-from sceau.audit.actors import Actor
-from sceau.audit.service import record_now
 from sceau.delegations.models import (
     STATUS_ACTIVE,
     STATUS_EXPIRED,
@@ -27,8 +25,8 @@ from sceau.delegations.service import (
     signed_pdf_for_person,
 )
 from sceau.runtime import Runtime
-from sceau.web import preview
-from sceau.web.sessions import SignedIn, session_reference
+from sceau.web import consultations, preview
+from sceau.web.sessions import SignedIn
 
 STATUS_LABELS = {
     "a_signer": "à signer",
@@ -100,20 +98,20 @@ def record_consultation(
     what they were shown, by its SHA-256 and page count. Reading changes
     nothing, so the entry takes a transaction of its own."""
     delegation = reading.state.delegation
-    record_now(
-        runtime.db,
+    consultations.record_consultation(
+        runtime,
+        signed_in,
         actions.DELEGATION_CONSULTEE,
-        actor=Actor.person(signed_in.code_09, signed_in.person_id, address=address),
-        subject=delegation.ref,
-        objects={"delegation": delegation.ref, "identite": delegation.code_09},
-        details={
-            "sha256_affiche": delegation.sha256_document,
-            "pages": reading.page_count,
-            "statut": reading.state.status,
-            # Names the login that opened this session, for the evidence file.
-            "session": session_reference(signed_in.session_id),
-        },
-        client_id=delegation.client_id,
+        consultations.Consulted(
+            kind="delegation",
+            ref=delegation.ref,
+            code_09=delegation.code_09,
+            client_id=delegation.client_id,
+            sha256_shown=delegation.sha256_document,
+            page_count=reading.page_count,
+            status=reading.state.status,
+        ),
+        address=address,
         now=now,
     )
 
