@@ -84,7 +84,9 @@ def bill_last_month(runtime: Runtime, client: Provisioned) -> str:
     # Off this thread: Playwright's event loop runs here, and the invoice's
     # time-stamper runs one of its own.
     with ThreadPoolExecutor(1) as worker:
-        (invoice,) = worker.submit(close_month, runtime, last_month, now=now).result()
+        (invoice,) = worker.submit(
+            close_month, runtime, last_month, now=now, by=Actor.operator()
+        ).result()
     return invoice.number
 
 
