@@ -24,6 +24,7 @@ import httpx
 from sqlalchemy import Engine, func, select, update
 
 from sceau.anchoring.models import AnchorRecord
+from sceau.audit.models import AuditAnchor
 from sceau.billing.models import UsageRecord
 from sceau.events.models import Delivery, Event
 from sceau.idempotency.models import IdempotencyKey
@@ -322,7 +323,12 @@ def holdings(engine: Engine) -> Holdings:
             signatures=set(connection.scalars(select(SignatureRecord.ref))),
             signed_documents=set(connection.scalars(select(SignedDocument.ref))),
             usage=list(connection.scalars(select(UsageRecord.signature_ref))),
-            anchors=connection.scalar(select(func.count()).select_from(AnchorRecord))
+            # The documents' anchorings; the audit trail's head has its own.
+            anchors=connection.scalar(
+                select(func.count())
+                .select_from(AnchorRecord)
+                .where(AnchorRecord.ref.not_in(select(AuditAnchor.anchor_ref)))
+            )
             or 0,
             events=events,
             deliveries=connection.scalar(select(func.count()).select_from(Delivery))
