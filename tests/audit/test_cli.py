@@ -87,3 +87,12 @@ def test_export_refuses_a_period_that_ends_before_it_starts(cli: CliRunner) -> N
     assert "--to is before --from" in result.output
     assert garbled.exit_code == 2
     assert "expected YYYY-MM-DD" in garbled.output
+
+
+def test_purge_leaves_the_trail_whole(trail: Runtime, cli: CliRunner) -> None:
+    purged = run(cli, "purge")
+    verified = run(cli, "audit", "verify")
+
+    assert purged.exit_code == 0, purged.output
+    assert verified.exit_code == 0, verified.output
+    assert f"entries  {SEEDED}" in verified.output
